@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what pgdeck's local cluster and its tests need on Debian (bookworm or later).
+# Idempotent: packages already present are left as they are.
+set -euo pipefail
+
+packages=(
+  postgresql postgresql-contrib   # PostgreSQL server and pg_stat_statements
+  patroni etcd-server             # HA manager and its DCS
+  pgbouncer pgbackrest            # pooler and backups
+  tmux                            # end-to-end tests drive the real binary in tmux
+)
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  as_root=(sudo)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${as_root[@]}" apt-get update -qq
+  "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

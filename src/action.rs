@@ -1,0 +1,83 @@
+//! The closed list of cluster mutations. Only the Dispatcher turns one into a platform call.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Planned: hand the primary role to a healthy replica (`None`: the manager picks one).
+    Switchover { candidate: Option<String> },
+    /// Unplanned: promote a replica when there is no healthy primary.
+    Failover { candidate: String },
+    /// Take a backup now.
+    Backup { kind: BackupKind },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupKind {
+    Full,
+    Differential,
+    Incremental,
+}
+
+impl BackupKind {
+    /// pgBackRest's `--type` value.
+    pub fn pgbackrest_type(self) -> &'static str {
+        match self {
+            BackupKind::Full => "full",
+            BackupKind::Differential => "diff",
+            BackupKind::Incremental => "incr",
+        }
+    }
+}
+
+impl Action {
+    /// What the operator must type to confirm, for disruptive actions.
+    pub fn confirmation_phrase(&self, cluster: &str) -> Option<String> {
+        match self {
+            Action::Switchover { candidate: Some(c) } | Action::Failover { candidate: c } => Some(c.clone()),
+            Action::Switchover { candidate: None } => Some(cluster.to_owned()),
+            Action::Backup { .. } => None,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Switchover { .. } => "switchover",
+            Action::Failover { .. } => "failover",
+            Action::Backup { .. } => "backup",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Switchover { candidate: Some(c) } => write!(f, "switchover to {c}"),
+            Action::Switchover { candidate: None } => f.write_str("switchover to the healthiest replica"),
+            Action::Failover { candidate } => write!(f, "failover to {candidate}"),
+            Action::Backup { kind } => write!(f, "{} backup", kind.pgbackrest_type()),
+        }
+    }
+}
+
+/// An Action as asked for: who, when, and what they typed to confirm it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRequest {
+    pub id: u64,
+    pub action: Action,
+    pub requested_at: DateTime<Utc>,
+    pub requested_by: String,
+    pub confirmation: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum ActionOutcome {
+    Succeeded { detail: String },
+    Failed { error: String },
+}

@@ -1,0 +1,300 @@
+//! The command line: one function per subcommand.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio::sync::mpsc;
+
+use crate::action::{Action, ActionOutcome, BackupKind};
+use crate::audit::AuditLog;
+use crate::config::Paths;
+use crate::dispatch::Dispatcher;
+use crate::observation::ObservationKind;
+use crate::platform::patroni::local::{self, layout::Layout, LocalCluster};
+use crate::platform::patroni::PatroniPlatform;
+use crate::platform::Platform;
+use crate::spec::ClusterSpec;
+use crate::state::State;
+use crate::{source, status};
+
+#[derive(Parser, Debug)]
+#[command(name = "pgdeck", version, about = "Provision and watch a highly available PostgreSQL cluster")]
+pub struct Cli {
+    /// The cluster to work on; `local` is the cluster `pgdeck local up` made.
+    #[arg(long, global = true, default_value = "local")]
+    pub target: String,
+    /// The local cluster's directory (default: pgdeck's data dir, or $PGDECK_HOME/data).
+    #[arg(long, global = true)]
+    pub dir: Option<PathBuf>,
+    /// Observe only: every mutating command refuses.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// The desired cluster (ClusterSpec).
+    Spec {
+        #[command(subcommand)]
+        command: SpecCommand,
+    },
+    /// The embedded local cluster: Patroni + etcd + PgBouncer + pgBackRest on this machine.
+    Local {
+        #[command(subcommand)]
+        command: LocalCommand,
+    },
+    /// The cluster's members, roles, lag, pooler, backups and findings, from live sources.
+    Status {
+        #[arg(long, value_enum, default_value = "table")]
+        output: Output,
+        /// Print again every this many seconds until interrupted.
+        #[arg(long, value_name = "SECONDS")]
+        watch: Option<u64>,
+    },
+    /// Planned switchover: hand the primary role to a streaming replica.
+    Switchover {
+        /// The replica to promote (default: Patroni picks the healthiest).
+        #[arg(long)]
+        to: Option<String>,
+        /// The member name (or, without --to, the cluster name), typed to confirm.
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+    /// Unplanned failover: promote a replica when there is no healthy leader.
+    Failover {
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+    /// Take a backup now with pgBackRest.
+    Backup {
+        #[arg(long = "type", value_enum, default_value = "full")]
+        kind: BackupType,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SpecCommand {
+    /// Print the effective spec: defaults patched by the spec file.
+    Show {
+        #[arg(long)]
+        spec: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LocalCommand {
+    /// Create (or start again) the local cluster.
+    Up {
+        #[arg(long)]
+        spec: Option<PathBuf>,
+    },
+    /// Stop every process of the local cluster; keep its data unless --purge.
+    Down {
+        #[arg(long)]
+        purge: bool,
+    },
+    /// The local cluster's processes, ports and paths.
+    Status,
+    /// The local cluster's scheduler and pooler follower (started by `up`).
+    #[command(hide = true)]
+    Agent,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackupType {
+    Full,
+    Diff,
+    Incr,
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let paths = Paths::resolve()?;
+    let _log_guard = init_logging(&paths);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async move {
+        match &cli.command {
+            Command::Spec { command: SpecCommand::Show { spec } } => spec_show(&paths, spec.as_deref()),
+            Command::Local { command } => local_command(&cli, &paths, command).await,
+            Command::Status { output, watch } => status_command(&cli, &paths, *output, *watch).await,
+            Command::Switchover { to, confirm } => {
+                let action = Action::Switchover { candidate: to.clone() };
+                act(&cli, &paths, action, confirm.clone()).await
+            }
+            Command::Failover { to, confirm } => {
+                act(&cli, &paths, Action::Failover { candidate: to.clone() }, confirm.clone()).await
+            }
+            Command::Backup { kind } => {
+                let kind = match kind {
+                    BackupType::Full => BackupKind::Full,
+                    BackupType::Diff => BackupKind::Differential,
+                    BackupType::Incr => BackupKind::Incremental,
+                };
+                act(&cli, &paths, Action::Backup { kind }, None).await
+            }
+        }
+    })
+}
+
+/// Logs go to the state dir, never to the terminal (`PGDECK_LOG` sets the filter).
+fn init_logging(paths: &Paths) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    std::fs::create_dir_all(&paths.state_dir).ok()?;
+    let appender = tracing_appender::rolling::never(&paths.state_dir, "pgdeck.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PGDECK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;
+    Some(guard)
+}
+
+fn spec_show(paths: &Paths, file: Option<&Path>) -> Result<ExitCode> {
+    let file = file.map(Path::to_owned).or_else(|| crate::spec::default_spec_file(&paths.config_dir));
+    let spec = ClusterSpec::load(file.as_deref())?;
+    let origin = file.map_or_else(|| "built-in defaults".to_owned(), |f| f.display().to_string());
+    print!("# effective spec (defaults patched by {origin})\n{}", spec.to_toml());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mutating_refused(cli: &Cli, what: &str) -> Result<()> {
+    if cli.read_only {
+        bail!("{what} changes the cluster and pgdeck runs with --read-only; run it without --read-only");
+    }
+    Ok(())
+}
+
+async fn local_command(cli: &Cli, paths: &Paths, command: &LocalCommand) -> Result<ExitCode> {
+    let layout = Layout::new(paths.local_cluster_dir(cli.dir.as_deref()));
+    let mut out = std::io::stdout();
+    match command {
+        LocalCommand::Up { spec } => {
+            mutating_refused(cli, "`local up`")?;
+            let file = spec.clone().or_else(|| crate::spec::default_spec_file(&paths.config_dir));
+            let spec = ClusterSpec::load(file.as_deref())?;
+            local::up(&layout, &spec, &mut out).await?;
+        }
+        LocalCommand::Down { purge } => {
+            mutating_refused(cli, "`local down`")?;
+            local::down(&layout, *purge, &mut out).await?;
+        }
+        LocalCommand::Status => local_status(layout, &mut out)?,
+        LocalCommand::Agent => local::agent::run(layout).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn local_status(layout: Layout, out: &mut dyn Write) -> Result<()> {
+    let cluster = LocalCluster::open(layout)?;
+    let file = &cluster.file;
+    writeln!(out, "local cluster `{}` in {}", file.spec.name, cluster.layout.root.display())?;
+    writeln!(
+        out,
+        "PostgreSQL {} from {}, running as OS user `{}`",
+        file.postgres_major,
+        file.postgres_bin_dir.display(),
+        file.run_as.user
+    )?;
+    for component in cluster.components() {
+        let state = component.pid().map_or_else(|| "stopped".to_owned(), |pid| format!("running (pid {pid})"));
+        writeln!(out, "  {:<22} {state}", component.component)?;
+    }
+    writeln!(out, "ports (127.0.0.1):")?;
+    for (what, port) in file.ports.all() {
+        writeln!(out, "  {what:<30} {port}")?;
+    }
+    if !file.scaled_parameters.is_empty() {
+        writeln!(out, "memory parameters scaled down for this machine (spec value -> local value):")?;
+        for p in &file.scaled_parameters {
+            writeln!(out, "  {:<22} {} -> {}", p.name, p.spec_value, p.local_value)?;
+        }
+    }
+    writeln!(out, "credentials: {} (mode 0600)", cluster.layout.credentials_file().display())?;
+    writeln!(out, "logs:        {}", cluster.layout.logs_dir().display())?;
+    Ok(())
+}
+
+fn platform_for(cli: &Cli, paths: &Paths) -> Result<PatroniPlatform> {
+    if cli.target != "local" {
+        bail!("unknown target `{}`; the targets pgdeck knows are: local", cli.target);
+    }
+    let cluster = LocalCluster::open(Layout::new(paths.local_cluster_dir(cli.dir.as_deref())))?;
+    PatroniPlatform::new(cluster.target()?)
+}
+
+/// One observation round of every source, folded into a fresh State.
+async fn observe(platform: &dyn Platform, thresholds: crate::spec::ThresholdsSpec) -> State {
+    let mut state = State::new(thresholds);
+    let timeout = local::SOURCE_TIMEOUT + Duration::from_secs(1);
+    for observation in source::poll_all(platform.sources(), timeout).await {
+        state.apply(&observation);
+    }
+    state
+}
+
+fn thresholds(cli: &Cli, paths: &Paths) -> crate::spec::ThresholdsSpec {
+    LocalCluster::open(Layout::new(paths.local_cluster_dir(cli.dir.as_deref())))
+        .map(|c| c.file.spec.thresholds)
+        .unwrap_or_default()
+}
+
+async fn status_command(cli: &Cli, paths: &Paths, output: Output, watch: Option<u64>) -> Result<ExitCode> {
+    let platform = platform_for(cli, paths)?;
+    loop {
+        let state = observe(&platform, thresholds(cli, paths)).await;
+        let doc = status::document(&state);
+        let text = match output {
+            Output::Json => serde_json::to_string_pretty(&doc)? + "\n",
+            Output::Table => status::table(&doc),
+        };
+        let Some(seconds) = watch else {
+            print!("{text}");
+            return Ok(ExitCode::SUCCESS);
+        };
+        // Clear the screen and home the cursor, as `watch` does.
+        print!("\x1b[2J\x1b[H{text}");
+        std::io::stdout().flush()?;
+        tokio::time::sleep(Duration::from_secs(seconds.max(1))).await;
+    }
+}
+
+async fn act(cli: &Cli, paths: &Paths, action: Action, confirmation: Option<String>) -> Result<ExitCode> {
+    let platform: Arc<dyn Platform> = Arc::new(platform_for(cli, paths)?);
+    let state = observe(platform.as_ref(), thresholds(cli, paths)).await;
+    let (tx, mut rx) = mpsc::channel(16);
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    let audit = AuditLog::new(paths.state_dir.join("audit.log"));
+    let mut dispatcher = Dispatcher::new(Some(platform), cli.read_only, audit, user, tx);
+    let request = match dispatcher.submit(action, confirmation, &state) {
+        Ok(request) => request,
+        Err(refusal) => bail!("{refusal}"),
+    };
+    println!("{} requested (request {})…", request.action, request.id);
+    while let Some(observation) = rx.recv().await {
+        if let ObservationKind::ActionFinished { request: done, outcome } = observation.kind {
+            if done.id != request.id {
+                continue;
+            }
+            return match outcome {
+                ActionOutcome::Succeeded { detail } => {
+                    println!("{}: {detail}", done.action);
+                    Ok(ExitCode::SUCCESS)
+                }
+                ActionOutcome::Failed { error } => bail!("{} failed: {error}", done.action),
+            };
+        }
+    }
+    bail!("the dispatcher ended without an outcome for request {}", request.id)
+}

@@ -1,0 +1,401 @@
+//! The Dispatcher: the only code that calls a mutating platform method. It enforces read-only,
+//! re-checks the confirmation and the preconditions against the current State, writes the audit
+//! record, then runs the call in a task whose outcome comes back as an Observation.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::action::{Action, ActionOutcome, ActionRequest};
+use crate::audit::{AuditLog, Entry};
+use crate::clock;
+use crate::model::{BackupStatus, Role};
+use crate::observation::{Observation, ObservationKind};
+use crate::platform::Platform;
+use crate::state::State;
+
+/// Why an action was not started. Shown to the operator as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    ReadOnly,
+    NoPlatform,
+    Unconfirmed { expected: String },
+    Precondition(String),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::ReadOnly => f.write_str("refused: pgdeck runs read-only; restart it without --read-only to act"),
+            Refusal::NoPlatform => {
+                f.write_str("refused: this session has no cluster to act on (a replay is read-only)")
+            }
+            Refusal::Unconfirmed { expected } => write!(f, "refused: not confirmed; type `{expected}` to confirm"),
+            Refusal::Precondition(why) => write!(f, "refused: {why}"),
+        }
+    }
+}
+
+pub struct Dispatcher {
+    platform: Option<Arc<dyn Platform>>,
+    read_only: bool,
+    audit: AuditLog,
+    user: String,
+    next_id: u64,
+    outcomes: mpsc::Sender<Observation>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        platform: Option<Arc<dyn Platform>>,
+        read_only: bool,
+        audit: AuditLog,
+        user: String,
+        outcomes: mpsc::Sender<Observation>,
+    ) -> Self {
+        Self { platform, read_only, audit, user, next_id: 1, outcomes }
+    }
+
+    /// Checks and starts `action`; the outcome arrives later as `ActionFinished`.
+    pub fn submit(
+        &mut self,
+        action: Action,
+        confirmation: Option<String>,
+        state: &State,
+    ) -> Result<ActionRequest, Refusal> {
+        let request = ActionRequest {
+            id: self.next_id,
+            action,
+            requested_at: clock::now(),
+            requested_by: self.user.clone(),
+            confirmation,
+        };
+        self.next_id += 1;
+        let identity = self.platform.as_ref().map_or_else(|| "none".to_owned(), |p| p.identity());
+        let entry = Entry {
+            at: request.requested_at,
+            user: &request.requested_by,
+            target: &identity,
+            request_id: request.id,
+            action: &request.action,
+        };
+        if let Err(refusal) = self.check(&request, state) {
+            self.audit.refused(&entry, &refusal.to_string());
+            return Err(refusal);
+        }
+        let Some(platform) = self.platform.clone() else { return Err(Refusal::NoPlatform) };
+        self.audit.requested(&entry);
+        let leader = state.leader_name().map(str::to_owned);
+        let (audit, tx, req, target) = (self.audit.clone(), self.outcomes.clone(), request.clone(), identity.clone());
+        let _ = self.outcomes.try_send(Observation::new(
+            request.requested_at,
+            "dispatcher",
+            ObservationKind::ActionRequested { request: request.clone() },
+        ));
+        tokio::spawn(async move {
+            let call = run(platform.as_ref(), &req.action, leader.as_deref());
+            let outcome = match tokio::time::timeout(timeout_for(&req.action), call).await {
+                Ok(Ok(detail)) => ActionOutcome::Succeeded { detail },
+                Ok(Err(e)) => ActionOutcome::Failed { error: format!("{e:#}") },
+                Err(_) => ActionOutcome::Failed {
+                    error: format!("no outcome within {}s; check the cluster", timeout_for(&req.action).as_secs()),
+                },
+            };
+            let at = clock::now();
+            audit.finished(
+                &Entry { at, user: &req.requested_by, target: &target, request_id: req.id, action: &req.action },
+                &outcome,
+            );
+            let _ = tx
+                .send(Observation::new(at, "dispatcher", ObservationKind::ActionFinished { request: req, outcome }))
+                .await;
+        });
+        Ok(request)
+    }
+
+    fn check(&self, request: &ActionRequest, state: &State) -> Result<(), Refusal> {
+        if self.read_only {
+            return Err(Refusal::ReadOnly);
+        }
+        if self.platform.is_none() {
+            return Err(Refusal::NoPlatform);
+        }
+        if let Some(expected) = request.action.confirmation_phrase(&state.cluster) {
+            if request.confirmation.as_deref() != Some(expected.as_str()) {
+                return Err(Refusal::Unconfirmed { expected });
+            }
+        }
+        preconditions(&request.action, state).map_err(Refusal::Precondition)
+    }
+}
+
+/// What must hold in the current State for `action` to make sense.
+pub fn preconditions(action: &Action, state: &State) -> Result<(), String> {
+    let busy =
+        state.actions_in_flight.values().find(|r| std::mem::discriminant(&r.action) == std::mem::discriminant(action));
+    if let Some(running) = busy {
+        return Err(format!("{} is already in progress (request {})", running.action, running.id));
+    }
+    let members = state.member_views();
+    match action {
+        Action::Switchover { candidate } => {
+            let Some(leader) = state.leader_name() else {
+                return Err("there is no leader to switch over from; use failover".into());
+            };
+            let Some(candidate) = candidate else { return Ok(()) };
+            if candidate == leader {
+                return Err(format!("{candidate} is already the leader"));
+            }
+            let Some(member) = members.iter().find(|m| &m.name == candidate) else {
+                return Err(format!("{candidate} is not a member of {}", state.cluster));
+            };
+            if member.role != Role::Replica {
+                return Err(format!("{candidate} is not a running replica"));
+            }
+            if member.replication_state.as_deref() != Some("streaming") {
+                return Err(format!("{candidate} is not streaming from the leader"));
+            }
+            let limit = state.thresholds.switchover_max_lag_bytes;
+            match member.lag_bytes {
+                Some(lag) if lag <= limit => Ok(()),
+                Some(lag) => Err(format!("{candidate} lags {lag} bytes, more than the {limit} bytes allowed")),
+                None => Err(format!("{candidate}'s lag is unknown")),
+            }
+        }
+        Action::Failover { candidate } => {
+            if let Some(leader) = state.leader_name() {
+                return Err(format!("{leader} is a healthy leader; use switchover"));
+            }
+            match members.iter().find(|m| &m.name == candidate) {
+                Some(m) if m.role == Role::Replica => Ok(()),
+                Some(_) => Err(format!("{candidate} is not a running replica")),
+                None => Err(format!("{candidate} is not a member of {}", state.cluster)),
+            }
+        }
+        Action::Backup { .. } => {
+            let running = state
+                .backups
+                .as_ref()
+                .is_some_and(|b| b.value.backups.iter().any(|b| b.status == BackupStatus::Running));
+            if running {
+                return Err("a backup is already running".into());
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn run(platform: &dyn Platform, action: &Action, leader: Option<&str>) -> anyhow::Result<String> {
+    match action {
+        Action::Switchover { candidate } => {
+            let leader = leader.ok_or_else(|| anyhow::anyhow!("no leader"))?;
+            platform.switchover(leader, candidate.as_deref()).await
+        }
+        Action::Failover { candidate } => platform.failover(candidate).await,
+        Action::Backup { kind } => platform.backup(*kind).await,
+    }
+}
+
+fn timeout_for(action: &Action) -> Duration {
+    match action {
+        Action::Switchover { .. } | Action::Failover { .. } => Duration::from_secs(120),
+        Action::Backup { .. } => Duration::from_secs(3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::action::BackupKind;
+    use crate::model::{MemberReport, MemberSample, ReplicationRow};
+    use crate::source::Source;
+    use crate::spec::ThresholdsSpec;
+
+    /// Counts the mutating calls that reach it: the Dispatcher's guard is what is under test.
+    #[derive(Default)]
+    struct CountingPlatform {
+        calls: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Platform for CountingPlatform {
+        fn kind(&self) -> &'static str {
+            "test"
+        }
+        fn identity(&self) -> String {
+            "test-platform".into()
+        }
+        fn cluster_name(&self) -> &str {
+            "c"
+        }
+        fn sources(&self) -> Vec<Box<dyn Source>> {
+            Vec::new()
+        }
+        async fn switchover(&self, _: &str, candidate: Option<&str>) -> anyhow::Result<String> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Ok(format!("switched to {candidate:?}"))
+        }
+        async fn failover(&self, _: &str) -> anyhow::Result<String> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Ok("failed over".into())
+        }
+        async fn backup(&self, _: BackupKind) -> anyhow::Result<String> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            anyhow::bail!("disk full")
+        }
+    }
+
+    fn member(name: &str, role: Role) -> MemberReport {
+        MemberReport {
+            name: name.into(),
+            role,
+            state: "running".into(),
+            host: "h".into(),
+            port: 1,
+            api_url: None,
+            timeline: Some(1),
+            manager_lag_bytes: None,
+            sync_standby: false,
+        }
+    }
+
+    fn sample(primary: bool, lsn: u64, streaming: &[&str]) -> MemberSample {
+        MemberSample {
+            server_version: "16".into(),
+            in_recovery: !primary,
+            current_lsn: primary.then_some(crate::model::Lsn(lsn)),
+            receive_lsn: None,
+            replay_lsn: (!primary).then_some(crate::model::Lsn(lsn)),
+            replay_paused: false,
+            replay_delay_seconds: None,
+            receiver_status: None,
+            connections: 0,
+            max_connections: 100,
+            database_bytes: 0,
+            wal_bytes: 0,
+            replication: streaming
+                .iter()
+                .map(|n| ReplicationRow {
+                    application_name: (*n).into(),
+                    state: "streaming".into(),
+                    sync_state: "async".into(),
+                    sent_lsn: None,
+                    write_lsn: None,
+                    flush_lsn: None,
+                    replay_lsn: None,
+                    write_lag_seconds: None,
+                    flush_lag_seconds: None,
+                    replay_lag_seconds: None,
+                    slot_name: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// m1 leads; m2 streams and is caught up; m3 is a replica 100 MiB behind and not streaming.
+    fn state() -> State {
+        let mut s = State::new(ThresholdsSpec::default());
+        let at = clock::now();
+        let apply = |s: &mut State, source: &str, kind| s.apply(&Observation::new(at, source, kind));
+        apply(
+            &mut s,
+            "patroni",
+            ObservationKind::MembersListed {
+                members: vec![member("m1", Role::Primary), member("m2", Role::Replica), member("m3", Role::Replica)],
+            },
+        );
+        let big = 200 * 1024 * 1024;
+        apply(&mut s, "sql:m1", ObservationKind::MemberSampled { member: "m1".into(), sample: sample(true, big, &["m2"]) });
+        apply(&mut s, "sql:m2", ObservationKind::MemberSampled { member: "m2".into(), sample: sample(false, big, &[]) });
+        apply(&mut s, "sql:m3", ObservationKind::MemberSampled { member: "m3".into(), sample: sample(false, 0, &[]) });
+        s.cluster = "c".into();
+        s
+    }
+
+    fn dispatcher(read_only: bool, audit: AuditLog) -> (Dispatcher, Arc<CountingPlatform>, mpsc::Receiver<Observation>) {
+        let platform = Arc::new(CountingPlatform::default());
+        let (tx, rx) = mpsc::channel(8);
+        let d = Dispatcher::new(Some(platform.clone()), read_only, audit, "tester".into(), tx);
+        (d, platform, rx)
+    }
+
+    fn switch_to(name: &str) -> Action {
+        Action::Switchover { candidate: Some(name.into()) }
+    }
+
+    #[tokio::test]
+    async fn read_only_refuses_before_anything_else() {
+        let (mut d, platform, _rx) = dispatcher(true, AuditLog::disabled());
+        let refusal = d.submit(switch_to("m2"), Some("m2".into()), &state()).unwrap_err();
+        assert_eq!(refusal, Refusal::ReadOnly);
+        assert_eq!(platform.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn disruptive_actions_need_the_typed_name() {
+        let (mut d, platform, _rx) = dispatcher(false, AuditLog::disabled());
+        let s = state();
+        assert_eq!(d.submit(switch_to("m2"), None, &s).unwrap_err(), Refusal::Unconfirmed { expected: "m2".into() });
+        assert_eq!(d.submit(switch_to("m2"), Some("m3".into()), &s).unwrap_err(), Refusal::Unconfirmed { expected: "m2".into() });
+        let any = Action::Switchover { candidate: None };
+        assert_eq!(d.submit(any, Some("m2".into()), &s).unwrap_err(), Refusal::Unconfirmed { expected: "c".into() });
+        assert_eq!(platform.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn preconditions_are_checked_against_the_state() {
+        let s = state();
+        assert!(preconditions(&switch_to("m1"), &s).unwrap_err().contains("already the leader"));
+        assert!(preconditions(&switch_to("m9"), &s).unwrap_err().contains("not a member"));
+        assert!(preconditions(&switch_to("m3"), &s).unwrap_err().contains("not streaming"));
+        assert!(preconditions(&switch_to("m2"), &s).is_ok());
+        assert!(preconditions(&Action::Failover { candidate: "m2".into() }, &s).unwrap_err().contains("use switchover"));
+    }
+
+    #[test]
+    fn an_action_in_flight_is_not_started_twice() {
+        let mut s = state();
+        let request = ActionRequest {
+            id: 7,
+            action: Action::Backup { kind: BackupKind::Full },
+            requested_at: clock::now(),
+            requested_by: "x".into(),
+            confirmation: None,
+        };
+        s.apply(&Observation::new(clock::now(), "dispatcher", ObservationKind::ActionRequested { request }));
+        let again = preconditions(&Action::Backup { kind: BackupKind::Incremental }, &s).unwrap_err();
+        assert!(again.contains("already in progress"), "{again}");
+    }
+
+    #[tokio::test]
+    async fn accepted_action_runs_once_reports_its_outcome_and_is_audited() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit_path = dir.path().join("audit.log");
+        let (mut d, platform, mut rx) = dispatcher(false, AuditLog::new(audit_path.clone()));
+        let request = d.submit(Action::Backup { kind: BackupKind::Full }, None, &state()).unwrap();
+        let mut finished = None;
+        while let Some(o) = rx.recv().await {
+            if let ObservationKind::ActionFinished { request: r, outcome } = o.kind {
+                finished = Some((r, outcome));
+                break;
+            }
+        }
+        let (r, outcome) = finished.unwrap();
+        assert_eq!(r.id, request.id);
+        assert_eq!(outcome, ActionOutcome::Failed { error: "disk full".into() });
+        assert_eq!(platform.calls.load(Ordering::SeqCst), 1);
+        let audit = std::fs::read_to_string(audit_path).unwrap();
+        let events: Vec<String> = audit
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(events, ["requested", "finished"]);
+        assert!(audit.contains("\"user\":\"tester\"") && audit.contains("test-platform"));
+    }
+}

@@ -1,0 +1,18 @@
+//! pgdeck: a terminal console that provisions and watches a highly available PostgreSQL cluster.
+//! See DESIGN.md for the data flow: sources → Observations → `State::apply` → views/status.
+
+pub mod action;
+pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod dispatch;
+pub mod model;
+pub mod observation;
+pub mod platform;
+pub mod secrets;
+pub mod source;
+pub mod spec;
+pub mod sql;
+pub mod state;
+pub mod status;

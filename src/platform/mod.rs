@@ -1,0 +1,23 @@
+//! Where a cluster lives and how pgdeck acts on it. Only the Dispatcher calls the mutating methods.
+
+pub mod patroni;
+
+use async_trait::async_trait;
+
+use crate::action::BackupKind;
+use crate::source::Source;
+
+#[async_trait]
+pub trait Platform: Send + Sync {
+    /// `patroni`, `cnpg`.
+    fn kind(&self) -> &'static str;
+    /// Who pgdeck is talking to, for the audit trail: a Patroni endpoint, a kube context.
+    fn identity(&self) -> String;
+    fn cluster_name(&self) -> &str;
+    /// Fresh sources that together observe the whole cluster.
+    fn sources(&self) -> Vec<Box<dyn Source>>;
+
+    async fn switchover(&self, leader: &str, candidate: Option<&str>) -> anyhow::Result<String>;
+    async fn failover(&self, candidate: &str) -> anyhow::Result<String>;
+    async fn backup(&self, kind: BackupKind) -> anyhow::Result<String>;
+}

@@ -1,0 +1,238 @@
+//! The local cluster's configuration files, rendered from `cluster.json` and the credentials.
+//! Pure functions: the files are written by `up`, and these are unit-tested.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use crate::platform::patroni::local::layout::{ClusterFile, Layout, MemberPorts, ScaledParameter, LOOPBACK};
+use crate::secrets::Credentials;
+
+/// Patroni's bootstrap DCS timings: short, so a local failover takes seconds, within Patroni's
+/// rule `loop_wait + 2 * retry_timeout <= ttl`.
+const TTL_SECONDS: u32 = 20;
+const LOOP_WAIT_SECONDS: u32 = 2;
+const RETRY_TIMEOUT_SECONDS: u32 = 5;
+
+/// Memory parameters lowered for a laptop or CI machine running three members, by this divisor.
+const LOCAL_MEMORY_DIVISOR: u64 = 4;
+const SCALED_MEMORY_PARAMETERS: &[&str] = &["shared_buffers", "effective_cache_size", "maintenance_work_mem"];
+
+pub struct Secrets<'a> {
+    pub superuser: &'a Credentials,
+    pub replication: &'a Credentials,
+    pub app: &'a Credentials,
+}
+
+/// The spec's parameters with memory figures scaled down for this machine, and what was scaled.
+pub fn local_parameters(
+    spec_parameters: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<ScaledParameter>) {
+    let mut parameters = spec_parameters.clone();
+    let mut scaled = Vec::new();
+    for name in SCALED_MEMORY_PARAMETERS {
+        let Some(value) = parameters.get(*name) else { continue };
+        let Some(local) = divide_memory(value, LOCAL_MEMORY_DIVISOR) else { continue };
+        scaled.push(ScaledParameter {
+            name: (*name).to_owned(),
+            spec_value: value.clone(),
+            local_value: local.clone(),
+        });
+        parameters.insert((*name).to_owned(), local);
+    }
+    (parameters, scaled)
+}
+
+fn divide_memory(value: &str, divisor: u64) -> Option<String> {
+    let digits = value.chars().take_while(char::is_ascii_digit).count();
+    let number: u64 = value[..digits].parse().ok()?;
+    let kb = match &value[digits..] {
+        "kB" => number,
+        "MB" => number * 1024,
+        "GB" => number * 1024 * 1024,
+        "TB" => number * 1024 * 1024 * 1024,
+        _ => return None,
+    } / divisor;
+    Some(if kb % 1024 == 0 { format!("{}MB", kb / 1024) } else { format!("{kb}kB") })
+}
+
+fn pgbackrest_command(layout: &Layout, cluster: &ClusterFile, member: &MemberPorts, verb: &str) -> String {
+    format!(
+        "pgbackrest --config={} --stanza={} --pg1-path={} {verb}",
+        layout.pgbackrest_config().display(),
+        cluster.stanza,
+        layout.member_data_dir(&member.name).display(),
+    )
+}
+
+/// One member's `patroni.yml`. JSON is YAML, so it is rendered as JSON: every string quoted right.
+pub fn patroni_config(layout: &Layout, cluster: &ClusterFile, member: &MemberPorts, secrets: &Secrets<'_>) -> String {
+    let spec = &cluster.spec;
+    let (mut parameters, _) = local_parameters(&spec.postgresql.parameters);
+    for (name, value) in [
+        ("wal_level", "replica"),
+        ("hot_standby", "on"),
+        ("max_wal_senders", "10"),
+        ("max_replication_slots", "10"),
+        ("wal_keep_size", "128MB"),
+        ("archive_mode", "on"),
+        ("archive_timeout", "60s"),
+        ("password_encryption", "scram-sha-256"),
+        ("shared_preload_libraries", "pg_stat_statements"),
+        ("pg_stat_statements.track", "all"),
+        ("track_io_timing", "on"),
+    ] {
+        parameters.entry(name.to_owned()).or_insert_with(|| value.to_owned());
+    }
+    let mut hba = vec![
+        format!("local all {} peer map=pgdeck", secrets.superuser.username),
+        "local all all scram-sha-256".to_owned(),
+        format!("host replication {} {LOOPBACK}/32 scram-sha-256", secrets.replication.username),
+        format!("host all all {LOOPBACK}/32 scram-sha-256"),
+    ];
+    hba.extend(spec.network.allowed_cidrs.iter().map(|cidr| format!("host all all {cidr} scram-sha-256")));
+    let doc = json!({
+        "scope": spec.name,
+        "namespace": "/pgdeck/",
+        "name": member.name,
+        "restapi": {
+            "listen": format!("{LOOPBACK}:{}", member.rest),
+            "connect_address": format!("{LOOPBACK}:{}", member.rest),
+        },
+        "etcd3": { "hosts": [format!("{LOOPBACK}:{}", cluster.ports.etcd_client)] },
+        "bootstrap": {
+            "dcs": {
+                "ttl": TTL_SECONDS,
+                "loop_wait": LOOP_WAIT_SECONDS,
+                "retry_timeout": RETRY_TIMEOUT_SECONDS,
+                "maximum_lag_on_failover": spec.thresholds.switchover_max_lag_bytes,
+                "postgresql": {
+                    "use_pg_rewind": true,
+                    "use_slots": true,
+                    "parameters": parameters,
+                },
+            },
+            "initdb": ["data-checksums", { "encoding": "UTF8" }, { "locale": "C.UTF-8" }, { "auth-host": "scram-sha-256" }, { "auth-local": "peer" }],
+        },
+        "postgresql": {
+            "listen": format!("{LOOPBACK}:{}", member.postgres),
+            "connect_address": format!("{LOOPBACK}:{}", member.postgres),
+            "data_dir": layout.member_data_dir(&member.name),
+            "bin_dir": cluster.postgres_bin_dir,
+            "pgpass": layout.member_dir(&member.name).join("pgpass"),
+            "authentication": {
+                "superuser": { "username": secrets.superuser.username, "password": secrets.superuser.password.expose() },
+                "replication": { "username": secrets.replication.username, "password": secrets.replication.password.expose() },
+                "rewind": { "username": secrets.superuser.username, "password": secrets.superuser.password.expose() },
+            },
+            // No restore_command: a standby that replays archived WAL can run past the point
+            // where Patroni promoted another member, and Patroni 3.0 does not rewind such a
+            // standby. Replication slots keep the WAL the standbys need instead.
+            "parameters": {
+                "unix_socket_directories": layout.run_dir(),
+                "archive_command": pgbackrest_command(layout, cluster, member, "archive-push %p"),
+            },
+            "pg_hba": hba,
+            "pg_ident": [format!("pgdeck {} {}", cluster.run_as.user, secrets.superuser.username)],
+        },
+        "tags": { "nofailover": false, "noloadbalance": false, "clonefrom": false, "nosync": false },
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// `pgbouncer.ini`, sending every database to the member listening on `leader_port`.
+pub fn pgbouncer_ini(layout: &Layout, cluster: &ClusterFile, leader_port: u16, admin_user: &str) -> String {
+    let pooler = &cluster.spec.pooler;
+    let target = format!("host={LOOPBACK} port={leader_port}");
+    let mut ini = String::new();
+    let _ = writeln!(ini, ";; Written by pgdeck: rewritten whenever the Patroni leader changes.");
+    let _ = writeln!(ini, "[databases]");
+    let _ = writeln!(ini, "postgres = {target} dbname=postgres");
+    let _ =
+        writeln!(ini, "{} = {target} dbname={}", cluster.spec.secrets.app_database, cluster.spec.secrets.app_database);
+    let _ = writeln!(ini, "* = {target}");
+    let _ = writeln!(ini, "\n[pgbouncer]");
+    let _ = writeln!(ini, "listen_addr = {LOOPBACK}");
+    let _ = writeln!(ini, "listen_port = {}", cluster.ports.pgbouncer);
+    let _ = writeln!(ini, "unix_socket_dir =");
+    let _ = writeln!(ini, "auth_type = scram-sha-256");
+    let _ = writeln!(ini, "auth_file = {}", layout.pgbouncer_userlist().display());
+    let _ = writeln!(ini, "admin_users = {admin_user}");
+    let _ = writeln!(ini, "stats_users = {admin_user}");
+    let _ = writeln!(ini, "pool_mode = {}", pooler.pool_mode);
+    let _ = writeln!(ini, "max_client_conn = {}", pooler.max_client_conn);
+    let _ = writeln!(ini, "default_pool_size = {}", pooler.default_pool_size);
+    let _ = writeln!(ini, "ignore_startup_parameters = extra_float_digits,options");
+    let _ = writeln!(ini, "server_check_query = select 1");
+    let _ = writeln!(ini, "server_lifetime = 3600");
+    let _ = writeln!(ini, "logfile = {}", layout.log_file("pgbouncer").display());
+    ini
+}
+
+/// The leader port a rendered `pgbouncer.ini` points at.
+pub fn pgbouncer_target_port(ini: &str) -> Option<u16> {
+    ini.lines().find(|l| l.starts_with("* = "))?.split_whitespace().find_map(|w| w.strip_prefix("port=")?.parse().ok())
+}
+
+/// `userlist.txt`: PgBouncer authenticates clients and servers with these (the file is 0600).
+pub fn pgbouncer_userlist(users: &[&Credentials]) -> String {
+    let mut out = String::new();
+    for c in users {
+        let _ = writeln!(out, "\"{}\" \"{}\"", c.username, c.password.expose().replace('"', "\"\""));
+    }
+    out
+}
+
+pub fn pgbackrest_conf(layout: &Layout, cluster: &ClusterFile) -> String {
+    let first = &cluster.ports.members[0];
+    let mut conf = String::new();
+    let _ = writeln!(conf, "[global]");
+    let _ = writeln!(conf, "repo1-path={}", layout.pgbackrest_repo().display());
+    let _ = writeln!(conf, "repo1-retention-full-type=time");
+    let _ = writeln!(conf, "repo1-retention-full={}", cluster.spec.retention_days());
+    let _ = writeln!(conf, "log-path={}", layout.logs_dir().display());
+    let _ = writeln!(conf, "lock-path={}", layout.run_dir().join("pgbackrest").display());
+    let _ = writeln!(conf, "spool-path={}", layout.pgbackrest_dir().join("spool").display());
+    let _ = writeln!(conf, "start-fast=y");
+    let _ = writeln!(conf, "log-level-console=warn");
+    let _ = writeln!(conf, "log-level-file=info");
+    let _ = writeln!(conf, "\n[{}]", cluster.stanza);
+    // pg1 defaults to the first member; pgdeck passes the current leader on every command.
+    let _ = writeln!(conf, "pg1-path={}", layout.member_data_dir(&first.name).display());
+    let _ = writeln!(conf, "pg1-port={}", first.postgres);
+    let _ = writeln!(conf, "pg1-socket-path={}", layout.run_dir().display());
+    let _ = writeln!(conf, "pg1-user=postgres");
+    conf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_is_scaled_and_reported() {
+        let spec = crate::spec::ClusterSpec::default();
+        let (params, scaled) = local_parameters(&spec.postgresql.parameters);
+        assert_eq!(params["shared_buffers"], "128MB");
+        assert_eq!(params["effective_cache_size"], "768MB");
+        assert_eq!(params["maintenance_work_mem"], "16MB");
+        assert_eq!(params["work_mem"], "8MB");
+        assert_eq!(params["max_connections"], "200");
+        assert_eq!(scaled.len(), 3);
+        assert_eq!(scaled[0].spec_value, "512MB");
+    }
+
+    #[test]
+    fn divide_memory_keeps_units_exact() {
+        assert_eq!(divide_memory("1GB", 4).as_deref(), Some("256MB"));
+        assert_eq!(divide_memory("10MB", 4).as_deref(), Some("2560kB"));
+        assert_eq!(divide_memory("lots", 4), None);
+    }
+
+    #[test]
+    fn target_port_is_read_back_from_the_ini() {
+        let ini = "[databases]\npostgres = host=127.0.0.1 port=5 dbname=postgres\n* = host=127.0.0.1 port=6543\n";
+        assert_eq!(pgbouncer_target_port(ini), Some(6543));
+    }
+}

@@ -1,0 +1,108 @@
+//! `pgdeck local`: a real Patroni + etcd + PgBouncer + pgBackRest cluster on this machine.
+
+pub mod agent;
+pub mod configs;
+mod down;
+pub mod layout;
+pub mod prereq;
+pub mod process;
+mod up;
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::platform::patroni::pgbackrest::PgBackRest;
+use crate::platform::patroni::{MemberEndpoint, PatroniTarget, PoolerEndpoint};
+use crate::secrets::file::CredentialFile;
+use crate::secrets::Credentials;
+use layout::{ClusterFile, Layout, LOOPBACK};
+use process::Tracked;
+
+pub use down::down;
+pub use up::up;
+
+/// The secret name of the replication user's credentials in the local store.
+pub const REPLICATION_SECRET: &str = "postgres/replication-credentials";
+/// How long a source may take before its member shows as not answering.
+pub const SOURCE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A local cluster that `up` has created (it may or may not be running).
+pub struct LocalCluster {
+    pub layout: Layout,
+    pub file: ClusterFile,
+}
+
+impl LocalCluster {
+    pub fn open(layout: Layout) -> Result<Self> {
+        let file = ClusterFile::load(&layout)?.with_context(|| {
+            format!("there is no local cluster in {}; create one with `pgdeck local up`", layout.root.display())
+        })?;
+        Ok(Self { layout, file })
+    }
+
+    pub fn credentials(&self) -> Result<CredentialFile> {
+        CredentialFile::open(&self.layout.credentials_file())
+    }
+
+    pub fn superuser(&self) -> Result<Credentials> {
+        Ok(self.credentials()?.get(&self.file.spec.secrets.admin)?.clone())
+    }
+
+    /// Every process the cluster consists of, in start order.
+    pub fn components(&self) -> Vec<Tracked> {
+        let mut all = vec![self.tracked("etcd", "etcd")];
+        for member in &self.file.ports.members {
+            all.push(self.tracked(&member.name, "patroni"));
+        }
+        all.push(self.tracked("pgbouncer", "pgbouncer"));
+        all.push(self.tracked("agent", "pgdeck"));
+        all
+    }
+
+    pub fn tracked(&self, component: &str, program: &str) -> Tracked {
+        Tracked {
+            component: component.to_owned(),
+            pid_file: self.layout.pid_file(component),
+            program: program.to_owned(),
+        }
+    }
+
+    pub fn pgbackrest(&self) -> PgBackRest {
+        PgBackRest {
+            config: self.layout.pgbackrest_config(),
+            stanza: self.file.stanza.clone(),
+            run_as: self.file.run_as.clone(),
+        }
+    }
+
+    /// The cluster as a Patroni target that `status` and the console watch.
+    pub fn target(&self) -> Result<PatroniTarget> {
+        Ok(PatroniTarget {
+            cluster: self.file.spec.name.clone(),
+            members: self
+                .file
+                .ports
+                .members
+                .iter()
+                .map(|m| MemberEndpoint {
+                    name: m.name.clone(),
+                    api_url: ClusterFile::api_url(m),
+                    pg_host: LOOPBACK.into(),
+                    pg_port: m.postgres,
+                    data_dir: Some(self.layout.member_data_dir(&m.name)),
+                })
+                .collect(),
+            superuser: self.superuser()?,
+            pooler: Some(PoolerEndpoint {
+                name: format!("{}-pooler-rw", self.file.spec.name),
+                host: LOOPBACK.into(),
+                port: self.file.ports.pgbouncer,
+            }),
+            pgbackrest: Some(self.pgbackrest()),
+            backup_schedule: self.file.spec.backup.schedule.clone(),
+            backup_retention: self.file.spec.backup.retention.clone(),
+            source_timeout: SOURCE_TIMEOUT,
+        })
+    }
+}

@@ -1,0 +1,380 @@
+//! `pgdeck local up`: create the local cluster, or start it again with the data it had.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::action::BackupKind;
+use crate::model::Role;
+use crate::platform::patroni::local::configs::{self, Secrets};
+use crate::platform::patroni::local::layout::{ClusterFile, Layout, Ports, LOOPBACK};
+use crate::platform::patroni::local::process::{self, spawn_detached};
+use crate::platform::patroni::local::{prereq, LocalCluster, REPLICATION_SECRET};
+use crate::platform::patroni::pgbackrest::PgTarget;
+use crate::platform::patroni::rest::PatroniRest;
+use crate::platform::patroni::run_as::RunAs;
+use crate::secrets::file::CredentialFile;
+use crate::secrets::{Credentials, Secret};
+use crate::spec::ClusterSpec;
+use crate::sql::admin::{quote_ident, quote_literal};
+use crate::sql::{connect, Endpoint};
+
+const CLUSTER_READY_TIMEOUT: Duration = Duration::from_secs(240);
+const ETCD_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Brings the local cluster up; says so and changes nothing when it already runs.
+pub async fn up(layout: &Layout, spec: &ClusterSpec, out: &mut dyn Write) -> Result<()> {
+    let installed = prereq::check()?;
+    let cluster = if let Some(file) = ClusterFile::load(layout)? {
+        let cluster = LocalCluster { layout: layout.clone(), file };
+        let components = cluster.components();
+        if components.iter().all(process::Tracked::is_running) {
+            writeln!(out, "the local cluster in {} is already running; nothing changed", layout.root.display())?;
+            return Ok(());
+        }
+        if &cluster.file.spec != spec {
+            writeln!(
+                out,
+                "note: the cluster keeps the spec it was created with; to apply another, `pgdeck local down --purge` first"
+            )?;
+        }
+        check_ports_free(&cluster)?;
+        writeln!(out, "starting the existing local cluster in {}", layout.root.display())?;
+        cluster
+    } else {
+        let cluster = create(layout, spec, &installed)?;
+        writeln!(out, "created a new local cluster in {}", layout.root.display())?;
+        cluster
+    };
+    write_configs(&cluster)?;
+    start_etcd(&cluster).await?;
+    start_members(&cluster)?;
+    let leader_port = wait_for_cluster(&cluster, out).await?;
+    prepare_databases(&cluster, leader_port).await?;
+    prepare_backups(&cluster, leader_port, out).await?;
+    start_pgbouncer(&cluster, leader_port)?;
+    start_agent(&cluster)?;
+    wait_for_port(cluster.file.ports.pgbouncer, Duration::from_secs(15), "pgbouncer").await?;
+    report(&cluster, out)?;
+    Ok(())
+}
+
+fn create(layout: &Layout, spec: &ClusterSpec, installed: &prereq::Installed) -> Result<LocalCluster> {
+    let run_as = RunAs::for_this_process()?;
+    super::layout::check_reachable(&layout.root, &run_as)?;
+    let names: Vec<String> = (1..=spec.instances).map(|i| format!("{}-{i}", spec.name)).collect();
+    let (_, scaled_parameters) = configs::local_parameters(&spec.postgresql.parameters);
+    let file = ClusterFile {
+        spec: spec.clone(),
+        ports: Ports::choose(&names)?,
+        run_as,
+        postgres_bin_dir: installed.postgres_bin_dir.clone(),
+        postgres_major: installed.postgres_major,
+        scaled_parameters,
+        stanza: spec.name.clone(),
+        pgdeck_exe: std::env::current_exe().context("cannot find the pgdeck binary's own path")?,
+    };
+    let cluster = LocalCluster { layout: layout.clone(), file };
+    make_dirs(&cluster)?;
+    let mut store = CredentialFile::new(layout.credentials_file());
+    let secrets = &cluster.file.spec.secrets;
+    store.insert(&secrets.admin, Credentials { username: "postgres".into(), password: Secret::generate() });
+    store.insert(REPLICATION_SECRET, Credentials { username: "replicator".into(), password: Secret::generate() });
+    store.insert(&secrets.app, Credentials { username: secrets.app_user.clone(), password: Secret::generate() });
+    store.save()?;
+    cluster.file.save(layout)?;
+    Ok(cluster)
+}
+
+fn make_dirs(cluster: &LocalCluster) -> Result<()> {
+    let layout = &cluster.layout;
+    let mut dirs = vec![
+        layout.root.clone(),
+        layout.run_dir(),
+        layout.run_dir().join("pgbackrest"),
+        layout.logs_dir(),
+        layout.etcd_dir(),
+        layout.root.join("members"),
+        layout.pgbouncer_dir(),
+        layout.pgbackrest_dir(),
+        layout.pgbackrest_repo(),
+        layout.pgbackrest_dir().join("spool"),
+    ];
+    dirs.extend(cluster.file.ports.members.iter().map(|m| layout.member_dir(&m.name)));
+    for dir in dirs {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        cluster.file.run_as.chown(&dir)?;
+    }
+    Ok(())
+}
+
+/// A file only the cluster's OS user can read, written whole.
+fn write_private(path: &Path, text: &str, run_as: &RunAs) -> Result<()> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    run_as.chown(path)
+}
+
+fn write_configs(cluster: &LocalCluster) -> Result<()> {
+    let (layout, file) = (&cluster.layout, &cluster.file);
+    make_dirs(cluster)?;
+    let store = cluster.credentials()?;
+    let superuser = store.get(&file.spec.secrets.admin)?;
+    let replication = store.get(REPLICATION_SECRET)?;
+    let app = store.get(&file.spec.secrets.app)?;
+    let secrets = Secrets { superuser, replication, app };
+    for member in &file.ports.members {
+        let text = configs::patroni_config(layout, file, member, &secrets);
+        write_private(&layout.patroni_config(&member.name), &text, &file.run_as)?;
+    }
+    write_private(&layout.pgbouncer_userlist(), &configs::pgbouncer_userlist(&[superuser, app]), &file.run_as)?;
+    write_private(&layout.pgbackrest_config(), &configs::pgbackrest_conf(layout, file), &file.run_as)?;
+    Ok(())
+}
+
+fn check_ports_free(cluster: &LocalCluster) -> Result<()> {
+    let running: Vec<String> =
+        cluster.components().iter().filter(|c| c.is_running()).map(|c| c.component.clone()).collect();
+    for (what, port) in cluster.file.ports.all() {
+        let owner_running =
+            running.iter().any(|c| what.starts_with(c.as_str()) || (c == "etcd" && what.starts_with("etcd")));
+        if !owner_running && super::layout::port_in_use(port) {
+            bail!(
+                "port {port} ({what}) of the local cluster is taken by another process; stop that process, \
+                 or remove this cluster with `pgdeck local down --purge` and create a new one"
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn start_etcd(cluster: &LocalCluster) -> Result<()> {
+    let tracked = cluster.tracked("etcd", "etcd");
+    if !tracked.is_running() {
+        let (layout, ports) = (&cluster.layout, &cluster.file.ports);
+        let client = format!("http://{LOOPBACK}:{}", ports.etcd_client);
+        let peer = format!("http://{LOOPBACK}:{}", ports.etcd_peer);
+        let mut command = cluster.file.run_as.command(prereq::find_program("etcd").context("etcd is not installed")?);
+        command
+            .arg("--name=pgdeck")
+            .arg(format!("--data-dir={}", layout.etcd_dir().join("data").display()))
+            .arg(format!("--listen-client-urls={client}"))
+            .arg(format!("--advertise-client-urls={client}"))
+            .arg(format!("--listen-peer-urls={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .arg(format!("--initial-cluster=pgdeck={peer}"))
+            .arg("--initial-cluster-state=new")
+            .arg("--initial-cluster-token=pgdeck-local");
+        spawn_detached(command, &layout.log_file("etcd"), &tracked.pid_file)?;
+    }
+    let url = format!("http://{LOOPBACK}:{}/health", cluster.file.ports.etcd_client);
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).no_proxy().build()?;
+    let deadline = Instant::now() + ETCD_READY_TIMEOUT;
+    loop {
+        if let Ok(response) = http.get(&url).send().await {
+            if response.status().is_success() {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline || !tracked.is_running() {
+            bail!("etcd did not become healthy; see {}", cluster.layout.log_file("etcd").display());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn start_members(cluster: &LocalCluster) -> Result<()> {
+    let patroni = prereq::find_program("patroni").context("patroni is not installed")?;
+    for member in &cluster.file.ports.members {
+        let tracked = cluster.tracked(&member.name, "patroni");
+        if tracked.is_running() {
+            continue;
+        }
+        let mut command = cluster.file.run_as.command(&patroni);
+        command.arg(cluster.layout.patroni_config(&member.name)).current_dir(cluster.layout.member_dir(&member.name));
+        spawn_detached(command, &cluster.layout.log_file(&member.name), &tracked.pid_file)?;
+    }
+    Ok(())
+}
+
+/// Waits for one leader and every replica streaming; returns the leader's port.
+async fn wait_for_cluster(cluster: &LocalCluster, out: &mut dyn Write) -> Result<u16> {
+    writeln!(out, "waiting for Patroni to elect a leader and the replicas to stream…")?;
+    let rest = PatroniRest::new(Duration::from_secs(2))?;
+    let deadline = Instant::now() + CLUSTER_READY_TIMEOUT;
+    let expected = cluster.file.ports.members.len();
+    let superuser = cluster.superuser()?;
+    let mut last = String::from("no member answered yet");
+    while Instant::now() < deadline {
+        for member in &cluster.file.ports.members {
+            let Ok(reports) = rest.cluster(&ClusterFile::api_url(member)).await else { continue };
+            let leader = reports.iter().find(|r| r.role == Role::Primary && r.state == "running");
+            let running = reports.iter().filter(|r| r.state == "running" || r.state == "streaming").count();
+            last =
+                format!("{running}/{expected} members running, leader: {}", leader.map_or("none", |l| l.name.as_str()));
+            if let (Some(leader), true) = (leader, running == expected) {
+                let streaming = streaming_replicas(leader.port, &superuser).await.unwrap_or(0);
+                last = format!("{last}, {streaming}/{} replicas streaming", expected - 1);
+                if streaming == expected - 1 {
+                    return Ok(leader.port);
+                }
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    bail!(
+        "the cluster did not become ready within {}s ({last}); see the logs in {}",
+        CLUSTER_READY_TIMEOUT.as_secs(),
+        cluster.layout.logs_dir().display()
+    )
+}
+
+async fn streaming_replicas(port: u16, superuser: &Credentials) -> Result<usize> {
+    let endpoint =
+        Endpoint { host: LOOPBACK.into(), port, database: "postgres".into(), credentials: superuser.clone() };
+    let client = connect(&endpoint, Duration::from_secs(2), true).await?;
+    let row = client.query_one("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", &[]).await?;
+    Ok(usize::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+}
+
+/// `pg_stat_statements`, the application role and its database; idempotent.
+async fn prepare_databases(cluster: &LocalCluster, leader_port: u16) -> Result<()> {
+    let store = cluster.credentials()?;
+    let secrets = &cluster.file.spec.secrets;
+    let superuser = store.get(&secrets.admin)?;
+    let app = store.get(&secrets.app)?;
+    let endpoint = Endpoint {
+        host: LOOPBACK.into(),
+        port: leader_port,
+        database: "postgres".into(),
+        credentials: superuser.clone(),
+    };
+    let client = connect(&endpoint, Duration::from_secs(5), false).await?;
+    client
+        .batch_execute("SET standard_conforming_strings = on; CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .await?;
+    let role_exists = client.query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&app.username]).await?.is_some();
+    let verb = if role_exists { "ALTER" } else { "CREATE" };
+    client
+        .batch_execute(&format!(
+            "{verb} ROLE {} LOGIN PASSWORD {}",
+            quote_ident(&app.username),
+            quote_literal(app.password.expose())
+        ))
+        .await
+        .context("cannot create the application role")?;
+    let db_exists =
+        client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&secrets.app_database]).await?.is_some();
+    if !db_exists {
+        client
+            .batch_execute(&format!(
+                "CREATE DATABASE {} OWNER {}",
+                quote_ident(&secrets.app_database),
+                quote_ident(&app.username)
+            ))
+            .await
+            .context("cannot create the application database")?;
+    }
+    Ok(())
+}
+
+/// The pgBackRest stanza and, on a new repository, the first full backup.
+async fn prepare_backups(cluster: &LocalCluster, leader_port: u16, out: &mut dyn Write) -> Result<()> {
+    let pgbackrest = cluster.pgbackrest();
+    let leader = cluster
+        .file
+        .ports
+        .members
+        .iter()
+        .find(|m| m.postgres == leader_port)
+        .context("the leader is not one of the configured members")?;
+    let data_dir = cluster.layout.member_data_dir(&leader.name);
+    let target = PgTarget { data_dir: &data_dir, port: leader_port };
+    pgbackrest.stanza_create(&target).await?;
+    let info = pgbackrest.info().await?;
+    if info.backups.is_empty() {
+        writeln!(out, "taking the first full backup…")?;
+        pgbackrest.backup(&target, BackupKind::Full).await?;
+    }
+    Ok(())
+}
+
+fn start_pgbouncer(cluster: &LocalCluster, leader_port: u16) -> Result<()> {
+    let tracked = cluster.tracked("pgbouncer", "pgbouncer");
+    if tracked.is_running() {
+        return Ok(());
+    }
+    let admin = cluster.superuser()?.username;
+    let ini = configs::pgbouncer_ini(&cluster.layout, &cluster.file, leader_port, &admin);
+    write_private(&cluster.layout.pgbouncer_ini(), &ini, &cluster.file.run_as)?;
+    let mut command =
+        cluster.file.run_as.command(prereq::find_program("pgbouncer").context("pgbouncer is not installed")?);
+    command.arg(cluster.layout.pgbouncer_ini());
+    spawn_detached(command, &cluster.layout.log_file("pgbouncer-stderr"), &tracked.pid_file)?;
+    Ok(())
+}
+
+fn start_agent(cluster: &LocalCluster) -> Result<()> {
+    let tracked = cluster.tracked("agent", "pgdeck");
+    if tracked.is_running() {
+        return Ok(());
+    }
+    let mut command = std::process::Command::new(&cluster.file.pgdeck_exe);
+    command
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        .env("LANG", "C.UTF-8")
+        .envs(std::env::var_os("HOME").map(|h| ("HOME", h)))
+        .arg("local")
+        .arg("--dir")
+        .arg(&cluster.layout.root)
+        .arg("agent");
+    spawn_detached(command, &cluster.layout.log_file("agent"), &tracked.pid_file)?;
+    Ok(())
+}
+
+async fn wait_for_port(port: u16, timeout: Duration, what: &str) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect((LOOPBACK, port)).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("{what} is not listening on {LOOPBACK}:{port} after {}s", timeout.as_secs())
+}
+
+fn report(cluster: &LocalCluster, out: &mut dyn Write) -> Result<()> {
+    let file = &cluster.file;
+    writeln!(out, "local cluster `{}` is up (PostgreSQL {}):", file.spec.name, file.postgres_major)?;
+    for member in &file.ports.members {
+        writeln!(
+            out,
+            "  {:<22} postgres {LOOPBACK}:{:<6} patroni {}",
+            member.name,
+            member.postgres,
+            ClusterFile::api_url(member)
+        )?;
+    }
+    writeln!(out, "  pooler                 pgbouncer {LOOPBACK}:{}", file.ports.pgbouncer)?;
+    writeln!(out, "  credentials            {}", cluster.layout.credentials_file().display())?;
+    writeln!(out, "watch it with `pgdeck status`; stop it with `pgdeck local down`")?;
+    Ok(())
+}

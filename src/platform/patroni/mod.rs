@@ -1,0 +1,132 @@
+//! The Patroni platform: Patroni REST + SQL per member + pgBackRest + PgBouncer.
+
+pub mod local;
+pub mod pgbackrest;
+pub mod rest;
+pub mod run_as;
+mod sources;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use async_trait::async_trait;
+
+use crate::action::BackupKind;
+use crate::platform::Platform;
+use crate::secrets::Credentials;
+use crate::source::Source;
+use pgbackrest::{PgBackRest, PgTarget};
+use rest::PatroniRest;
+
+/// One member as configured: where its REST API and PostgreSQL listen.
+#[derive(Debug, Clone)]
+pub struct MemberEndpoint {
+    pub name: String,
+    pub api_url: String,
+    pub pg_host: String,
+    pub pg_port: u16,
+    /// Known only when the member runs on this machine (the local cluster).
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolerEndpoint {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+/// Everything needed to watch and act on one Patroni cluster.
+#[derive(Debug, Clone)]
+pub struct PatroniTarget {
+    pub cluster: String,
+    pub members: Vec<MemberEndpoint>,
+    pub superuser: Credentials,
+    pub pooler: Option<PoolerEndpoint>,
+    pub pgbackrest: Option<PgBackRest>,
+    pub backup_schedule: String,
+    pub backup_retention: String,
+    /// How long any one source may take before its member shows as not answering.
+    pub source_timeout: Duration,
+}
+
+pub struct PatroniPlatform {
+    target: PatroniTarget,
+    rest: PatroniRest,
+}
+
+impl PatroniPlatform {
+    pub fn new(target: PatroniTarget) -> Result<Self> {
+        let rest = PatroniRest::new(target.source_timeout)?;
+        Ok(Self { target, rest })
+    }
+
+    pub fn target(&self) -> &PatroniTarget {
+        &self.target
+    }
+
+    /// The current leader, asked of the members in turn.
+    async fn current_leader(&self) -> Result<&MemberEndpoint> {
+        let mut errors = Vec::new();
+        for member in &self.target.members {
+            match self.rest.cluster(&member.api_url).await {
+                Ok(reports) => {
+                    let leader = reports.iter().find(|r| r.role == crate::model::Role::Primary);
+                    let Some(leader) = leader else { bail!("Patroni reports no leader; wait for failover to finish") };
+                    return self
+                        .target
+                        .members
+                        .iter()
+                        .find(|m| m.name == leader.name)
+                        .ok_or_else(|| anyhow::anyhow!("the leader {} is not a configured member", leader.name));
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        bail!("no Patroni member answered: {}", errors.join("; "))
+    }
+}
+
+#[async_trait]
+impl Platform for PatroniPlatform {
+    fn kind(&self) -> &'static str {
+        "patroni"
+    }
+
+    fn identity(&self) -> String {
+        let apis: Vec<&str> = self.target.members.iter().map(|m| m.api_url.as_str()).collect();
+        format!("patroni {}", apis.join(","))
+    }
+
+    fn cluster_name(&self) -> &str {
+        &self.target.cluster
+    }
+
+    fn sources(&self) -> Vec<Box<dyn Source>> {
+        sources::all(&self.target, &self.rest)
+    }
+
+    async fn switchover(&self, leader: &str, candidate: Option<&str>) -> Result<String> {
+        let via = self.current_leader().await?;
+        self.rest.switchover(&via.api_url, leader, candidate).await
+    }
+
+    async fn failover(&self, candidate: &str) -> Result<String> {
+        let Some(member) = self.target.members.iter().find(|m| m.name == candidate) else {
+            bail!("{candidate} is not a member of {}", self.target.cluster)
+        };
+        self.rest.failover(&member.api_url, candidate).await
+    }
+
+    async fn backup(&self, kind: BackupKind) -> Result<String> {
+        let Some(pgbackrest) = &self.target.pgbackrest else {
+            bail!("no pgBackRest repository is configured for {}", self.target.cluster)
+        };
+        let leader = self.current_leader().await?;
+        let Some(data_dir) = &leader.data_dir else {
+            bail!("the leader {} runs on another machine; run pgbackrest there", leader.name)
+        };
+        pgbackrest.backup(&PgTarget { data_dir, port: leader.pg_port }, kind).await
+    }
+}

@@ -1,0 +1,235 @@
+//! The Patroni platform's sources: the member list, SQL per member, volumes, pooler and backups.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::clock;
+use crate::model::VolumeUsage;
+use crate::observation::ObservationKind;
+use crate::platform::patroni::pgbackrest::PgBackRest;
+use crate::platform::patroni::rest::PatroniRest;
+use crate::platform::patroni::{MemberEndpoint, PatroniTarget, PoolerEndpoint};
+use crate::secrets::Credentials;
+use crate::source::Source;
+use crate::sql::collect::MemberCollector;
+use crate::sql::{pooler, Endpoint};
+
+pub fn all(target: &PatroniTarget, rest: &PatroniRest) -> Vec<Box<dyn Source>> {
+    let mut sources: Vec<Box<dyn Source>> = vec![Box::new(MemberList {
+        cluster: target.cluster.clone(),
+        members: target.members.clone(),
+        rest: rest.clone(),
+        identified: false,
+    })];
+    for member in &target.members {
+        let endpoint = Endpoint {
+            host: member.pg_host.clone(),
+            port: member.pg_port,
+            database: "postgres".into(),
+            credentials: target.superuser.clone(),
+        };
+        sources.push(Box::new(MemberSql {
+            member: member.name.clone(),
+            collector: MemberCollector::new(endpoint, target.source_timeout),
+        }));
+        if let Some(dir) = &member.data_dir {
+            sources.push(Box::new(Volume { member: member.name.clone(), data_dir: dir.clone() }));
+        }
+    }
+    if let Some(pooler) = &target.pooler {
+        sources.push(Box::new(Pooler {
+            endpoint: pooler.clone(),
+            credentials: target.superuser.clone(),
+            timeout: target.source_timeout,
+        }));
+    }
+    if let Some(pgbackrest) = &target.pgbackrest {
+        sources.push(Box::new(Backups {
+            pgbackrest: pgbackrest.clone(),
+            schedule: target.backup_schedule.clone(),
+            retention: target.backup_retention.clone(),
+        }));
+    }
+    sources
+}
+
+/// Patroni's `/cluster`, asked of each member in turn until one answers.
+struct MemberList {
+    cluster: String,
+    members: Vec<MemberEndpoint>,
+    rest: PatroniRest,
+    identified: bool,
+}
+
+#[async_trait]
+impl Source for MemberList {
+    fn name(&self) -> String {
+        "patroni".into()
+    }
+
+    fn member(&self) -> Option<String> {
+        None
+    }
+
+    async fn poll(&mut self) -> Vec<ObservationKind> {
+        let mut out = Vec::new();
+        if !self.identified {
+            self.identified = true;
+            out.push(ObservationKind::ClusterIdentified {
+                cluster: self.cluster.clone(),
+                platform: "patroni".into(),
+                configured_members: self.members.iter().map(|m| m.name.clone()).collect(),
+            });
+        }
+        let mut errors = Vec::new();
+        for member in &self.members {
+            match self.rest.cluster(&member.api_url).await {
+                Ok(members) => {
+                    out.push(ObservationKind::MembersListed { members });
+                    return out;
+                }
+                Err(e) => errors.push(format!("{}: {e}", member.name)),
+            }
+        }
+        out.push(ObservationKind::SourceFailed {
+            member: None,
+            error: format!("no Patroni REST API answered ({})", errors.join("; ")),
+        });
+        out
+    }
+}
+
+struct MemberSql {
+    member: String,
+    collector: MemberCollector,
+}
+
+#[async_trait]
+impl Source for MemberSql {
+    fn name(&self) -> String {
+        format!("sql:{}", self.member)
+    }
+
+    fn member(&self) -> Option<String> {
+        Some(self.member.clone())
+    }
+
+    async fn poll(&mut self) -> Vec<ObservationKind> {
+        match self.collector.sample().await {
+            Ok(sample) => vec![ObservationKind::MemberSampled { member: self.member.clone(), sample }],
+            Err(e) => {
+                vec![ObservationKind::SourceFailed { member: Some(self.member.clone()), error: format!("{e:#}") }]
+            }
+        }
+    }
+}
+
+/// Disk used by a local member's data directory, against its filesystem's size.
+struct Volume {
+    member: String,
+    data_dir: PathBuf,
+}
+
+#[async_trait]
+impl Source for Volume {
+    fn name(&self) -> String {
+        format!("volume:{}", self.member)
+    }
+
+    fn member(&self) -> Option<String> {
+        Some(self.member.clone())
+    }
+
+    async fn poll(&mut self) -> Vec<ObservationKind> {
+        let dir = self.data_dir.clone();
+        let measured = tokio::task::spawn_blocking(move || measure(&dir)).await;
+        match measured {
+            Ok(Ok(usage)) => vec![ObservationKind::VolumeSampled { member: self.member.clone(), usage }],
+            Ok(Err(e)) => vec![ObservationKind::SourceFailed { member: Some(self.member.clone()), error: e }],
+            Err(e) => vec![ObservationKind::SourceFailed { member: Some(self.member.clone()), error: e.to_string() }],
+        }
+    }
+}
+
+fn measure(dir: &std::path::Path) -> Result<VolumeUsage, String> {
+    let fs = nix::sys::statvfs::statvfs(dir).map_err(|e| format!("cannot stat {}: {e}", dir.display()))?;
+    let size_bytes = fs.blocks() * fs.fragment_size();
+    Ok(VolumeUsage { used_bytes: tree_size(dir), size_bytes })
+}
+
+fn tree_size(dir: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(path) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&path) else { continue };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                total += meta.blocks() * 512;
+            }
+        }
+    }
+    total
+}
+
+struct Pooler {
+    endpoint: PoolerEndpoint,
+    credentials: Credentials,
+    timeout: Duration,
+}
+
+#[async_trait]
+impl Source for Pooler {
+    fn name(&self) -> String {
+        "pooler".into()
+    }
+
+    fn member(&self) -> Option<String> {
+        None
+    }
+
+    async fn poll(&mut self) -> Vec<ObservationKind> {
+        let endpoint = Endpoint {
+            host: self.endpoint.host.clone(),
+            port: self.endpoint.port,
+            database: "pgbouncer".into(),
+            credentials: self.credentials.clone(),
+        };
+        match pooler::observe(&endpoint, &self.endpoint.name, self.timeout).await {
+            Ok(pooler) => vec![ObservationKind::PoolerObserved { pooler }],
+            Err(e) => vec![ObservationKind::SourceFailed { member: None, error: format!("{e:#}") }],
+        }
+    }
+}
+
+struct Backups {
+    pgbackrest: PgBackRest,
+    schedule: String,
+    retention: String,
+}
+
+#[async_trait]
+impl Source for Backups {
+    fn name(&self) -> String {
+        "pgbackrest".into()
+    }
+
+    fn member(&self) -> Option<String> {
+        None
+    }
+
+    async fn poll(&mut self) -> Vec<ObservationKind> {
+        match self.pgbackrest.info().await {
+            Ok(info) => {
+                let catalog = info.into_catalog(&self.schedule, &self.retention, clock::now());
+                vec![ObservationKind::BackupsListed { catalog }]
+            }
+            Err(e) => vec![ObservationKind::SourceFailed { member: None, error: format!("{e:#}") }],
+        }
+    }
+}

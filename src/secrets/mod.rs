@@ -1,0 +1,88 @@
+//! Credential sources. A password lives in [`Secret`], which never prints and is never serialised by accident.
+
+pub mod file;
+
+use std::fmt;
+
+use rand::distr::{Alphanumeric, SampleString};
+use rand::TryRngCore;
+use serde::{Deserialize, Serialize};
+
+/// A value that shows as `***` in `Debug` and `Display`. Reading it takes an explicit `expose()`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// A fresh password from the operating system's CSPRNG: 32 letters and digits (~190 bits).
+    pub fn generate() -> Self {
+        Self(Alphanumeric.sample_string(&mut rand::rngs::OsRng.unwrap_err(), 32))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The JSON shape of the reference's Secrets Manager entries: `{"username": …, "password": …}`.
+/// Only the credential stores (de)serialise it; nothing else sees the password field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: Secret,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CredentialsWire {
+    pub username: String,
+    pub password: String,
+}
+
+impl From<CredentialsWire> for Credentials {
+    fn from(w: CredentialsWire) -> Self {
+        Self { username: w.username, password: Secret::new(w.password) }
+    }
+}
+
+impl From<&Credentials> for CredentialsWire {
+    fn from(c: &Credentials) -> Self {
+        Self { username: c.username.clone(), password: c.password.expose().to_owned() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_never_prints() {
+        let s = Secret::new("hunter2");
+        let c = Credentials { username: "u".into(), password: s.clone() };
+        assert_eq!(format!("{s} {s:?}"), "*** ***");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn generated_passwords_differ_and_are_long() {
+        let (a, b) = (Secret::generate(), Secret::generate());
+        assert_ne!(a, b);
+        assert_eq!(a.expose().len(), 32);
+        assert!(a.expose().chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+}

@@ -1,0 +1,67 @@
+//! Sources observe a cluster and report what they saw as Observations. They never fail:
+//! a failure is an Observation (`SourceFailed`), and a source that hangs is cut off by its timeout.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::clock;
+use crate::observation::{Observation, ObservationKind};
+
+#[async_trait]
+pub trait Source: Send {
+    /// The `source` of its observations: `patroni`, `sql:<member>`, `pooler`, …
+    fn name(&self) -> String;
+    /// The member its failures are about, if it watches one member.
+    fn member(&self) -> Option<String>;
+    /// One round of observation.
+    async fn poll(&mut self) -> Vec<ObservationKind>;
+}
+
+/// Polls one source with a deadline, stamping what it reports with the time it arrived.
+pub async fn poll_with_timeout(source: &mut dyn Source, timeout: Duration) -> Vec<Observation> {
+    let name = source.name();
+    let kinds = match tokio::time::timeout(timeout, source.poll()).await {
+        Ok(kinds) => kinds,
+        Err(_) => vec![ObservationKind::SourceFailed {
+            member: source.member(),
+            error: format!("no answer within {}s", timeout.as_secs_f32()),
+        }],
+    };
+    let at = clock::now();
+    kinds.into_iter().map(|kind| Observation::new(at, name.clone(), kind)).collect()
+}
+
+/// Polls every source once, concurrently; returns when all answered or timed out.
+pub async fn poll_all(sources: Vec<Box<dyn Source>>, timeout: Duration) -> Vec<Observation> {
+    let mut set = JoinSet::new();
+    for mut source in sources {
+        set.spawn(async move { poll_with_timeout(source.as_mut(), timeout).await });
+    }
+    let mut out = Vec::new();
+    while let Some(done) = set.join_next().await {
+        match done {
+            Ok(observations) => out.extend(observations),
+            Err(e) => tracing::error!("a source task ended abnormally: {e}"),
+        }
+    }
+    out
+}
+
+/// Runs a source forever at `interval`, sending what it sees; ends when the receiver is gone.
+pub fn spawn_loop(mut source: Box<dyn Source>, interval: Duration, timeout: Duration, tx: mpsc::Sender<Observation>) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            for observation in poll_with_timeout(source.as_mut(), timeout).await {
+                if tx.send(observation).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,117 @@
+//! One round trip per member per refresh: everything the member says about itself in one query.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use tokio_postgres::Client;
+
+use crate::model::{Lsn, MemberSample, ReplicationRow};
+use crate::sql::{connect, Endpoint};
+
+const MEMBER_SAMPLE_SQL: &str = r"
+SELECT
+  current_setting('server_version') AS version,
+  pg_is_in_recovery() AS in_recovery,
+  CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
+  pg_last_wal_receive_lsn()::text AS receive_lsn,
+  pg_last_wal_replay_lsn()::text AS replay_lsn,
+  CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused,
+  CASE
+    WHEN NOT pg_is_in_recovery() THEN NULL
+    WHEN pg_last_wal_receive_lsn() IS NULL OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0::float8
+    ELSE COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8, 0)
+  END AS replay_delay,
+  (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS receiver_status,
+  (SELECT count(*)::int4 FROM pg_stat_activity WHERE backend_type = 'client backend') AS connections,
+  current_setting('max_connections')::int4 AS max_connections,
+  (SELECT COALESCE(sum(pg_database_size(oid)), 0)::int8 FROM pg_database) AS database_bytes,
+  (SELECT COALESCE(sum(size), 0)::int8 FROM pg_ls_waldir()) AS wal_bytes,
+  (SELECT COALESCE(json_agg(json_build_object(
+      'application_name', r.application_name, 'state', r.state, 'sync_state', r.sync_state,
+      'sent_lsn', r.sent_lsn::text, 'write_lsn', r.write_lsn::text, 'flush_lsn', r.flush_lsn::text,
+      'replay_lsn', r.replay_lsn::text,
+      'write_lag', EXTRACT(EPOCH FROM r.write_lag), 'flush_lag', EXTRACT(EPOCH FROM r.flush_lag),
+      'replay_lag', EXTRACT(EPOCH FROM r.replay_lag), 'slot_name', s.slot_name)
+      ORDER BY r.application_name), '[]'::json)
+   FROM pg_stat_replication r LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid) AS replication
+";
+
+#[derive(Deserialize)]
+struct ReplicationJson {
+    application_name: String,
+    state: Option<String>,
+    sync_state: Option<String>,
+    sent_lsn: Option<String>,
+    write_lsn: Option<String>,
+    flush_lsn: Option<String>,
+    replay_lsn: Option<String>,
+    write_lag: Option<f64>,
+    flush_lag: Option<f64>,
+    replay_lag: Option<f64>,
+    slot_name: Option<String>,
+}
+
+/// Keeps one session to a member and samples it; reconnects after any failure.
+pub struct MemberCollector {
+    endpoint: Endpoint,
+    timeout: Duration,
+    client: Option<Client>,
+}
+
+impl MemberCollector {
+    pub fn new(endpoint: Endpoint, timeout: Duration) -> Self {
+        Self { endpoint, timeout, client: None }
+    }
+
+    pub async fn sample(&mut self) -> Result<MemberSample> {
+        let client = match self.client.take() {
+            Some(client) if !client.is_closed() => client,
+            _ => connect(&self.endpoint, self.timeout, true).await?,
+        };
+        let row = client.query_one(MEMBER_SAMPLE_SQL, &[]).await.context("the member sample query failed")?;
+        let sample = to_sample(&row)?;
+        self.client = Some(client);
+        Ok(sample)
+    }
+}
+
+fn lsn(text: Option<String>) -> Option<Lsn> {
+    text.and_then(|t| t.parse().ok())
+}
+
+fn to_sample(row: &tokio_postgres::Row) -> Result<MemberSample> {
+    let replication: serde_json::Value = row.try_get("replication")?;
+    let rows: Vec<ReplicationJson> =
+        serde_json::from_value(replication).context("unexpected pg_stat_replication shape")?;
+    Ok(MemberSample {
+        server_version: row.try_get("version")?,
+        in_recovery: row.try_get("in_recovery")?,
+        current_lsn: lsn(row.try_get("current_lsn")?),
+        receive_lsn: lsn(row.try_get("receive_lsn")?),
+        replay_lsn: lsn(row.try_get("replay_lsn")?),
+        replay_paused: row.try_get("replay_paused")?,
+        replay_delay_seconds: row.try_get("replay_delay")?,
+        receiver_status: row.try_get("receiver_status")?,
+        connections: u32::try_from(row.try_get::<_, i32>("connections")?).unwrap_or(0),
+        max_connections: u32::try_from(row.try_get::<_, i32>("max_connections")?).unwrap_or(0),
+        database_bytes: u64::try_from(row.try_get::<_, i64>("database_bytes")?).unwrap_or(0),
+        wal_bytes: u64::try_from(row.try_get::<_, i64>("wal_bytes")?).unwrap_or(0),
+        replication: rows
+            .into_iter()
+            .map(|r| ReplicationRow {
+                application_name: r.application_name,
+                state: r.state.unwrap_or_default(),
+                sync_state: r.sync_state.unwrap_or_default(),
+                sent_lsn: lsn(r.sent_lsn),
+                write_lsn: lsn(r.write_lsn),
+                flush_lsn: lsn(r.flush_lsn),
+                replay_lsn: lsn(r.replay_lsn),
+                write_lag_seconds: r.write_lag,
+                flush_lag_seconds: r.flush_lag,
+                replay_lag_seconds: r.replay_lag,
+                slot_name: r.slot_name,
+            })
+            .collect(),
+    })
+}

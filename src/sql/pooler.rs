@@ -1,0 +1,64 @@
+//! PgBouncer's admin console: where it sends clients and how busy it is.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio_postgres::SimpleQueryMessage;
+
+use crate::model::PoolerReport;
+use crate::sql::{connect, Endpoint};
+
+/// Asks PgBouncer (admin database `pgbouncer`) for its databases, pools and pool mode.
+pub async fn observe(endpoint: &Endpoint, name: &str, timeout: Duration) -> Result<PoolerReport> {
+    let admin = Endpoint { database: "pgbouncer".into(), ..endpoint.clone() };
+    let client = connect(&admin, timeout, false).await?;
+    let databases = rows(client.simple_query("SHOW DATABASES").await.context("SHOW DATABASES failed")?);
+    let pools = rows(client.simple_query("SHOW POOLS").await.context("SHOW POOLS failed")?);
+    let config = rows(client.simple_query("SHOW CONFIG").await.context("SHOW CONFIG failed")?);
+    let target = databases.iter().find(|r| r.get("name").is_some_and(|n| n != "pgbouncer"));
+    let sum = |rows: &[Vec<(String, String)>], cols: &[&str]| -> u32 {
+        rows.iter()
+            .filter(|r| r.get("database").is_some_and(|d| d != "pgbouncer"))
+            .flat_map(|r| cols.iter().filter_map(|c| r.get(c)?.parse::<u32>().ok()))
+            .sum()
+    };
+    Ok(PoolerReport {
+        name: name.to_owned(),
+        listen: format!("{}:{}", endpoint.host, endpoint.port),
+        pool_mode: config
+            .iter()
+            .find(|r| r.get("key").is_some_and(|k| k == "pool_mode"))
+            .and_then(|r| r.get("value").map(str::to_owned))
+            .unwrap_or_default(),
+        target_host: target.and_then(|r| r.get("host").map(str::to_owned)),
+        target_port: target.and_then(|r| r.get("port")?.parse().ok()),
+        client_connections: sum(&pools, &["cl_active", "cl_waiting"]),
+        server_connections: sum(&pools, &["sv_active", "sv_idle", "sv_used", "sv_tested", "sv_login"]),
+    })
+}
+
+trait Get {
+    fn get(&self, column: &str) -> Option<&str>;
+}
+
+impl Get for Vec<(String, String)> {
+    fn get(&self, column: &str) -> Option<&str> {
+        self.iter().find(|(c, _)| c == column).map(|(_, v)| v.as_str())
+    }
+}
+
+fn rows(messages: Vec<SimpleQueryMessage>) -> Vec<Vec<(String, String)>> {
+    messages
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(
+                row.columns()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (c.name().to_owned(), row.get(i).unwrap_or_default().to_owned()))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}

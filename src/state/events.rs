@@ -1,0 +1,24 @@
+//! The timeline: what happened, in the order it was learnt.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::action::{ActionOutcome, ActionRequest};
+use crate::model::{BackupStatus, Role};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    RoleObserved { member: String, role: Role, before: Option<Role> },
+    LeaderChanged { from: Option<String>, to: Option<String> },
+    MemberLeft { member: String },
+    BackupAppeared { id: String, status: BackupStatus },
+    ActionRequested { request: ActionRequest },
+    ActionFinished { request: ActionRequest, outcome: ActionOutcome },
+}

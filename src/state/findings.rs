@@ -1,0 +1,195 @@
+//! What is unhealthy, derived from the state on demand (never stored, so never out of date).
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::model::{BackupStatus, Role};
+use crate::state::{MemberView, State};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Critical,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// A stable identifier for scripts: `no_leader`, `member_down`, `replication_lag`, …
+    pub code: &'static str,
+    /// The member, pooler or source it is about.
+    pub subject: String,
+    pub message: String,
+}
+
+/// A backup older than its schedule plus this much is overdue.
+const BACKUP_GRACE_MINUTES: i64 = 60;
+
+impl State {
+    pub fn findings(&self) -> Vec<Finding> {
+        let views = self.member_views();
+        let mut out = Vec::new();
+        let leader = views.iter().find(|m| m.role == Role::Primary);
+        if leader.is_none() && !views.is_empty() {
+            out.push(finding(
+                Severity::Critical,
+                "no_leader",
+                &self.cluster,
+                "no member is primary: writes are failing".into(),
+            ));
+        }
+        for member in &views {
+            self.member_findings(member, leader.is_some(), &mut out);
+        }
+        self.pooler_findings(leader, &mut out);
+        self.backup_findings(&mut out);
+        for (source, error) in &self.source_errors {
+            out.push(finding(Severity::Warning, "source_failing", source, format!("{source}: {}", error.value)));
+        }
+        out.sort_by(|a, b| a.severity.cmp(&b.severity).then_with(|| a.subject.cmp(&b.subject)));
+        out
+    }
+
+    fn member_findings(&self, m: &MemberView, have_leader: bool, out: &mut Vec<Finding>) {
+        let t = &self.thresholds;
+        if m.role == Role::Unknown {
+            let why = m.error.as_deref().unwrap_or("not reported by the HA manager");
+            out.push(finding(Severity::Critical, "member_down", &m.name, format!("{} is down: {why}", m.name)));
+            return;
+        }
+        if let Some(age) = m.stale_seconds {
+            out.push(finding(
+                Severity::Warning,
+                "member_stale",
+                &m.name,
+                format!("no fresh facts from {} for {age}s", m.name),
+            ));
+        }
+        if let Some(error) = &m.error {
+            out.push(finding(Severity::Warning, "member_unreachable", &m.name, format!("{}: {error}", m.name)));
+        }
+        if m.role != Role::Replica || !have_leader {
+            return;
+        }
+        if m.replication_state.as_deref() != Some("streaming") {
+            let state = m.replication_state.as_deref().unwrap_or("no WAL receiver");
+            out.push(finding(
+                Severity::Critical,
+                "replica_not_streaming",
+                &m.name,
+                format!("{} is not streaming ({state})", m.name),
+            ));
+        }
+        if m.replay_paused {
+            out.push(finding(
+                Severity::Warning,
+                "replay_paused",
+                &m.name,
+                format!("WAL replay is paused on {}", m.name),
+            ));
+        }
+        let bytes_over = m.lag_bytes.is_some_and(|b| b > t.lag_warn_bytes);
+        let seconds_over = m.lag_seconds.is_some_and(|s| s > t.lag_warn_seconds as f64);
+        if bytes_over || seconds_over {
+            out.push(finding(
+                Severity::Warning,
+                "replication_lag",
+                &m.name,
+                format!(
+                    "{} lags {} bytes / {:.1}s (limits {} bytes / {}s)",
+                    m.name,
+                    m.lag_bytes.unwrap_or(0),
+                    m.lag_seconds.unwrap_or(0.0),
+                    t.lag_warn_bytes,
+                    t.lag_warn_seconds
+                ),
+            ));
+        }
+        if let Some(volume) = m.volume {
+            if volume.percent_used() > f64::from(t.volume_warn_percent) {
+                out.push(finding(
+                    Severity::Warning,
+                    "volume_full",
+                    &m.name,
+                    format!("{} volume {:.0}% used (limit {}%)", m.name, volume.percent_used(), t.volume_warn_percent),
+                ));
+            }
+        }
+    }
+
+    fn pooler_findings(&self, leader: Option<&MemberView>, out: &mut Vec<Finding>) {
+        if let Some(error) = self.source_errors.get("pooler") {
+            out.push(finding(
+                Severity::Critical,
+                "pooler_down",
+                "pooler",
+                format!("pooler unreachable: {}", error.value),
+            ));
+            return;
+        }
+        let (Some(pooler), Some(leader)) = (&self.pooler, leader) else { return };
+        let points_at_leader = pooler.value.target_port.is_some() && pooler.value.target_port == leader.port;
+        if !points_at_leader {
+            out.push(finding(
+                Severity::Critical,
+                "pooler_not_on_leader",
+                "pooler",
+                format!(
+                    "pooler sends clients to port {} but the leader {} listens on {}",
+                    pooler.value.target_port.map_or_else(|| "?".into(), |p| p.to_string()),
+                    leader.name,
+                    leader.port.map_or_else(|| "?".into(), |p| p.to_string())
+                ),
+            ));
+        }
+    }
+
+    fn backup_findings(&self, out: &mut Vec<Finding>) {
+        let (Some(catalog), Some(now)) = (&self.backups, self.now) else { return };
+        let catalog = &catalog.value;
+        let last_good =
+            catalog.backups.iter().filter(|b| b.status == BackupStatus::Completed).filter_map(|b| b.started_at).max();
+        let Some(last_good) = last_good else {
+            out.push(finding(
+                Severity::Critical,
+                "no_backup",
+                "backups",
+                "no completed backup in the repository".into(),
+            ));
+            return;
+        };
+        if let Some(due) = catalog.schedule.as_deref().and_then(|s| next_after(s, last_good)) {
+            if now > due + Duration::minutes(BACKUP_GRACE_MINUTES) {
+                out.push(finding(
+                    Severity::Warning,
+                    "backup_overdue",
+                    "backups",
+                    format!("last completed backup started {last_good}; the next was due {due}"),
+                ));
+            }
+        }
+        if let Some(failed) = catalog.backups.iter().rev().find(|b| b.status == BackupStatus::Failed) {
+            if failed.started_at.is_some_and(|s| s > last_good) {
+                let why = failed.error.as_deref().unwrap_or("no error recorded");
+                out.push(finding(
+                    Severity::Warning,
+                    "backup_failed",
+                    "backups",
+                    format!("backup {} failed: {why}", failed.id),
+                ));
+            }
+        }
+    }
+}
+
+/// The first scheduled time strictly after `after`, in UTC.
+pub fn next_after(schedule: &str, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    cron::Schedule::from_str(schedule).ok()?.after(&after).next()
+}
+
+fn finding(severity: Severity, code: &'static str, subject: &str, message: String) -> Finding {
+    Finding { severity, code, subject: subject.to_owned(), message }
+}

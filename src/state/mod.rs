@@ -1,0 +1,87 @@
+//! Cluster facts as the console knows them. Changed only by [`State::apply`]; read by views and `status`.
+
+mod apply;
+mod events;
+mod findings;
+mod members;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::action::ActionRequest;
+use crate::model::{BackupCatalog, MemberReport, MemberSample, PoolerReport, VolumeUsage};
+use crate::spec::ThresholdsSpec;
+
+pub use events::{Event, EventKind};
+pub use findings::{next_after, Finding, Severity};
+pub use members::MemberView;
+
+/// How long a fact stays fresh before the member shows as stale.
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(10);
+/// Events kept for the timeline; older ones are dropped first.
+const EVENT_CAPACITY: usize = 2000;
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub cluster: String,
+    pub platform: String,
+    /// Members the target is configured with, so a member that vanished still has a row.
+    pub configured_members: Vec<String>,
+    pub members: BTreeMap<String, MemberEntry>,
+    pub pooler: Option<Timed<PoolerReport>>,
+    pub backups: Option<Timed<BackupCatalog>>,
+    /// Failures of sources that are not about one member (`patroni`, `pooler`, `pgbackrest`).
+    pub source_errors: BTreeMap<String, Timed<String>>,
+    pub actions_in_flight: BTreeMap<u64, ActionRequest>,
+    pub events: VecDeque<Event>,
+    /// The latest time any observation carried: the console's "now".
+    pub now: Option<DateTime<Utc>>,
+    pub thresholds: ThresholdsSpec,
+    pub stale_after: Duration,
+}
+
+/// A fact and when it was learnt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timed<T> {
+    pub at: DateTime<Utc>,
+    pub value: T,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MemberEntry {
+    pub report: Option<Timed<MemberReport>>,
+    pub sample: Option<Timed<MemberSample>>,
+    pub volume: Option<Timed<VolumeUsage>>,
+    /// The latest failure of each source about this member, cleared by that source's next success.
+    pub errors: BTreeMap<String, Timed<String>>,
+}
+
+impl State {
+    pub fn new(thresholds: ThresholdsSpec) -> Self {
+        Self {
+            cluster: String::new(),
+            platform: String::new(),
+            configured_members: Vec::new(),
+            members: BTreeMap::new(),
+            pooler: None,
+            backups: None,
+            source_errors: BTreeMap::new(),
+            actions_in_flight: BTreeMap::new(),
+            events: VecDeque::new(),
+            now: None,
+            thresholds,
+            stale_after: DEFAULT_STALE_AFTER,
+        }
+    }
+
+    fn push_event(&mut self, at: DateTime<Utc>, kind: EventKind) {
+        if self.events.len() == EVENT_CAPACITY {
+            self.events.pop_front();
+        }
+        self.events.push_back(Event { at, kind });
+    }
+}

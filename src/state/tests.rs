@@ -1,0 +1,252 @@
+//! `State::apply` and what is derived from it, without any I/O.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use crate::model::{
+    BackupCatalog, BackupReport, BackupStatus, Lsn, MemberReport, MemberSample, PoolerReport, ReplicationRow, Role,
+};
+use crate::observation::{Observation, ObservationKind};
+use crate::spec::ThresholdsSpec;
+use crate::state::{EventKind, State};
+
+fn t(seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap() + Duration::seconds(seconds)
+}
+
+fn report(name: &str, role: Role, port: u16) -> MemberReport {
+    MemberReport {
+        name: name.into(),
+        role,
+        state: "running".into(),
+        host: "127.0.0.1".into(),
+        port,
+        api_url: None,
+        timeline: Some(1),
+        manager_lag_bytes: None,
+        sync_standby: false,
+    }
+}
+
+fn sample(primary: bool, lsn: u64, replication: Vec<ReplicationRow>) -> MemberSample {
+    MemberSample {
+        server_version: "16.2".into(),
+        in_recovery: !primary,
+        current_lsn: primary.then_some(Lsn(lsn)),
+        receive_lsn: (!primary).then_some(Lsn(lsn)),
+        replay_lsn: (!primary).then_some(Lsn(lsn)),
+        replay_paused: false,
+        replay_delay_seconds: (!primary).then_some(0.0),
+        receiver_status: (!primary).then(|| "streaming".into()),
+        connections: 3,
+        max_connections: 200,
+        database_bytes: 1,
+        wal_bytes: 1,
+        replication,
+    }
+}
+
+fn streaming(name: &str) -> ReplicationRow {
+    ReplicationRow {
+        application_name: name.into(),
+        state: "streaming".into(),
+        sync_state: "async".into(),
+        sent_lsn: None,
+        write_lsn: None,
+        flush_lsn: None,
+        replay_lsn: None,
+        write_lag_seconds: None,
+        flush_lag_seconds: None,
+        replay_lag_seconds: None,
+        slot_name: Some(name.replace('-', "_")),
+    }
+}
+
+fn obs(at: i64, source: &str, kind: ObservationKind) -> Observation {
+    Observation::new(t(at), source, kind)
+}
+
+/// A healthy three-member cluster: m1 primary at LSN 1000, m2 and m3 replicas caught up.
+fn healthy() -> State {
+    let mut s = State::new(ThresholdsSpec::default());
+    s.apply(&obs(
+        0,
+        "patroni",
+        ObservationKind::ClusterIdentified {
+            cluster: "c".into(),
+            platform: "patroni".into(),
+            configured_members: vec!["m1".into(), "m2".into(), "m3".into()],
+        },
+    ));
+    s.apply(&obs(
+        0,
+        "patroni",
+        ObservationKind::MembersListed {
+            members: vec![report("m1", Role::Primary, 5001), report("m2", Role::Replica, 5002), report("m3", Role::Replica, 5003)],
+        },
+    ));
+    let primary = sample(true, 1000, vec![streaming("m2"), streaming("m3")]);
+    s.apply(&obs(0, "sql:m1", ObservationKind::MemberSampled { member: "m1".into(), sample: primary }));
+    for m in ["m2", "m3"] {
+        s.apply(&obs(0, &format!("sql:{m}"), ObservationKind::MemberSampled { member: m.into(), sample: sample(false, 1000, vec![]) }));
+    }
+    s
+}
+
+#[test]
+fn healthy_cluster_has_a_leader_no_lag_and_no_findings() {
+    let s = healthy();
+    assert_eq!(s.leader_name(), Some("m1"));
+    let views = s.member_views();
+    assert_eq!(views.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["m1", "m2", "m3"]);
+    assert!(views.iter().all(|v| v.lag_bytes == Some(0)));
+    assert_eq!(views[1].state, "streaming");
+    assert_eq!(views[1].slot.as_deref(), Some("m2"));
+    assert_eq!(s.findings(), vec![]);
+}
+
+#[test]
+fn lag_is_leader_current_minus_replica_replayed() {
+    let mut s = healthy();
+    let mut behind = sample(false, 400, vec![]);
+    behind.receive_lsn = Some(Lsn(900));
+    behind.replay_delay_seconds = Some(42.5);
+    s.apply(&obs(1, "sql:m2", ObservationKind::MemberSampled { member: "m2".into(), sample: behind }));
+    let m2 = &s.member_views()[1];
+    assert_eq!(m2.lag_bytes, Some(600));
+    assert_eq!(m2.lag_seconds, Some(42.5));
+    let lag = s.findings().into_iter().find(|f| f.code == "replication_lag").expect("42.5s is over the 30s limit");
+    assert_eq!(lag.subject, "m2");
+}
+
+#[test]
+fn a_member_missing_from_the_list_and_unreachable_is_down() {
+    let mut s = healthy();
+    s.apply(&obs(
+        5,
+        "patroni",
+        ObservationKind::MembersListed { members: vec![report("m1", Role::Primary, 5001), report("m2", Role::Replica, 5002)] },
+    ));
+    s.apply(&obs(5, "sql:m3", ObservationKind::SourceFailed { member: Some("m3".into()), error: "refused".into() }));
+    let m3 = &s.member_views()[2];
+    assert_eq!((m3.role, m3.state.as_str(), m3.error.as_deref()), (Role::Unknown, "down", Some("refused")));
+    assert!(s.findings().iter().any(|f| f.code == "member_down" && f.subject == "m3"));
+    assert!(s.events.iter().any(|e| e.kind == EventKind::MemberLeft { member: "m3".into() }));
+}
+
+#[test]
+fn a_source_success_clears_its_earlier_failure() {
+    let mut s = healthy();
+    s.apply(&obs(1, "sql:m2", ObservationKind::SourceFailed { member: Some("m2".into()), error: "timeout".into() }));
+    assert_eq!(s.member_views()[1].error.as_deref(), Some("timeout"));
+    s.apply(&obs(2, "sql:m2", ObservationKind::MemberSampled { member: "m2".into(), sample: sample(false, 1000, vec![]) }));
+    assert_eq!(s.member_views()[1].error, None);
+}
+
+#[test]
+fn leader_change_is_an_event() {
+    let mut s = healthy();
+    s.apply(&obs(
+        9,
+        "patroni",
+        ObservationKind::MembersListed {
+            members: vec![report("m1", Role::Replica, 5001), report("m2", Role::Primary, 5002), report("m3", Role::Replica, 5003)],
+        },
+    ));
+    assert_eq!(s.leader_name(), Some("m2"));
+    assert!(s.events.iter().any(|e| e.at == t(9) && e.kind == EventKind::LeaderChanged { from: Some("m1".into()), to: Some("m2".into()) }));
+}
+
+#[test]
+fn facts_older_than_the_stale_limit_mark_the_member_stale() {
+    let mut s = healthy();
+    s.apply(&obs(30, "clock", ObservationKind::Tick));
+    let views = s.member_views();
+    assert_eq!(views[0].stale_seconds, Some(30));
+    assert!(s.findings().iter().any(|f| f.code == "member_stale"));
+}
+
+#[test]
+fn no_primary_is_critical() {
+    let mut s = healthy();
+    s.apply(&obs(
+        3,
+        "patroni",
+        ObservationKind::MembersListed { members: vec![report("m2", Role::Replica, 5002), report("m3", Role::Replica, 5003)] },
+    ));
+    assert_eq!(s.leader_name(), None);
+    let first = &s.findings()[0];
+    assert_eq!(first.code, "no_leader");
+}
+
+#[test]
+fn pooler_pointing_away_from_the_leader_is_a_finding() {
+    let mut s = healthy();
+    let pooler = PoolerReport {
+        name: "p".into(),
+        listen: "127.0.0.1:6432".into(),
+        pool_mode: "transaction".into(),
+        target_host: Some("127.0.0.1".into()),
+        target_port: Some(5002),
+        client_connections: 0,
+        server_connections: 0,
+    };
+    s.apply(&obs(1, "pooler", ObservationKind::PoolerObserved { pooler: pooler.clone() }));
+    assert!(s.findings().iter().any(|f| f.code == "pooler_not_on_leader"));
+    s.apply(&obs(2, "pooler", ObservationKind::PoolerObserved { pooler: PoolerReport { target_port: Some(5001), ..pooler } }));
+    assert!(s.findings().is_empty());
+    s.apply(&obs(3, "pooler", ObservationKind::SourceFailed { member: None, error: "connection refused".into() }));
+    assert!(s.findings().iter().any(|f| f.code == "pooler_down"));
+}
+
+fn backup(id: &str, status: BackupStatus, started: DateTime<Utc>) -> BackupReport {
+    BackupReport {
+        id: id.into(),
+        kind: "full".into(),
+        method: "pgbackrest".into(),
+        status,
+        started_at: Some(started),
+        stopped_at: Some(started + Duration::seconds(5)),
+        size_bytes: Some(1),
+        repository_bytes: Some(1),
+        wal_start: None,
+        wal_stop: None,
+        error: None,
+    }
+}
+
+#[test]
+fn a_backup_older_than_its_schedule_is_overdue() {
+    let mut s = healthy();
+    let catalog = |backups| BackupCatalog {
+        backups,
+        schedule: Some("0 0 2 * * *".into()),
+        retention: Some("30d".into()),
+        next_scheduled_at: None,
+        archive_min_wal: None,
+        archive_max_wal: None,
+    };
+    // Taken 01:00 on the 24th; the next was due 02:00 on the 24th; now is 12:00 on the 25th.
+    let yesterday = Utc.with_ymd_and_hms(2026, 11, 24, 1, 0, 0).unwrap();
+    s.apply(&obs(0, "pgbackrest", ObservationKind::BackupsListed { catalog: catalog(vec![backup("a", BackupStatus::Completed, yesterday)]) }));
+    assert!(s.findings().iter().any(|f| f.code == "backup_overdue"));
+    let this_morning = Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap();
+    s.apply(&obs(
+        1,
+        "pgbackrest",
+        ObservationKind::BackupsListed {
+            catalog: catalog(vec![backup("a", BackupStatus::Completed, yesterday), backup("b", BackupStatus::Completed, this_morning)]),
+        },
+    ));
+    assert!(s.findings().is_empty(), "{:?}", s.findings());
+    assert!(s.events.iter().any(|e| matches!(&e.kind, EventKind::BackupAppeared { id, .. } if id == "b")));
+    s.apply(&obs(2, "pgbackrest", ObservationKind::BackupsListed { catalog: catalog(vec![]) }));
+    assert_eq!(s.findings()[0].code, "no_backup");
+}
+
+#[test]
+fn apply_never_moves_now_backwards() {
+    let mut s = healthy();
+    s.apply(&obs(10, "clock", ObservationKind::Tick));
+    s.apply(&obs(5, "sql:m2", ObservationKind::MemberSampled { member: "m2".into(), sample: sample(false, 1000, vec![]) }));
+    assert_eq!(s.now, Some(t(10)));
+}

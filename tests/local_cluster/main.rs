@@ -1,0 +1,296 @@
+//! Against one real local cluster per test run: Patroni, etcd, PgBouncer and pgBackRest from the
+//! OS packages, brought up by `pgdeck local up`. The tests run one at a time, in this order,
+//! because several change the cluster (pause replay, switch over, kill the leader, stop it).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+use support::local_cluster::{describe, leader, member, members, replicas, LocalCluster};
+use support::sql::{query, Login};
+
+type Shared = Arc<OnceLock<Result<LocalCluster, String>>>;
+
+fn main() {
+    let mut args = Arguments::from_args();
+    args.test_threads = Some(1);
+    let shared: Shared = Arc::new(OnceLock::new());
+    let tests: Vec<(&str, fn(&LocalCluster))> = vec![
+        ("cluster_has_one_leader_and_two_streaming_replicas", one_leader_two_streaming_replicas),
+        ("local_up_on_a_running_cluster_changes_nothing", up_again_changes_nothing),
+        ("row_written_through_pgbouncer_is_read_on_both_replicas", row_through_pgbouncer_on_replicas),
+        ("lag_grows_while_replay_is_paused_and_returns_to_zero", lag_grows_while_paused),
+        ("switchover_needs_confirmation_and_moves_leader_and_pooler", switchover_moves_leader_and_pooler),
+        ("read_only_refuses_actions", read_only_refuses_actions),
+        ("manual_backup_appears_in_status", manual_backup_appears),
+        ("hung_member_is_reported_and_status_returns", hung_member_is_reported),
+        ("killed_leader_fails_over_and_rejoins_as_replica", killed_leader_fails_over),
+        ("down_stops_everything_and_up_serves_the_old_data", down_then_up_keeps_data),
+    ];
+    let trials = tests
+        .into_iter()
+        .map(|(name, test)| {
+            let shared = shared.clone();
+            Trial::test(name, move || {
+                let cluster = shared.get_or_init(LocalCluster::up).as_ref().map_err(|e| Failed::from(e.as_str()))?;
+                test(cluster);
+                Ok(())
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    if let Some(Ok(cluster)) = shared.get() {
+        if conclusion.has_failed() {
+            cluster.keep_logs(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")));
+        }
+        cluster.teardown();
+    }
+    conclusion.exit();
+}
+
+const SETTLE: Duration = Duration::from_secs(120);
+
+fn admin_password(cluster: &LocalCluster) -> String {
+    cluster.credentials()["postgres/admin-credentials"]["password"].as_str().unwrap().to_owned()
+}
+
+fn app_login(cluster: &LocalCluster) -> (String, String) {
+    let c = &cluster.credentials()["postgres/app-credentials"];
+    (c["username"].as_str().unwrap().to_owned(), c["password"].as_str().unwrap().to_owned())
+}
+
+fn port_of(doc: &Value, name: &str) -> u16 {
+    u16::try_from(member(doc, name)["port"].as_u64().unwrap()).unwrap()
+}
+
+/// Waits for a healthy cluster: one leader, two streaming replicas, the pooler on the leader.
+fn healthy(cluster: &LocalCluster) -> Value {
+    cluster.wait_for_status("a healthy cluster", SETTLE, |doc| {
+        let Some(leader) = leader(doc) else { return false };
+        let streaming = members(doc)
+            .iter()
+            .filter(|m| m["role"] == "replica" && m["replication_state"] == "streaming" && m["lag_bytes"] == 0)
+            .count();
+        streaming == 2 && doc["pooler"]["target_member"] == leader.as_str()
+    })
+}
+
+fn one_leader_two_streaming_replicas(cluster: &LocalCluster) {
+    let doc = healthy(cluster);
+    assert_eq!(doc["platform"], "patroni");
+    assert_eq!(doc["cluster"], "postgres-cluster");
+    assert_eq!(members(&doc).len(), 3);
+    assert_eq!(replicas(&doc).len(), 2);
+    for m in members(&doc) {
+        assert_eq!(m["host"], "127.0.0.1");
+        assert!(m["port"].as_u64().is_some());
+        assert_eq!(m["timeline"], doc["timeline"]);
+        assert!(m["volume_used_bytes"].as_u64().unwrap() > 0);
+        assert!(m["version"].as_str().unwrap().starts_with(char::is_numeric));
+    }
+    assert_eq!(doc["pooler"]["state"], "up");
+    assert_eq!(doc["pooler"]["pool_mode"], "transaction");
+    let last = &doc["backups"]["last_successful"];
+    assert_eq!(last["type"], "full", "the first full backup is taken by local up: {doc:#}");
+    assert!(doc["backups"]["next_scheduled_at"].as_str().unwrap().contains("T02:00:00"));
+    assert_eq!(doc["findings"], Value::Array(vec![]), "a fresh cluster has no findings");
+    // pg_stat_statements is preloaded and created; data checksums are on.
+    let leader_port = port_of(&doc, &leader(&doc).unwrap());
+    let password = admin_password(cluster);
+    let login = Login { port: leader_port, database: "postgres", user: "postgres", password: &password };
+    let rows = query(&login, "SELECT count(*) FROM pg_stat_statements; SHOW data_checksums; SHOW password_encryption").unwrap();
+    assert_eq!(rows[1][0].as_deref(), Some("on"));
+    assert_eq!(rows[2][0].as_deref(), Some("scram-sha-256"));
+    let shown = query(&login, "SHOW max_connections; SHOW work_mem; SHOW checkpoint_timeout").unwrap();
+    assert_eq!(shown.iter().map(|r| r[0].clone().unwrap()).collect::<Vec<_>>(), ["200", "8MB", "5min"]);
+}
+
+fn up_again_changes_nothing(cluster: &LocalCluster) {
+    let before: Vec<Option<i32>> = ["etcd", "pgbouncer", "agent"].iter().map(|c| cluster.pid_of(c)).collect();
+    let out = cluster.pgdeck(&["local", "up"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already running"), "{}", describe(&out));
+    let after: Vec<Option<i32>> = ["etcd", "pgbouncer", "agent"].iter().map(|c| cluster.pid_of(c)).collect();
+    assert_eq!(before, after);
+}
+
+fn row_through_pgbouncer_on_replicas(cluster: &LocalCluster) {
+    let doc = healthy(cluster);
+    let (user, password) = app_login(cluster);
+    let pooled = Login { port: cluster.pgbouncer_port(), database: "app", user: &user, password: &password };
+    let marker = format!("written-{}", std::process::id());
+    query(&pooled, "CREATE TABLE IF NOT EXISTS notes (id serial PRIMARY KEY, body text NOT NULL)").unwrap();
+    query(&pooled, &format!("INSERT INTO notes (body) VALUES ('{marker}')")).unwrap();
+    let admin = admin_password(cluster);
+    for replica in replicas(&doc) {
+        let login = Login { port: port_of(&doc, &replica), database: "app", user: "postgres", password: &admin };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let rows = query(&login, &format!("SELECT count(*) FROM notes WHERE body = '{marker}'"));
+            if rows.as_ref().is_ok_and(|r| r[0][0].as_deref() == Some("1")) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the row never reached {replica}: {rows:?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let ro = query(&login, "SELECT pg_is_in_recovery()").unwrap();
+        assert_eq!(ro[0][0].as_deref(), Some("t"), "{replica} is a standby");
+    }
+}
+
+fn lag_grows_while_paused(cluster: &LocalCluster) {
+    let doc = healthy(cluster);
+    let replica = replicas(&doc)[0].clone();
+    let leader = leader(&doc).unwrap();
+    let admin = admin_password(cluster);
+    let on_replica = Login { port: port_of(&doc, &replica), database: "postgres", user: "postgres", password: &admin };
+    let on_leader = Login { port: port_of(&doc, &leader), database: "postgres", user: "postgres", password: &admin };
+    query(&on_replica, "SELECT pg_wal_replay_pause()").unwrap();
+    query(&on_leader, "CREATE TABLE IF NOT EXISTS lag_probe AS SELECT 1 AS x WITH NO DATA").unwrap();
+    query(&on_leader, "INSERT INTO lag_probe SELECT generate_series(1, 20000)").unwrap();
+    let paused = cluster.wait_for_status("lag on the paused replica", SETTLE, |doc| {
+        let m = member(doc, &replica);
+        m["lag_bytes"].as_u64().is_some_and(|b| b > 0) && m["replay_paused"] == true
+    });
+    let m = member(&paused, &replica);
+    assert!(m["lag_seconds"].as_f64().is_some_and(|s| s > 0.0), "lag in seconds grows too: {m:#}");
+    assert!(paused["findings"].as_array().unwrap().iter().any(|f| f["code"] == "replay_paused" && f["subject"] == replica.as_str()));
+    query(&on_replica, "SELECT pg_wal_replay_resume()").unwrap();
+    cluster.wait_for_status("the lag back at zero", SETTLE, |doc| {
+        let m = member(doc, &replica);
+        m["lag_bytes"] == 0 && m["replay_paused"] == false
+    });
+}
+
+fn switchover_moves_leader_and_pooler(cluster: &LocalCluster) {
+    let doc = healthy(cluster);
+    let old = leader(&doc).unwrap();
+    let candidate = replicas(&doc)[0].clone();
+    let unconfirmed = cluster.pgdeck(&["switchover", "--to", &candidate]);
+    assert!(!unconfirmed.status.success());
+    assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains(&format!("type `{candidate}` to confirm")), "{}", describe(&unconfirmed));
+    let to_leader = cluster.pgdeck(&["switchover", "--to", &old, "--confirm", &old]);
+    assert!(String::from_utf8_lossy(&to_leader.stderr).contains("already the leader"), "{}", describe(&to_leader));
+    let out = cluster.pgdeck(&["switchover", "--to", &candidate, "--confirm", &candidate]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let after = cluster.wait_for_status("the new leader with the pooler on it", SETTLE, |doc| {
+        leader(doc).as_deref() == Some(candidate.as_str()) && doc["pooler"]["target_member"] == candidate.as_str()
+    });
+    assert_eq!(member(&after, &old)["role"], "replica");
+    let audit = std::fs::read_to_string(cluster.root.join("home/state/audit.log")).unwrap();
+    assert!(audit.lines().any(|l| l.contains("\"refused\"") && l.contains("switchover")), "{audit}");
+    assert!(audit.lines().any(|l| l.contains("\"finished\"") && l.contains("succeeded")), "{audit}");
+    let (user, password) = app_login(cluster);
+    let pooled = Login { port: cluster.pgbouncer_port(), database: "app", user: &user, password: &password };
+    wait_for_write(&pooled);
+}
+
+/// PgBouncer may hand out a stale server connection once right after the leader moved.
+fn wait_for_write(pooled: &Login<'_>) {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let result = query(pooled, "INSERT INTO notes (body) VALUES ('after leader change')");
+        if result.is_ok() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "PgBouncer does not take writes: {result:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn read_only_refuses_actions(cluster: &LocalCluster) {
+    let doc = healthy(cluster);
+    let replica = replicas(&doc)[0].clone();
+    for args in [
+        vec!["--read-only", "switchover", "--to", &replica, "--confirm", &replica],
+        vec!["--read-only", "backup"],
+        vec!["--read-only", "local", "down"],
+    ] {
+        let out = cluster.pgdeck(&args);
+        assert!(!out.status.success(), "{args:?} must refuse");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"), "{}", describe(&out));
+    }
+    assert_eq!(leader(&cluster.status()), leader(&doc), "nothing changed");
+}
+
+fn manual_backup_appears(cluster: &LocalCluster) {
+    let before = healthy(cluster)["backups"]["count"].as_u64().unwrap();
+    let out = cluster.pgdeck(&["backup", "--type", "incr"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let doc = cluster.status();
+    assert_eq!(doc["backups"]["count"].as_u64().unwrap(), before + 1);
+    assert_eq!(doc["backups"]["last_successful"]["type"], "incr");
+}
+
+fn hung_member_is_reported(cluster: &LocalCluster) {
+    let doc = healthy(cluster);
+    let replica = replicas(&doc)[1].clone();
+    let pids: Vec<i32> = [cluster.pid_of(&replica), cluster.postmaster_pid(&replica)].into_iter().flatten().collect();
+    assert_eq!(pids.len(), 2);
+    for pid in &pids {
+        kill(Pid::from_raw(*pid), Signal::SIGSTOP).unwrap();
+    }
+    let out = cluster.pgdeck(&["status", "--output", "json"]);
+    for pid in &pids {
+        kill(Pid::from_raw(*pid), Signal::SIGCONT).unwrap();
+    }
+    assert!(out.status.success(), "{}", describe(&out));
+    let hung: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = member(&hung, &replica);
+    assert!(m["error"].as_str().is_some_and(|e| e.contains("no answer") || e.contains("did not")), "{m:#}");
+    assert!(hung["findings"].as_array().unwrap().iter().any(|f| f["subject"] == replica.as_str()), "{hung:#}");
+    assert!(leader(&hung).is_some(), "the other members are still reported");
+    healthy(cluster);
+}
+
+fn killed_leader_fails_over(cluster: &LocalCluster) {
+    let doc = healthy(cluster);
+    let old = leader(&doc).unwrap();
+    let patroni = cluster.pid_of(&old).unwrap();
+    let postmaster = cluster.postmaster_pid(&old).unwrap();
+    kill(Pid::from_raw(patroni), Signal::SIGKILL).unwrap();
+    kill(Pid::from_raw(postmaster), Signal::SIGKILL).unwrap();
+    let failed_over = cluster.wait_for_status("a new leader and the old one down", SETTLE, |doc| {
+        leader(doc).is_some_and(|l| l != old) && member(doc, &old)["state"] == "down"
+    });
+    let new_leader = leader(&failed_over).unwrap();
+    assert!(member(&failed_over, &old)["role"].is_null());
+    assert!(failed_over["findings"].as_array().unwrap().iter().any(|f| f["code"] == "member_down" && f["subject"] == old.as_str()));
+    cluster.wait_for_status("the pooler on the new leader", SETTLE, |doc| doc["pooler"]["target_member"] == new_leader.as_str());
+    let (user, password) = app_login(cluster);
+    wait_for_write(&Login { port: cluster.pgbouncer_port(), database: "app", user: &user, password: &password });
+    // `local up` starts what is not running: the old leader comes back and rejoins as a replica.
+    let out = cluster.pgdeck(&["local", "up"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let rejoined = healthy(cluster);
+    assert_eq!(member(&rejoined, &old)["role"], "replica");
+    assert_eq!(leader(&rejoined).as_deref(), Some(new_leader.as_str()));
+}
+
+fn down_then_up_keeps_data(cluster: &LocalCluster) {
+    healthy(cluster);
+    let (user, password) = app_login(cluster);
+    let pooled = Login { port: cluster.pgbouncer_port(), database: "app", user: &user, password: &password };
+    query(&pooled, "INSERT INTO notes (body) VALUES ('survives down')").unwrap();
+    assert!(!cluster.processes().is_empty());
+    let out = cluster.pgdeck(&["local", "down"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let left = cluster.processes();
+    assert!(left.is_empty(), "processes left after down: {left:#?}");
+    for component in ["etcd", "pgbouncer", "agent"] {
+        assert_eq!(cluster.pid_of(component), None, "{component}'s pid file is removed");
+    }
+    let out = cluster.pgdeck(&["local", "up"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    healthy(cluster);
+    let rows = query(&pooled, "SELECT count(*) FROM notes WHERE body = 'survives down'").unwrap();
+    assert_eq!(rows[0][0].as_deref(), Some("1"));
+}
+

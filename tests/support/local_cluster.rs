@@ -1,0 +1,166 @@
+//! A real local cluster (etcd, three Patroni members, PgBouncer, pgBackRest) brought up by the
+//! tests through the real `pgdeck local up`, in a directory of their own, torn down at the end.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct LocalCluster {
+    /// Holds `home/` (PGDECK_HOME) and `cluster/` (the cluster's --dir).
+    pub root: PathBuf,
+}
+
+impl LocalCluster {
+    /// Creates the directory (reachable by the `postgres` user when tests run as root) and runs `local up`.
+    pub fn up() -> Result<Self, String> {
+        let root = std::env::temp_dir().join(format!("pgdeck-test-{}", std::process::id()));
+        std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+        let cluster = Self { root };
+        let out = cluster.pgdeck(&["local", "up"]);
+        if !out.status.success() {
+            let text = describe(&out);
+            cluster.teardown();
+            return Err(format!("local up failed: {text}"));
+        }
+        Ok(cluster)
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.root.join("cluster")
+    }
+
+    /// Runs the real pgdeck binary against this cluster.
+    pub fn pgdeck(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_pgdeck"))
+            .env("PGDECK_HOME", self.root.join("home"))
+            .arg("--dir")
+            .arg(self.dir())
+            .args(args)
+            .output()
+            .expect("pgdeck runs")
+    }
+
+    /// `status --output json`, parsed.
+    pub fn status(&self) -> Value {
+        let out = self.pgdeck(&["status", "--output", "json"]);
+        assert!(out.status.success(), "status failed: {}", describe(&out));
+        serde_json::from_slice(&out.stdout).expect("status prints JSON")
+    }
+
+    /// Polls `status` until `check` holds; panics with the last document after `timeout`.
+    pub fn wait_for_status(&self, what: &str, timeout: Duration, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let doc = self.status();
+            if check(&doc) {
+                return doc;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; last status: {doc:#}");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    pub fn credentials(&self) -> Value {
+        let text = std::fs::read_to_string(self.dir().join("credentials.json")).expect("credentials file");
+        serde_json::from_str(&text).expect("credentials JSON")
+    }
+
+    pub fn cluster_file(&self) -> Value {
+        let text = std::fs::read_to_string(self.dir().join("cluster.json")).expect("cluster.json");
+        serde_json::from_str(&text).expect("cluster.json parses")
+    }
+
+    pub fn pgbouncer_port(&self) -> u16 {
+        u16::try_from(self.cluster_file()["ports"]["pgbouncer"].as_u64().unwrap()).unwrap()
+    }
+
+    pub fn pid_of(&self, component: &str) -> Option<i32> {
+        std::fs::read_to_string(self.dir().join("run").join(format!("{component}.pid"))).ok()?.trim().parse().ok()
+    }
+
+    pub fn postmaster_pid(&self, member: &str) -> Option<i32> {
+        let path = self.dir().join("members").join(member).join("data").join("postmaster.pid");
+        std::fs::read_to_string(path).ok()?.lines().next()?.trim().parse().ok()
+    }
+
+    /// Every live process whose command line mentions this cluster's directory.
+    pub fn processes(&self) -> Vec<(i32, String)> {
+        let needle = self.dir().to_string_lossy().into_owned();
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
+            let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+            if cmdline.contains(&needle) && !is_zombie(pid) {
+                found.push((pid, cmdline));
+            }
+        }
+        found
+    }
+
+    /// Copies the cluster's logs under `into` and prints their tails, for a failed run.
+    pub fn keep_logs(&self, into: &Path) {
+        let target = into.join(format!("local-cluster-logs-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&target);
+        for entry in std::fs::read_dir(self.dir().join("logs")).into_iter().flatten().flatten() {
+            let _ = std::fs::copy(entry.path(), target.join(entry.file_name()));
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().filter(|l| !l.contains("no action. I am")).collect();
+            eprintln!("==== {} (last 40 lines) ====", entry.path().display());
+            for line in &lines[lines.len().saturating_sub(40)..] {
+                eprintln!("{line}");
+            }
+        }
+        eprintln!("cluster logs kept in {}", target.display());
+    }
+
+    pub fn teardown(&self) {
+        let out = self.pgdeck(&["local", "down", "--purge"]);
+        if !out.status.success() {
+            eprintln!("teardown: {}", describe(&out));
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()))
+        == Some('Z')
+}
+
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The member objects of a status document.
+pub fn members(doc: &Value) -> &Vec<Value> {
+    doc["members"].as_array().expect("members array")
+}
+
+pub fn member<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    members(doc).iter().find(|m| m["name"] == name).unwrap_or_else(|| panic!("no member {name} in {doc:#}"))
+}
+
+pub fn leader(doc: &Value) -> Option<String> {
+    let primaries: Vec<&Value> = members(doc).iter().filter(|m| m["role"] == "primary").collect();
+    (primaries.len() == 1).then(|| primaries[0]["name"].as_str().unwrap().to_owned())
+}
+
+pub fn replicas(doc: &Value) -> Vec<String> {
+    members(doc).iter().filter(|m| m["role"] == "replica").map(|m| m["name"].as_str().unwrap().to_owned()).collect()
+}
+
+pub fn path_exists(path: &Path) -> bool {
+    path.exists()
+}
