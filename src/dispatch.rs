@@ -231,7 +231,7 @@ mod tests {
         fn identity(&self) -> String {
             "test-platform".into()
         }
-        fn cluster_name(&self) -> &str {
+        fn cluster_name(&self) -> &'static str {
             "c"
         }
         fn sources(&self) -> Vec<Box<dyn Source>> {
@@ -311,14 +311,25 @@ mod tests {
             },
         );
         let big = 200 * 1024 * 1024;
-        apply(&mut s, "sql:m1", ObservationKind::MemberSampled { member: "m1".into(), sample: sample(true, big, &["m2"]) });
-        apply(&mut s, "sql:m2", ObservationKind::MemberSampled { member: "m2".into(), sample: sample(false, big, &[]) });
+        apply(
+            &mut s,
+            "sql:m1",
+            ObservationKind::MemberSampled { member: "m1".into(), sample: sample(true, big, &["m2"]) },
+        );
+        apply(
+            &mut s,
+            "sql:m2",
+            ObservationKind::MemberSampled { member: "m2".into(), sample: sample(false, big, &[]) },
+        );
         apply(&mut s, "sql:m3", ObservationKind::MemberSampled { member: "m3".into(), sample: sample(false, 0, &[]) });
         s.cluster = "c".into();
         s
     }
 
-    fn dispatcher(read_only: bool, audit: AuditLog) -> (Dispatcher, Arc<CountingPlatform>, mpsc::Receiver<Observation>) {
+    fn dispatcher(
+        read_only: bool,
+        audit: AuditLog,
+    ) -> (Dispatcher, Arc<CountingPlatform>, mpsc::Receiver<Observation>) {
         let platform = Arc::new(CountingPlatform::default());
         let (tx, rx) = mpsc::channel(8);
         let d = Dispatcher::new(Some(platform.clone()), read_only, audit, "tester".into(), tx);
@@ -342,7 +353,10 @@ mod tests {
         let (mut d, platform, _rx) = dispatcher(false, AuditLog::disabled());
         let s = state();
         assert_eq!(d.submit(switch_to("m2"), None, &s).unwrap_err(), Refusal::Unconfirmed { expected: "m2".into() });
-        assert_eq!(d.submit(switch_to("m2"), Some("m3".into()), &s).unwrap_err(), Refusal::Unconfirmed { expected: "m2".into() });
+        assert_eq!(
+            d.submit(switch_to("m2"), Some("m3".into()), &s).unwrap_err(),
+            Refusal::Unconfirmed { expected: "m2".into() }
+        );
         let any = Action::Switchover { candidate: None };
         assert_eq!(d.submit(any, Some("m2".into()), &s).unwrap_err(), Refusal::Unconfirmed { expected: "c".into() });
         assert_eq!(platform.calls.load(Ordering::SeqCst), 0);
@@ -355,7 +369,9 @@ mod tests {
         assert!(preconditions(&switch_to("m9"), &s).unwrap_err().contains("not a member"));
         assert!(preconditions(&switch_to("m3"), &s).unwrap_err().contains("not streaming"));
         assert!(preconditions(&switch_to("m2"), &s).is_ok());
-        assert!(preconditions(&Action::Failover { candidate: "m2".into() }, &s).unwrap_err().contains("use switchover"));
+        assert!(preconditions(&Action::Failover { candidate: "m2".into() }, &s)
+            .unwrap_err()
+            .contains("use switchover"));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+#[allow(clippy::unwrap_used)] // test helper: a binary that cannot start fails the test
+
 fn pgdeck(args: &[&str], home: &std::path::Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_pgdeck")).env("PGDECK_HOME", home).args(args).output().unwrap()
 }
@@ -26,7 +28,8 @@ fn effective_spec_holds_the_reference_values() {
     ] {
         assert_eq!(params[k].as_str(), Some(v), "{k}");
     }
-    let nets: Vec<&str> = spec["network"]["allowed_cidrs"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let nets: Vec<&str> =
+        spec["network"]["allowed_cidrs"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(nets, ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]);
     assert_eq!(spec["storage"]["size"].as_str(), Some("50Gi"));
     assert_eq!(spec["storage"]["storage_class"].as_str(), Some("nfs-postgres-v2"));

@@ -81,13 +81,21 @@ fn healthy() -> State {
         0,
         "patroni",
         ObservationKind::MembersListed {
-            members: vec![report("m1", Role::Primary, 5001), report("m2", Role::Replica, 5002), report("m3", Role::Replica, 5003)],
+            members: vec![
+                report("m1", Role::Primary, 5001),
+                report("m2", Role::Replica, 5002),
+                report("m3", Role::Replica, 5003),
+            ],
         },
     ));
     let primary = sample(true, 1000, vec![streaming("m2"), streaming("m3")]);
     s.apply(&obs(0, "sql:m1", ObservationKind::MemberSampled { member: "m1".into(), sample: primary }));
     for m in ["m2", "m3"] {
-        s.apply(&obs(0, &format!("sql:{m}"), ObservationKind::MemberSampled { member: m.into(), sample: sample(false, 1000, vec![]) }));
+        s.apply(&obs(
+            0,
+            &format!("sql:{m}"),
+            ObservationKind::MemberSampled { member: m.into(), sample: sample(false, 1000, vec![]) },
+        ));
     }
     s
 }
@@ -124,7 +132,9 @@ fn a_member_missing_from_the_list_and_unreachable_is_down() {
     s.apply(&obs(
         5,
         "patroni",
-        ObservationKind::MembersListed { members: vec![report("m1", Role::Primary, 5001), report("m2", Role::Replica, 5002)] },
+        ObservationKind::MembersListed {
+            members: vec![report("m1", Role::Primary, 5001), report("m2", Role::Replica, 5002)],
+        },
     ));
     s.apply(&obs(5, "sql:m3", ObservationKind::SourceFailed { member: Some("m3".into()), error: "refused".into() }));
     let m3 = &s.member_views()[2];
@@ -138,7 +148,11 @@ fn a_source_success_clears_its_earlier_failure() {
     let mut s = healthy();
     s.apply(&obs(1, "sql:m2", ObservationKind::SourceFailed { member: Some("m2".into()), error: "timeout".into() }));
     assert_eq!(s.member_views()[1].error.as_deref(), Some("timeout"));
-    s.apply(&obs(2, "sql:m2", ObservationKind::MemberSampled { member: "m2".into(), sample: sample(false, 1000, vec![]) }));
+    s.apply(&obs(
+        2,
+        "sql:m2",
+        ObservationKind::MemberSampled { member: "m2".into(), sample: sample(false, 1000, vec![]) },
+    ));
     assert_eq!(s.member_views()[1].error, None);
 }
 
@@ -149,11 +163,20 @@ fn leader_change_is_an_event() {
         9,
         "patroni",
         ObservationKind::MembersListed {
-            members: vec![report("m1", Role::Replica, 5001), report("m2", Role::Primary, 5002), report("m3", Role::Replica, 5003)],
+            members: vec![
+                report("m1", Role::Replica, 5001),
+                report("m2", Role::Primary, 5002),
+                report("m3", Role::Replica, 5003),
+            ],
         },
     ));
     assert_eq!(s.leader_name(), Some("m2"));
-    assert!(s.events.iter().any(|e| e.at == t(9) && e.kind == EventKind::LeaderChanged { from: Some("m1".into()), to: Some("m2".into()) }));
+    assert!(
+        s.events
+            .iter()
+            .any(|e| e.at == t(9)
+                && e.kind == EventKind::LeaderChanged { from: Some("m1".into()), to: Some("m2".into()) })
+    );
 }
 
 #[test]
@@ -171,7 +194,9 @@ fn no_primary_is_critical() {
     s.apply(&obs(
         3,
         "patroni",
-        ObservationKind::MembersListed { members: vec![report("m2", Role::Replica, 5002), report("m3", Role::Replica, 5003)] },
+        ObservationKind::MembersListed {
+            members: vec![report("m2", Role::Replica, 5002), report("m3", Role::Replica, 5003)],
+        },
     ));
     assert_eq!(s.leader_name(), None);
     let first = &s.findings()[0];
@@ -192,7 +217,11 @@ fn pooler_pointing_away_from_the_leader_is_a_finding() {
     };
     s.apply(&obs(1, "pooler", ObservationKind::PoolerObserved { pooler: pooler.clone() }));
     assert!(s.findings().iter().any(|f| f.code == "pooler_not_on_leader"));
-    s.apply(&obs(2, "pooler", ObservationKind::PoolerObserved { pooler: PoolerReport { target_port: Some(5001), ..pooler } }));
+    s.apply(&obs(
+        2,
+        "pooler",
+        ObservationKind::PoolerObserved { pooler: PoolerReport { target_port: Some(5001), ..pooler } },
+    ));
     assert!(s.findings().is_empty());
     s.apply(&obs(3, "pooler", ObservationKind::SourceFailed { member: None, error: "connection refused".into() }));
     assert!(s.findings().iter().any(|f| f.code == "pooler_down"));
@@ -227,14 +256,21 @@ fn a_backup_older_than_its_schedule_is_overdue() {
     };
     // Taken 01:00 on the 24th; the next was due 02:00 on the 24th; now is 12:00 on the 25th.
     let yesterday = Utc.with_ymd_and_hms(2026, 11, 24, 1, 0, 0).unwrap();
-    s.apply(&obs(0, "pgbackrest", ObservationKind::BackupsListed { catalog: catalog(vec![backup("a", BackupStatus::Completed, yesterday)]) }));
+    s.apply(&obs(
+        0,
+        "pgbackrest",
+        ObservationKind::BackupsListed { catalog: catalog(vec![backup("a", BackupStatus::Completed, yesterday)]) },
+    ));
     assert!(s.findings().iter().any(|f| f.code == "backup_overdue"));
     let this_morning = Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap();
     s.apply(&obs(
         1,
         "pgbackrest",
         ObservationKind::BackupsListed {
-            catalog: catalog(vec![backup("a", BackupStatus::Completed, yesterday), backup("b", BackupStatus::Completed, this_morning)]),
+            catalog: catalog(vec![
+                backup("a", BackupStatus::Completed, yesterday),
+                backup("b", BackupStatus::Completed, this_morning),
+            ]),
         },
     ));
     assert!(s.findings().is_empty(), "{:?}", s.findings());
@@ -247,6 +283,10 @@ fn a_backup_older_than_its_schedule_is_overdue() {
 fn apply_never_moves_now_backwards() {
     let mut s = healthy();
     s.apply(&obs(10, "clock", ObservationKind::Tick));
-    s.apply(&obs(5, "sql:m2", ObservationKind::MemberSampled { member: "m2".into(), sample: sample(false, 1000, vec![]) }));
+    s.apply(&obs(
+        5,
+        "sql:m2",
+        ObservationKind::MemberSampled { member: "m2".into(), sample: sample(false, 1000, vec![]) },
+    ));
     assert_eq!(s.now, Some(t(10)));
 }

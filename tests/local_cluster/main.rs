@@ -2,6 +2,9 @@
 //! OS packages, brought up by `pgdeck local up`. The tests run one at a time, in this order,
 //! because several change the cluster (pause replay, switch over, kill the leader, stop it).
 
+// A custom harness: its checks panic on failure as #[test] functions do.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../support/mod.rs"]
 mod support;
 
@@ -17,12 +20,13 @@ use support::local_cluster::{describe, leader, member, members, replicas, LocalC
 use support::sql::{query, Login};
 
 type Shared = Arc<OnceLock<Result<LocalCluster, String>>>;
+type Scenario = (&'static str, fn(&LocalCluster));
 
 fn main() {
     let mut args = Arguments::from_args();
     args.test_threads = Some(1);
     let shared: Shared = Arc::new(OnceLock::new());
-    let tests: Vec<(&str, fn(&LocalCluster))> = vec![
+    let tests: Vec<Scenario> = vec![
         ("cluster_has_one_leader_and_two_streaming_replicas", one_leader_two_streaming_replicas),
         ("local_up_on_a_running_cluster_changes_nothing", up_again_changes_nothing),
         ("row_written_through_pgbouncer_is_read_on_both_replicas", row_through_pgbouncer_on_replicas),
@@ -105,7 +109,8 @@ fn one_leader_two_streaming_replicas(cluster: &LocalCluster) {
     let leader_port = port_of(&doc, &leader(&doc).unwrap());
     let password = admin_password(cluster);
     let login = Login { port: leader_port, database: "postgres", user: "postgres", password: &password };
-    let rows = query(&login, "SELECT count(*) FROM pg_stat_statements; SHOW data_checksums; SHOW password_encryption").unwrap();
+    let rows = query(&login, "SELECT count(*) FROM pg_stat_statements; SHOW data_checksums; SHOW password_encryption")
+        .unwrap();
     assert_eq!(rows[1][0].as_deref(), Some("on"));
     assert_eq!(rows[2][0].as_deref(), Some("scram-sha-256"));
     let shown = query(&login, "SHOW max_connections; SHOW work_mem; SHOW checkpoint_timeout").unwrap();
@@ -161,7 +166,11 @@ fn lag_grows_while_paused(cluster: &LocalCluster) {
     });
     let m = member(&paused, &replica);
     assert!(m["lag_seconds"].as_f64().is_some_and(|s| s > 0.0), "lag in seconds grows too: {m:#}");
-    assert!(paused["findings"].as_array().unwrap().iter().any(|f| f["code"] == "replay_paused" && f["subject"] == replica.as_str()));
+    assert!(paused["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "replay_paused" && f["subject"] == replica.as_str()));
     query(&on_replica, "SELECT pg_wal_replay_resume()").unwrap();
     cluster.wait_for_status("the lag back at zero", SETTLE, |doc| {
         let m = member(doc, &replica);
@@ -175,7 +184,11 @@ fn switchover_moves_leader_and_pooler(cluster: &LocalCluster) {
     let candidate = replicas(&doc)[0].clone();
     let unconfirmed = cluster.pgdeck(&["switchover", "--to", &candidate]);
     assert!(!unconfirmed.status.success());
-    assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains(&format!("type `{candidate}` to confirm")), "{}", describe(&unconfirmed));
+    assert!(
+        String::from_utf8_lossy(&unconfirmed.stderr).contains(&format!("type `{candidate}` to confirm")),
+        "{}",
+        describe(&unconfirmed)
+    );
     let to_leader = cluster.pgdeck(&["switchover", "--to", &old, "--confirm", &old]);
     assert!(String::from_utf8_lossy(&to_leader.stderr).contains("already the leader"), "{}", describe(&to_leader));
     let out = cluster.pgdeck(&["switchover", "--to", &candidate, "--confirm", &candidate]);
@@ -262,8 +275,14 @@ fn killed_leader_fails_over(cluster: &LocalCluster) {
     });
     let new_leader = leader(&failed_over).unwrap();
     assert!(member(&failed_over, &old)["role"].is_null());
-    assert!(failed_over["findings"].as_array().unwrap().iter().any(|f| f["code"] == "member_down" && f["subject"] == old.as_str()));
-    cluster.wait_for_status("the pooler on the new leader", SETTLE, |doc| doc["pooler"]["target_member"] == new_leader.as_str());
+    assert!(failed_over["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "member_down" && f["subject"] == old.as_str()));
+    cluster.wait_for_status("the pooler on the new leader", SETTLE, |doc| {
+        doc["pooler"]["target_member"] == new_leader.as_str()
+    });
     let (user, password) = app_login(cluster);
     wait_for_write(&Login { port: cluster.pgbouncer_port(), database: "app", user: &user, password: &password });
     // `local up` starts what is not running: the old leader comes back and rejoins as a replica.
@@ -293,4 +312,3 @@ fn down_then_up_keeps_data(cluster: &LocalCluster) {
     let rows = query(&pooled, "SELECT count(*) FROM notes WHERE body = 'survives down'").unwrap();
     assert_eq!(rows[0][0].as_deref(), Some("1"));
 }
-

@@ -14,26 +14,33 @@ pub struct Installed {
 const SEARCH_PATH: &[&str] = &["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 
 pub fn find_program(name: &str) -> Option<PathBuf> {
-    SEARCH_PATH.iter().map(|dir| Path::new(dir).join(name)).find(|p| p.is_file())
+    find_in(SEARCH_PATH, name)
+}
+
+fn find_in(search_path: &[&str], name: &str) -> Option<PathBuf> {
+    search_path.iter().map(|dir| Path::new(dir).join(name)).find(|p| p.is_file())
 }
 
 /// Checks every program the local cluster runs; the error lists all that are missing at once.
 pub fn check() -> Result<Installed> {
+    check_in(SEARCH_PATH, Path::new("/usr/lib/postgresql"), Path::new("/usr/share/postgresql"))
+}
+
+fn check_in(search_path: &[&str], pg_lib: &Path, pg_share: &Path) -> Result<Installed> {
     let mut missing: Vec<(&str, &str)> = Vec::new();
     for (program, package) in
         [("etcd", "etcd-server"), ("patroni", "patroni"), ("pgbouncer", "pgbouncer"), ("pgbackrest", "pgbackrest")]
     {
-        if find_program(program).is_none() {
+        if find_in(search_path, program).is_none() {
             missing.push((program, package));
         }
     }
-    let postgres = newest_postgres();
+    let postgres = newest_postgres(pg_lib);
     match &postgres {
         None => missing.push(("postgres", "postgresql")),
         Some(found) => {
-            let control =
-                format!("/usr/share/postgresql/{}/extension/pg_stat_statements.control", found.postgres_major);
-            if !Path::new(&control).exists() {
+            let control = pg_share.join(format!("{}/extension/pg_stat_statements.control", found.postgres_major));
+            if !control.exists() {
                 missing.push(("pg_stat_statements", "postgresql-contrib"));
             }
         }
@@ -51,8 +58,8 @@ pub fn check() -> Result<Installed> {
     )
 }
 
-fn newest_postgres() -> Option<Installed> {
-    let entries = std::fs::read_dir("/usr/lib/postgresql").ok()?;
+fn newest_postgres(pg_lib: &Path) -> Option<Installed> {
+    let entries = std::fs::read_dir(pg_lib).ok()?;
     entries
         .flatten()
         .filter_map(|e| {
@@ -62,4 +69,42 @@ fn newest_postgres() -> Option<Installed> {
                 .then_some(Installed { postgres_bin_dir: bin, postgres_major: major })
         })
         .max_by_key(|i| i.postgres_major)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_missing_package_is_named_with_the_install_command() {
+        let empty = tempfile::tempdir().unwrap();
+        let dir = empty.path().to_str().unwrap();
+        let e = check_in(&[dir], empty.path(), empty.path()).unwrap_err().to_string();
+        assert!(e.contains("sudo apt-get install -y etcd-server patroni pgbouncer pgbackrest postgresql"), "{e}");
+        assert!(e.contains("etcd (package etcd-server)"), "{e}");
+    }
+
+    #[test]
+    fn the_newest_postgres_is_chosen_and_contrib_is_required() {
+        let root = tempfile::tempdir().unwrap();
+        for major in ["13", "16"] {
+            let bin = root.path().join("lib").join(major).join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            std::fs::write(bin.join("postgres"), "").unwrap();
+            std::fs::write(bin.join("pg_ctl"), "").unwrap();
+        }
+        let bin_dir = root.path().join("bin");
+        std::fs::create_dir_all(&bin_dir).unwrap();
+        for program in ["etcd", "patroni", "pgbouncer", "pgbackrest"] {
+            std::fs::write(bin_dir.join(program), "").unwrap();
+        }
+        let share = root.path().join("share");
+        let path = [bin_dir.to_str().unwrap()];
+        let e = check_in(&path, &root.path().join("lib"), &share).unwrap_err().to_string();
+        assert!(e.contains("postgresql-contrib"), "{e}");
+        std::fs::create_dir_all(share.join("16/extension")).unwrap();
+        std::fs::write(share.join("16/extension/pg_stat_statements.control"), "").unwrap();
+        let found = check_in(&path, &root.path().join("lib"), &share).unwrap();
+        assert_eq!(found.postgres_major, 16);
+    }
 }
