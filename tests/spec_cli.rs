@@ -3,7 +3,6 @@
 use std::process::Command;
 
 #[allow(clippy::unwrap_used)] // test helper: a binary that cannot start fails the test
-
 fn pgdeck(args: &[&str], home: &std::path::Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_pgdeck")).env("PGDECK_HOME", home).args(args).output().unwrap()
 }
