@@ -28,6 +28,10 @@ pub enum ObservationKind {
     MembersListed {
         members: Vec<MemberReport>,
     },
+    /// Whether the HA manager acts on its own (false) or is in maintenance mode (true).
+    MaintenanceModeObserved {
+        paused: bool,
+    },
     /// SQL on one member answered.
     MemberSampled {
         member: String,

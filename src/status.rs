@@ -20,6 +20,8 @@ pub struct StatusDoc {
     pub observed_at: Option<DateTime<Utc>>,
     pub leader: Option<String>,
     pub timeline: Option<u32>,
+    /// True while the HA manager is paused (no automatic failover).
+    pub maintenance_mode: bool,
     pub members: Vec<MemberDoc>,
     pub pooler: Option<PoolerDoc>,
     pub backups: Option<BackupsDoc>,
@@ -99,6 +101,7 @@ pub fn document(state: &State) -> StatusDoc {
         observed_at: state.now,
         leader: state.leader_name().map(str::to_owned),
         timeline: state.timeline(),
+        maintenance_mode: state.maintenance_mode == Some(true),
         pooler: pooler_doc(state, &views),
         backups: backups_doc(state),
         members: views.into_iter().map(member_doc).collect(),
@@ -221,11 +224,12 @@ pub fn table(doc: &StatusDoc) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Cluster: {} ({})   leader: {}   timeline: {}",
+        "Cluster: {} ({})   leader: {}   timeline: {}{}",
         doc.cluster,
         doc.platform,
         opt(doc.leader.as_deref()),
-        opt(doc.timeline)
+        opt(doc.timeline),
+        if doc.maintenance_mode { "   MAINTENANCE MODE" } else { "" }
     );
     members_table(&doc.members, &mut out);
     let _ = writeln!(out, "{}", pooler_line(doc.pooler.as_ref()));

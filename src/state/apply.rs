@@ -1,5 +1,8 @@
 //! The one place cluster facts change.
 
+use chrono::{DateTime, Utc};
+
+use crate::model::{BackupCatalog, MemberReport};
 use crate::observation::{Observation, ObservationKind};
 use crate::state::{EventKind, State, Timed};
 
@@ -24,39 +27,12 @@ impl State {
                     self.members.entry(name.clone()).or_default();
                 }
             }
-            ObservationKind::MembersListed { members } => {
-                let leader_before = self.leader_name().map(str::to_owned);
-                let left: Vec<String> = self
-                    .members
-                    .iter()
-                    .filter(|(name, entry)| entry.report.is_some() && !members.iter().any(|m| &m.name == *name))
-                    .map(|(name, _)| name.clone())
-                    .collect();
-                for name in left {
-                    if let Some(entry) = self.members.get_mut(&name) {
-                        entry.report = None;
-                    }
-                    self.push_event(at, EventKind::MemberLeft { member: name });
+            ObservationKind::MembersListed { members } => self.apply_members_listed(at, members),
+            ObservationKind::MaintenanceModeObserved { paused } => {
+                if self.maintenance_mode.is_some_and(|before| before != *paused) {
+                    self.push_event(at, EventKind::MaintenanceModeChanged { paused: *paused });
                 }
-                for report in members {
-                    let entry = self.members.entry(report.name.clone()).or_default();
-                    let role_before = entry.report.as_ref().map(|r| r.value.role);
-                    entry.report = Some(Timed { at, value: report.clone() });
-                    if role_before != Some(report.role) {
-                        self.push_event(
-                            at,
-                            EventKind::RoleObserved {
-                                member: report.name.clone(),
-                                role: report.role,
-                                before: role_before,
-                            },
-                        );
-                    }
-                }
-                let leader_after = self.leader_name().map(str::to_owned);
-                if leader_after != leader_before {
-                    self.push_event(at, EventKind::LeaderChanged { from: leader_before, to: leader_after });
-                }
+                self.maintenance_mode = Some(*paused);
             }
             ObservationKind::MemberSampled { member, sample } => {
                 self.members.entry(member.clone()).or_default().sample = Some(Timed { at, value: sample.clone() });
@@ -67,26 +43,12 @@ impl State {
             ObservationKind::PoolerObserved { pooler } => {
                 self.pooler = Some(Timed { at, value: pooler.clone() });
             }
-            ObservationKind::BackupsListed { catalog } => {
-                let known: Vec<String> = self
-                    .backups
-                    .as_ref()
-                    .map(|b| b.value.backups.iter().map(|b| b.id.clone()).collect())
-                    .unwrap_or_default();
-                let first_listing = self.backups.is_none();
-                for backup in &catalog.backups {
-                    if !first_listing && !known.contains(&backup.id) {
-                        self.push_event(at, EventKind::BackupAppeared { id: backup.id.clone(), status: backup.status });
-                    }
-                }
-                self.backups = Some(Timed { at, value: catalog.clone() });
-            }
+            ObservationKind::BackupsListed { catalog } => self.apply_backups_listed(at, catalog),
             ObservationKind::SourceFailed { member, error } => {
                 let failure = Timed { at, value: error.clone() };
                 match member {
                     Some(name) => {
-                        let entry = self.members.entry(name.clone()).or_default();
-                        entry.errors.insert(obs.source.clone(), failure);
+                        self.members.entry(name.clone()).or_default().errors.insert(obs.source.clone(), failure);
                     }
                     None => {
                         self.source_errors.insert(obs.source.clone(), failure);
@@ -103,6 +65,53 @@ impl State {
             }
             ObservationKind::Tick => {}
         }
+    }
+
+    /// The HA manager's full list: members missing from it have left; role changes are events.
+    fn apply_members_listed(&mut self, at: DateTime<Utc>, members: &[MemberReport]) {
+        let leader_before = self.leader_name().map(str::to_owned);
+        let left: Vec<String> = self
+            .members
+            .iter()
+            .filter(|(name, entry)| entry.report.is_some() && !members.iter().any(|m| &m.name == *name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in left {
+            if let Some(entry) = self.members.get_mut(&name) {
+                entry.report = None;
+            }
+            self.push_event(at, EventKind::MemberLeft { member: name });
+        }
+        for report in members {
+            let entry = self.members.entry(report.name.clone()).or_default();
+            let before = entry.report.as_ref().map(|r| r.value.role);
+            entry.report = Some(Timed { at, value: report.clone() });
+            if before != Some(report.role) {
+                let event = EventKind::RoleObserved { member: report.name.clone(), role: report.role, before };
+                self.push_event(at, event);
+            }
+        }
+        let leader_after = self.leader_name().map(str::to_owned);
+        if leader_after != leader_before {
+            self.push_event(at, EventKind::LeaderChanged { from: leader_before, to: leader_after });
+        }
+    }
+
+    /// A new listing of the backup repository; backups not seen in the previous one are events.
+    fn apply_backups_listed(&mut self, at: DateTime<Utc>, catalog: &BackupCatalog) {
+        if let Some(previous) = &self.backups {
+            let known: Vec<String> = previous.value.backups.iter().map(|b| b.id.clone()).collect();
+            let appeared: Vec<EventKind> = catalog
+                .backups
+                .iter()
+                .filter(|b| !known.contains(&b.id))
+                .map(|b| EventKind::BackupAppeared { id: b.id.clone(), status: b.status })
+                .collect();
+            for event in appeared {
+                self.push_event(at, event);
+            }
+        }
+        self.backups = Some(Timed { at, value: catalog.clone() });
     }
 
     fn clear_errors_of(&mut self, source: &str) {

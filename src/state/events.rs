@@ -18,6 +18,7 @@ pub enum EventKind {
     RoleObserved { member: String, role: Role, before: Option<Role> },
     LeaderChanged { from: Option<String>, to: Option<String> },
     MemberLeft { member: String },
+    MaintenanceModeChanged { paused: bool },
     BackupAppeared { id: String, status: BackupStatus },
     ActionRequested { request: ActionRequest },
     ActionFinished { request: ActionRequest, outcome: ActionOutcome },

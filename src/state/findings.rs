@@ -41,6 +41,10 @@ impl State {
                 "no member is primary: writes are failing".into(),
             ));
         }
+        if self.maintenance_mode == Some(true) {
+            let message = "the HA manager is in maintenance mode (paused): no automatic failover".to_owned();
+            out.push(finding(Severity::Warning, "maintenance_mode", &self.cluster, message));
+        }
         for member in &views {
             self.member_findings(member, leader.is_some(), &mut out);
         }

@@ -32,6 +32,8 @@ pub struct State {
     /// Members the target is configured with, so a member that vanished still has a row.
     pub configured_members: Vec<String>,
     pub members: BTreeMap<String, MemberEntry>,
+    /// The HA manager is paused (Patroni maintenance mode): no automatic failover.
+    pub maintenance_mode: Option<bool>,
     pub pooler: Option<Timed<PoolerReport>>,
     pub backups: Option<Timed<BackupCatalog>>,
     /// Failures of sources that are not about one member (`patroni`, `pooler`, `pgbackrest`).
@@ -67,6 +69,7 @@ impl State {
             platform: String::new(),
             configured_members: Vec::new(),
             members: BTreeMap::new(),
+            maintenance_mode: None,
             pooler: None,
             backups: None,
             source_errors: BTreeMap::new(),

@@ -290,3 +290,13 @@ fn apply_never_moves_now_backwards() {
     ));
     assert_eq!(s.now, Some(t(10)));
 }
+
+#[test]
+fn maintenance_mode_is_a_finding_and_its_change_an_event() {
+    let mut s = healthy();
+    s.apply(&obs(1, "patroni", ObservationKind::MaintenanceModeObserved { paused: false }));
+    assert!(s.findings().is_empty());
+    s.apply(&obs(2, "patroni", ObservationKind::MaintenanceModeObserved { paused: true }));
+    assert_eq!(s.findings()[0].code, "maintenance_mode");
+    assert!(s.events.iter().any(|e| e.kind == EventKind::MaintenanceModeChanged { paused: true }));
+}

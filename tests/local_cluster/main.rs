@@ -36,6 +36,7 @@ fn main() {
         ("manual_backup_appears_in_status", manual_backup_appears),
         ("hung_member_is_reported_and_status_returns", hung_member_is_reported),
         ("killed_leader_fails_over_and_rejoins_as_replica", killed_leader_fails_over),
+        ("scheduled_backup_is_taken_by_the_agent", scheduled_backup_by_agent),
         ("down_stops_everything_and_up_serves_the_old_data", down_then_up_keeps_data),
     ];
     let trials = tests
@@ -157,6 +158,12 @@ fn lag_grows_while_paused(cluster: &LocalCluster) {
     let admin = admin_password(cluster);
     let on_replica = Login { port: port_of(&doc, &replica), database: "postgres", user: "postgres", password: &admin };
     let on_leader = Login { port: port_of(&doc, &leader), database: "postgres", user: "postgres", password: &admin };
+    // Patroni resumes a paused replay on PostgreSQL 14+ unless it is in maintenance mode.
+    let maintenance = Maintenance::on(cluster);
+    cluster.wait_for_status("maintenance mode", SETTLE, |doc| {
+        doc["maintenance_mode"] == true
+            && doc["findings"].as_array().unwrap().iter().any(|f| f["code"] == "maintenance_mode")
+    });
     query(&on_replica, "SELECT pg_wal_replay_pause()").unwrap();
     query(&on_leader, "CREATE TABLE IF NOT EXISTS lag_probe AS SELECT 1 AS x WITH NO DATA").unwrap();
     query(&on_leader, "INSERT INTO lag_probe SELECT generate_series(1, 20000)").unwrap();
@@ -172,10 +179,27 @@ fn lag_grows_while_paused(cluster: &LocalCluster) {
         .iter()
         .any(|f| f["code"] == "replay_paused" && f["subject"] == replica.as_str()));
     query(&on_replica, "SELECT pg_wal_replay_resume()").unwrap();
-    cluster.wait_for_status("the lag back at zero", SETTLE, |doc| {
+    drop(maintenance);
+    cluster.wait_for_status("the lag back at zero, out of maintenance mode", SETTLE, |doc| {
         let m = member(doc, &replica);
-        m["lag_bytes"] == 0 && m["replay_paused"] == false
+        m["lag_bytes"] == 0 && m["replay_paused"] == false && doc["maintenance_mode"] == false
     });
+}
+
+/// Maintenance mode for the length of a test, ended even when the test fails.
+struct Maintenance<'a>(&'a LocalCluster);
+
+impl<'a> Maintenance<'a> {
+    fn on(cluster: &'a LocalCluster) -> Self {
+        cluster.set_maintenance_mode(true);
+        Self(cluster)
+    }
+}
+
+impl Drop for Maintenance<'_> {
+    fn drop(&mut self) {
+        self.0.set_maintenance_mode(false);
+    }
 }
 
 fn switchover_moves_leader_and_pooler(cluster: &LocalCluster) {
@@ -291,6 +315,48 @@ fn killed_leader_fails_over(cluster: &LocalCluster) {
     let rejoined = healthy(cluster);
     assert_eq!(member(&rejoined, &old)["role"], "replica");
     assert_eq!(leader(&rejoined).as_deref(), Some(new_leader.as_str()));
+}
+
+/// Moves the recorded schedule to a few seconds from now, restarts the agent through `local up`
+/// (which starts what is not running), and waits for the agent's own backup.
+#[allow(clippy::disallowed_methods)] // the test schedules against the wall clock the agent reads
+fn scheduled_backup_by_agent(cluster: &LocalCluster) {
+    let before = healthy(cluster)["backups"]["count"].as_u64().unwrap();
+    let due = chrono::Utc::now() + chrono::Duration::seconds(12);
+    let schedule = due.format("%S %M %H * * *").to_string();
+    let original = set_schedule(cluster, &schedule);
+    let agent = cluster.pid_of("agent").unwrap();
+    kill(Pid::from_raw(agent), Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cluster.processes().iter().any(|(pid, _)| *pid == agent) {
+        assert!(Instant::now() < deadline, "the agent ignores SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = cluster.pgdeck(&["local", "up"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("starting the existing local cluster"), "{}", describe(&out));
+    assert_ne!(cluster.pid_of("agent"), Some(agent));
+    let doc = cluster
+        .wait_for_status("the scheduled backup", SETTLE, |doc| doc["backups"]["count"].as_u64().unwrap() > before);
+    let started: chrono::DateTime<chrono::Utc> =
+        doc["backups"]["last_successful"]["started_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        started >= due - chrono::Duration::seconds(1),
+        "the backup started at {started}, before it was due at {due}"
+    );
+    let log = std::fs::read_to_string(cluster.dir().join("logs/agent.log")).unwrap();
+    assert!(log.contains("scheduled backup due"), "{log}");
+    set_schedule(cluster, &original);
+}
+
+/// Rewrites the schedule recorded in `cluster.json`; returns the one it replaced.
+fn set_schedule(cluster: &LocalCluster, schedule: &str) -> String {
+    let path = cluster.dir().join("cluster.json");
+    let mut file = cluster.cluster_file();
+    let original = file["spec"]["backup"]["schedule"].as_str().unwrap().to_owned();
+    file["spec"]["backup"]["schedule"] = Value::from(schedule);
+    std::fs::write(path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+    original
 }
 
 fn down_then_up_keeps_data(cluster: &LocalCluster) {

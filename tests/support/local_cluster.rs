@@ -78,6 +78,21 @@ impl LocalCluster {
         u16::try_from(self.cluster_file()["ports"]["pgbouncer"].as_u64().unwrap()).unwrap()
     }
 
+    /// Puts Patroni into maintenance mode (`patronictl pause`) or takes it out, through its REST API.
+    pub fn set_maintenance_mode(&self, paused: bool) {
+        let rest = self.cluster_file()["ports"]["members"][0]["rest"].as_u64().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let status = runtime.block_on(async {
+            reqwest::Client::new()
+                .patch(format!("http://127.0.0.1:{rest}/config"))
+                .json(&serde_json::json!({ "pause": paused }))
+                .send()
+                .await
+                .map(|r| r.status())
+        });
+        assert!(status.as_ref().is_ok_and(reqwest::StatusCode::is_success), "PATCH /config: {status:?}");
+    }
+
     pub fn pid_of(&self, component: &str) -> Option<i32> {
         std::fs::read_to_string(self.dir().join("run").join(format!("{component}.pid"))).ok()?.trim().parse().ok()
     }

@@ -71,8 +71,8 @@ impl PatroniPlatform {
         let mut errors = Vec::new();
         for member in &self.target.members {
             match self.rest.cluster(&member.api_url).await {
-                Ok(reports) => {
-                    let leader = reports.iter().find(|r| r.role == crate::model::Role::Primary);
+                Ok(view) => {
+                    let leader = view.members.iter().find(|r| r.role == crate::model::Role::Primary);
                     let Some(leader) = leader else { bail!("Patroni reports no leader; wait for failover to finish") };
                     return self
                         .target

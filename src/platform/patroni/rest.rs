@@ -15,6 +15,16 @@ pub struct PatroniRest {
 #[derive(Deserialize)]
 struct ClusterDoc {
     members: Vec<ClusterMember>,
+    /// Present and true while the cluster is in maintenance mode (`patronictl pause`).
+    #[serde(default)]
+    pause: bool,
+}
+
+/// One member's view of the cluster: the member list and whether Patroni manages it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterView {
+    pub members: Vec<MemberReport>,
+    pub paused: bool,
 }
 
 #[derive(Deserialize)]
@@ -42,7 +52,7 @@ impl PatroniRest {
     }
 
     /// The member list as one Patroni member sees it in the DCS.
-    pub async fn cluster(&self, api_url: &str) -> Result<Vec<MemberReport>> {
+    pub async fn cluster(&self, api_url: &str) -> Result<ClusterView> {
         let url = format!("{}/cluster", api_url.trim_end_matches('/'));
         let response = self.http.get(&url).send().await.map_err(|e| describe(&url, &e))?;
         let status = response.status();
@@ -51,7 +61,7 @@ impl PatroniRest {
         }
         let doc: ClusterDoc =
             response.json().await.with_context(|| format!("{url} sent a document that is not Patroni's /cluster"))?;
-        Ok(doc.members.into_iter().map(to_report).collect())
+        Ok(ClusterView { members: doc.members.into_iter().map(to_report).collect(), paused: doc.pause })
     }
 
     /// `POST /switchover`: Patroni demotes `leader` and promotes `candidate` (or the best replica).
@@ -119,9 +129,10 @@ mod tests {
               {"name":"m1","role":"leader","state":"running","api_url":"http://127.0.0.1:8008/patroni","host":"127.0.0.1","port":5432,"timeline":3},
               {"name":"m2","role":"replica","state":"streaming","api_url":"http://127.0.0.1:8009/patroni","host":"127.0.0.1","port":5433,"timeline":3,"lag":1024},
               {"name":"m3","role":"sync_standby","state":"running","host":"127.0.0.1","port":5434,"lag":"unknown"}
-            ],"scope":"c"}"#,
+            ],"scope":"c","pause":true}"#,
         )
         .unwrap();
+        assert!(doc.pause);
         let r: Vec<MemberReport> = doc.members.into_iter().map(to_report).collect();
         assert_eq!(r[0].role, Role::Primary);
         assert_eq!(r[0].api_url.as_deref(), Some("http://127.0.0.1:8008"));

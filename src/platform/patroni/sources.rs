@@ -86,8 +86,9 @@ impl Source for MemberList {
         let mut errors = Vec::new();
         for member in &self.members {
             match self.rest.cluster(&member.api_url).await {
-                Ok(members) => {
-                    out.push(ObservationKind::MembersListed { members });
+                Ok(view) => {
+                    out.push(ObservationKind::MembersListed { members: view.members });
+                    out.push(ObservationKind::MaintenanceModeObserved { paused: view.paused });
                     return out;
                 }
                 Err(e) => errors.push(format!("{}: {e}", member.name)),

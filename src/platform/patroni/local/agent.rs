@@ -52,8 +52,9 @@ pub async fn run(layout: Layout) -> Result<()> {
 
 async fn leader(cluster: &LocalCluster, rest: &PatroniRest) -> Option<(String, u16)> {
     for member in &cluster.file.ports.members {
-        if let Ok(reports) = rest.cluster(&ClusterFile::api_url(member)).await {
-            return reports
+        if let Ok(view) = rest.cluster(&ClusterFile::api_url(member)).await {
+            return view
+                .members
                 .into_iter()
                 .find(|r| r.role == Role::Primary && r.state == "running")
                 .map(|r| (r.name, r.port));

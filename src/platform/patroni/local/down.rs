@@ -65,8 +65,8 @@ pub async fn down(layout: &Layout, purge: bool, out: &mut dyn Write) -> Result<(
 async fn current_leader(cluster: &LocalCluster) -> Option<String> {
     let rest = PatroniRest::new(Duration::from_secs(1)).ok()?;
     for member in &cluster.file.ports.members {
-        if let Ok(reports) = rest.cluster(&ClusterFile::api_url(member)).await {
-            return reports.into_iter().find(|r| r.role == Role::Primary).map(|r| r.name);
+        if let Ok(view) = rest.cluster(&ClusterFile::api_url(member)).await {
+            return view.members.into_iter().find(|r| r.role == Role::Primary).map(|r| r.name);
         }
     }
     None

@@ -223,7 +223,8 @@ async fn wait_for_cluster(cluster: &LocalCluster, out: &mut dyn Write) -> Result
     let mut last = String::from("no member answered yet");
     while Instant::now() < deadline {
         for member in &cluster.file.ports.members {
-            let Ok(reports) = rest.cluster(&ClusterFile::api_url(member)).await else { continue };
+            let Ok(view) = rest.cluster(&ClusterFile::api_url(member)).await else { continue };
+            let reports = view.members;
             let leader = reports.iter().find(|r| r.role == Role::Primary && r.state == "running");
             let running = reports.iter().filter(|r| r.state == "running" || r.state == "streaming").count();
             last =
