@@ -5,6 +5,7 @@ pub mod action;
 pub mod audit;
 pub mod cli;
 pub mod clock;
+pub mod command;
 pub mod config;
 pub mod dispatch;
 pub mod model;

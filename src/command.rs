@@ -1,0 +1,178 @@
+//! Command: what a key means to the UI. Keymaps bind keys to these by their kebab-case names.
+
+use std::fmt;
+
+/// The console's views, each reachable by one key and from the `:` command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ViewId {
+    Overview,
+    Replication,
+    Storage,
+    Backups,
+    Events,
+    Help,
+}
+
+impl ViewId {
+    /// The views in Tab order (Help is reached by `?`, not by Tab).
+    pub const CYCLE: [ViewId; 5] = [ViewId::Overview, ViewId::Replication, ViewId::Storage, ViewId::Backups, ViewId::Events];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ViewId::Overview => "overview",
+            ViewId::Replication => "replication",
+            ViewId::Storage => "storage",
+            ViewId::Backups => "backups",
+            ViewId::Events => "events",
+            ViewId::Help => "help",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ViewId::Overview => "Overview",
+            ViewId::Replication => "Replication",
+            ViewId::Storage => "Storage",
+            ViewId::Backups => "Backups",
+            ViewId::Events => "Events",
+            ViewId::Help => "Help",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ViewId> {
+        [ViewId::Overview, ViewId::Replication, ViewId::Storage, ViewId::Backups, ViewId::Events, ViewId::Help]
+            .into_iter()
+            .find(|v| v.name() == name)
+    }
+}
+
+/// A UI imperative. Mutating commands only open a confirmation; the Dispatcher does the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Command {
+    Quit,
+    /// Close the dialog, clear the filter, or leave Help; never quits.
+    Back,
+    Help,
+    CommandLine,
+    Filter,
+    Up,
+    Down,
+    Top,
+    Bottom,
+    PageUp,
+    PageDown,
+    NextView,
+    PreviousView,
+    ShowView(ViewId),
+    RefreshNow,
+    RefreshFaster,
+    RefreshSlower,
+    PauseDisplay,
+    Redraw,
+    /// Enter: confirm a dialog or submit an input line.
+    Submit,
+    // Mutating: each opens a dialog that holds the Action until it is confirmed.
+    Switchover,
+    Failover,
+    Backup,
+}
+
+impl Command {
+    /// Every command, for keymap validation and the help screen.
+    pub const ALL: [Command; 28] = [
+        Command::Quit,
+        Command::Back,
+        Command::Help,
+        Command::CommandLine,
+        Command::Filter,
+        Command::Up,
+        Command::Down,
+        Command::Top,
+        Command::Bottom,
+        Command::PageUp,
+        Command::PageDown,
+        Command::NextView,
+        Command::PreviousView,
+        Command::ShowView(ViewId::Overview),
+        Command::ShowView(ViewId::Replication),
+        Command::ShowView(ViewId::Storage),
+        Command::ShowView(ViewId::Backups),
+        Command::ShowView(ViewId::Events),
+        Command::RefreshNow,
+        Command::RefreshFaster,
+        Command::RefreshSlower,
+        Command::PauseDisplay,
+        Command::Redraw,
+        Command::Submit,
+        Command::Switchover,
+        Command::Failover,
+        Command::Backup,
+        Command::ShowView(ViewId::Help),
+    ];
+
+    /// The kebab-case name keymaps use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Quit => "quit",
+            Command::Back => "back",
+            Command::Help => "help",
+            Command::CommandLine => "command-line",
+            Command::Filter => "filter",
+            Command::Up => "up",
+            Command::Down => "down",
+            Command::Top => "top",
+            Command::Bottom => "bottom",
+            Command::PageUp => "page-up",
+            Command::PageDown => "page-down",
+            Command::NextView => "next-view",
+            Command::PreviousView => "previous-view",
+            Command::ShowView(ViewId::Overview) => "view-overview",
+            Command::ShowView(ViewId::Replication) => "view-replication",
+            Command::ShowView(ViewId::Storage) => "view-storage",
+            Command::ShowView(ViewId::Backups) => "view-backups",
+            Command::ShowView(ViewId::Events) => "view-events",
+            Command::ShowView(ViewId::Help) => "view-help",
+            Command::RefreshNow => "refresh-now",
+            Command::RefreshFaster => "refresh-faster",
+            Command::RefreshSlower => "refresh-slower",
+            Command::PauseDisplay => "pause-display",
+            Command::Redraw => "redraw",
+            Command::Submit => "submit",
+            Command::Switchover => "switchover",
+            Command::Failover => "failover",
+            Command::Backup => "backup",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Command> {
+        Command::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Whether the command leads to a cluster mutation (hidden in read-only mode).
+    pub fn is_mutating(self) -> bool {
+        matches!(self, Command::Switchover | Command::Failover | Command::Backup)
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        let mut names: Vec<&str> = Command::ALL.iter().map(|c| c.name()).collect();
+        for c in Command::ALL {
+            assert_eq!(Command::from_name(c.name()), Some(c));
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Command::ALL.len());
+        assert_eq!(Command::from_name("no-such-command"), None);
+    }
+}
