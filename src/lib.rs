@@ -17,3 +17,4 @@ pub mod spec;
 pub mod sql;
 pub mod state;
 pub mod status;
+pub mod tui;

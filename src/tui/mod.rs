@@ -1,0 +1,3 @@
+pub mod keymap;
+mod keys;
+pub mod theme;
