@@ -20,6 +20,9 @@ use crate::platform::patroni::PatroniPlatform;
 use crate::platform::Platform;
 use crate::spec::ClusterSpec;
 use crate::state::State;
+use crate::tui::app;
+use crate::tui::keymap::{Keymap, KeymapBase};
+use crate::tui::theme::{ColorDepth, Theme};
 use crate::{source, status};
 
 #[derive(Parser, Debug)]
@@ -34,8 +37,29 @@ pub struct Cli {
     /// Observe only: every mutating command refuses.
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// The console's theme: default, high-contrast, monochrome, or a file (NO_COLOR picks monochrome).
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// The console's keymap base: default or vim (keymap.toml in the config dir patches it).
+    #[arg(long, value_enum, default_value = "default")]
+    pub keymap: KeymapChoice,
+    /// How often the console polls its sources, e.g. 1s or 500ms (+ and - change it live).
+    #[arg(long, default_value = "1s", value_parser = parse_refresh)]
+    pub refresh: Duration,
+    /// Without a subcommand, pgdeck opens the console on the target.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeymapChoice {
+    Default,
+    Vim,
+}
+
+fn parse_refresh(text: &str) -> Result<Duration, String> {
+    crate::tui::ui::parse_interval(text)
+        .ok_or_else(|| format!("`{text}` is not an interval from 100ms to 300s, such as 1s or 500ms"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -127,7 +151,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let _log_guard = init_logging(&paths);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
-        match &cli.command {
+        let Some(command) = &cli.command else {
+            return console(&cli, &paths).await;
+        };
+        match command {
             Command::Spec { command: SpecCommand::Show { spec } } => spec_show(&paths, spec.as_deref()),
             Command::Local { command } => local_command(&cli, &paths, command).await,
             Command::Status { output, watch } => status_command(&cli, &paths, *output, *watch).await,
@@ -226,6 +253,34 @@ fn local_status(layout: Layout, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
+async fn console(cli: &Cli, paths: &Paths) -> Result<ExitCode> {
+    let platform: Arc<dyn Platform> = Arc::new(platform_for(cli, paths)?);
+    let env = |name: &str| std::env::var(name).ok();
+    let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = Theme::load(cli.theme.as_deref(), Some(&paths.config_dir), no_color, ColorDepth::detect(&env))?;
+    let base = match cli.keymap {
+        KeymapChoice::Default => KeymapBase::Default,
+        KeymapChoice::Vim => KeymapBase::Vim,
+    };
+    let keymap = Keymap::load(base, Some(&paths.config_dir.join("keymap.toml")))?;
+    let options = app::Options {
+        read_only: cli.read_only,
+        refresh: cli.refresh,
+        source_timeout: local::SOURCE_TIMEOUT,
+        thresholds: thresholds(cli, paths),
+        theme,
+        keymap,
+        audit: AuditLog::new(paths.state_dir.join("audit.log")),
+        user: os_user(),
+    };
+    app::run(platform, options).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn os_user() -> String {
+    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+}
+
 fn platform_for(cli: &Cli, paths: &Paths) -> Result<PatroniPlatform> {
     if cli.target != "local" {
         bail!("unknown target `{}`; the targets pgdeck knows are: local", cli.target);
@@ -274,7 +329,7 @@ async fn act(cli: &Cli, paths: &Paths, action: Action, confirmation: Option<Stri
     let platform: Arc<dyn Platform> = Arc::new(platform_for(cli, paths)?);
     let state = observe(platform.as_ref(), thresholds(cli, paths)).await;
     let (tx, mut rx) = mpsc::channel(16);
-    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    let user = os_user();
     let audit = AuditLog::new(paths.state_dir.join("audit.log"));
     let mut dispatcher = Dispatcher::new(Some(platform), cli.read_only, audit, user, tx);
     let request = match dispatcher.submit(action, confirmation, &state) {

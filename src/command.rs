@@ -15,7 +15,8 @@ pub enum ViewId {
 
 impl ViewId {
     /// The views in Tab order (Help is reached by `?`, not by Tab).
-    pub const CYCLE: [ViewId; 5] = [ViewId::Overview, ViewId::Replication, ViewId::Storage, ViewId::Backups, ViewId::Events];
+    pub const CYCLE: [ViewId; 5] =
+        [ViewId::Overview, ViewId::Replication, ViewId::Storage, ViewId::Backups, ViewId::Events];
 
     pub fn name(self) -> &'static str {
         match self {

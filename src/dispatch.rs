@@ -213,9 +213,10 @@ mod tests {
 
     use super::*;
     use crate::action::BackupKind;
-    use crate::model::{MemberReport, MemberSample, ReplicationRow};
+    use crate::model::MemberSample;
     use crate::source::Source;
     use crate::spec::ThresholdsSpec;
+    use crate::testing::{report, sample, streaming};
 
     /// Counts the mutating calls that reach it: the Dispatcher's guard is what is under test.
     #[derive(Default)]
@@ -237,6 +238,9 @@ mod tests {
         fn sources(&self) -> Vec<Box<dyn Source>> {
             Vec::new()
         }
+        fn describe(&self, action: &Action, _: Option<&str>) -> String {
+            action.to_string()
+        }
         async fn switchover(&self, _: &str, candidate: Option<&str>) -> anyhow::Result<String> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             Ok(format!("switched to {candidate:?}"))
@@ -251,53 +255,6 @@ mod tests {
         }
     }
 
-    fn member(name: &str, role: Role) -> MemberReport {
-        MemberReport {
-            name: name.into(),
-            role,
-            state: "running".into(),
-            host: "h".into(),
-            port: 1,
-            api_url: None,
-            timeline: Some(1),
-            manager_lag_bytes: None,
-            sync_standby: false,
-        }
-    }
-
-    fn sample(primary: bool, lsn: u64, streaming: &[&str]) -> MemberSample {
-        MemberSample {
-            server_version: "16".into(),
-            in_recovery: !primary,
-            current_lsn: primary.then_some(crate::model::Lsn(lsn)),
-            receive_lsn: None,
-            replay_lsn: (!primary).then_some(crate::model::Lsn(lsn)),
-            replay_paused: false,
-            replay_delay_seconds: None,
-            receiver_status: None,
-            connections: 0,
-            max_connections: 100,
-            database_bytes: 0,
-            wal_bytes: 0,
-            replication: streaming
-                .iter()
-                .map(|n| ReplicationRow {
-                    application_name: (*n).into(),
-                    state: "streaming".into(),
-                    sync_state: "async".into(),
-                    sent_lsn: None,
-                    write_lsn: None,
-                    flush_lsn: None,
-                    replay_lsn: None,
-                    write_lag_seconds: None,
-                    flush_lag_seconds: None,
-                    replay_lag_seconds: None,
-                    slot_name: None,
-                })
-                .collect(),
-        }
-    }
-
     /// m1 leads; m2 streams and is caught up; m3 is a replica 100 MiB behind and not streaming.
     fn state() -> State {
         let mut s = State::new(ThresholdsSpec::default());
@@ -307,21 +264,24 @@ mod tests {
             &mut s,
             "patroni",
             ObservationKind::MembersListed {
-                members: vec![member("m1", Role::Primary), member("m2", Role::Replica), member("m3", Role::Replica)],
+                members: vec![
+                    report("m1", Role::Primary, 1),
+                    report("m2", Role::Replica, 2),
+                    report("m3", Role::Replica, 3),
+                ],
             },
         );
         let big = 200 * 1024 * 1024;
-        apply(
-            &mut s,
-            "sql:m1",
-            ObservationKind::MemberSampled { member: "m1".into(), sample: sample(true, big, &["m2"]) },
-        );
+        let leader = sample(true, big, vec![streaming("m2")]);
+        apply(&mut s, "sql:m1", ObservationKind::MemberSampled { member: "m1".into(), sample: leader });
         apply(
             &mut s,
             "sql:m2",
-            ObservationKind::MemberSampled { member: "m2".into(), sample: sample(false, big, &[]) },
+            ObservationKind::MemberSampled { member: "m2".into(), sample: sample(false, big, vec![]) },
         );
-        apply(&mut s, "sql:m3", ObservationKind::MemberSampled { member: "m3".into(), sample: sample(false, 0, &[]) });
+        // m3 is far behind and has no WAL receiver: it does not stream.
+        let disconnected = MemberSample { receiver_status: None, ..sample(false, 0, vec![]) };
+        apply(&mut s, "sql:m3", ObservationKind::MemberSampled { member: "m3".into(), sample: disconnected });
         s.cluster = "c".into();
         s
     }
@@ -341,11 +301,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn read_only_refuses_before_anything_else() {
-        let (mut d, platform, _rx) = dispatcher(true, AuditLog::disabled());
-        let refusal = d.submit(switch_to("m2"), Some("m2".into()), &state()).unwrap_err();
-        assert_eq!(refusal, Refusal::ReadOnly);
+    async fn read_only_refuses_every_action_audits_it_and_never_reaches_the_platform() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit_path = dir.path().join("audit.log");
+        let (mut d, platform, _rx) = dispatcher(true, AuditLog::new(audit_path.clone()));
+        let every_action = [
+            (switch_to("m2"), Some("m2".to_owned())),
+            (Action::Switchover { candidate: None }, Some("c".to_owned())),
+            (Action::Failover { candidate: "m2".into() }, Some("m2".to_owned())),
+            (Action::Backup { kind: BackupKind::Full }, None),
+            (Action::Backup { kind: BackupKind::Differential }, None),
+            (Action::Backup { kind: BackupKind::Incremental }, None),
+        ];
+        for (action, confirmation) in every_action.clone() {
+            assert_eq!(d.submit(action, confirmation, &state()).unwrap_err(), Refusal::ReadOnly);
+        }
+        tokio::task::yield_now().await;
         assert_eq!(platform.calls.load(Ordering::SeqCst), 0);
+        let audit = std::fs::read_to_string(audit_path).unwrap();
+        assert_eq!(audit.lines().filter(|l| l.contains("\"refused\"")).count(), every_action.len());
     }
 
     #[tokio::test]

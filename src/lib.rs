@@ -17,4 +17,6 @@ pub mod spec;
 pub mod sql;
 pub mod state;
 pub mod status;
+#[cfg(test)]
+mod testing;
 pub mod tui;

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
 
 use crate::clock;
@@ -18,6 +20,18 @@ pub trait Source: Send {
     fn member(&self) -> Option<String>;
     /// One round of observation.
     async fn poll(&mut self) -> Vec<ObservationKind>;
+    /// The shortest sensible time between two rounds: listing a backup repository each second
+    /// would cost more than it tells.
+    fn min_interval(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// How often sources poll, changeable at runtime, and a way to make them all poll now.
+#[derive(Clone)]
+pub struct Pacing {
+    pub interval: watch::Receiver<Duration>,
+    pub poll_now: Arc<Notify>,
 }
 
 /// Polls one source with a deadline, stamping what it reports with the time it arrived.
@@ -50,17 +64,21 @@ pub async fn poll_all(sources: Vec<Box<dyn Source>>, timeout: Duration) -> Vec<O
     out
 }
 
-/// Runs a source forever at `interval`, sending what it sees; ends when the receiver is gone.
-pub fn spawn_loop(mut source: Box<dyn Source>, interval: Duration, timeout: Duration, tx: mpsc::Sender<Observation>) {
+/// Runs a source until the receiver is gone, polling at the paced interval (or when told to),
+/// sending what it sees.
+pub fn spawn_loop(mut source: Box<dyn Source>, mut pacing: Pacing, timeout: Duration, tx: mpsc::Sender<Observation>) {
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticker.tick().await;
             for observation in poll_with_timeout(source.as_mut(), timeout).await {
                 if tx.send(observation).await.is_err() {
                     return;
                 }
+            }
+            let wait = (*pacing.interval.borrow()).max(source.min_interval());
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = pacing.poll_now.notified() => {}
+                changed = pacing.interval.changed() => if changed.is_err() { return },
             }
         }
     });

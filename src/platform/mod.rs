@@ -4,7 +4,7 @@ pub mod patroni;
 
 use async_trait::async_trait;
 
-use crate::action::BackupKind;
+use crate::action::{Action, BackupKind};
 use crate::source::Source;
 
 #[async_trait]
@@ -16,6 +16,10 @@ pub trait Platform: Send + Sync {
     fn cluster_name(&self) -> &str;
     /// Fresh sources that together observe the whole cluster.
     fn sources(&self) -> Vec<Box<dyn Source>>;
+
+    /// Exactly what `action` will do on this platform (the REST call, command or manifest),
+    /// shown before the operator confirms it. `leader` is the current leader as last observed.
+    fn describe(&self, action: &Action, leader: Option<&str>) -> String;
 
     async fn switchover(&self, leader: &str, candidate: Option<&str>) -> anyhow::Result<String>;
     async fn failover(&self, candidate: &str) -> anyhow::Result<String>;

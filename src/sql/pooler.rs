@@ -3,15 +3,38 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tokio_postgres::SimpleQueryMessage;
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::model::PoolerReport;
 use crate::sql::{connect, Endpoint};
 
-/// Asks PgBouncer (admin database `pgbouncer`) for its databases, pools and pool mode.
-pub async fn observe(endpoint: &Endpoint, name: &str, timeout: Duration) -> Result<PoolerReport> {
-    let admin = Endpoint { database: "pgbouncer".into(), ..endpoint.clone() };
-    let client = connect(&admin, timeout, false).await?;
+/// Keeps one admin session to PgBouncer (database `pgbouncer`); reconnects after any failure.
+pub struct PoolerCollector {
+    admin: Endpoint,
+    name: String,
+    timeout: Duration,
+    client: Option<Client>,
+}
+
+impl PoolerCollector {
+    pub fn new(endpoint: &Endpoint, name: &str, timeout: Duration) -> Self {
+        let admin = Endpoint { database: "pgbouncer".into(), ..endpoint.clone() };
+        Self { admin, name: name.to_owned(), timeout, client: None }
+    }
+
+    pub async fn observe(&mut self) -> Result<PoolerReport> {
+        let client = match self.client.take() {
+            Some(client) if !client.is_closed() => client,
+            _ => connect(&self.admin, self.timeout, false).await?,
+        };
+        let report = observe(&client, &self.admin, &self.name).await?;
+        self.client = Some(client);
+        Ok(report)
+    }
+}
+
+/// Asks PgBouncer's admin console for its databases, pools and pool mode.
+async fn observe(client: &Client, endpoint: &Endpoint, name: &str) -> Result<PoolerReport> {
     let databases = rows(client.simple_query("SHOW DATABASES").await.context("SHOW DATABASES failed")?);
     let pools = rows(client.simple_query("SHOW POOLS").await.context("SHOW POOLS failed")?);
     let config = rows(client.simple_query("SHOW CONFIG").await.context("SHOW CONFIG failed")?);

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{BackupCatalog, MemberReport};
+use crate::model::{BackupCatalog, MemberReport, Role};
 use crate::observation::{Observation, ObservationKind};
-use crate::state::{EventKind, State, Timed};
+use crate::state::{EventKind, State, Timed, LAG_HISTORY_LEN};
 
 impl State {
     /// Folds one observation into the state. Pure: no I/O, no clock.
@@ -36,6 +36,7 @@ impl State {
             }
             ObservationKind::MemberSampled { member, sample } => {
                 self.members.entry(member.clone()).or_default().sample = Some(Timed { at, value: sample.clone() });
+                self.record_lag(member);
             }
             ObservationKind::VolumeSampled { member, usage } => {
                 self.members.entry(member.clone()).or_default().volume = Some(Timed { at, value: *usage });
@@ -112,6 +113,16 @@ impl State {
             }
         }
         self.backups = Some(Timed { at, value: catalog.clone() });
+    }
+
+    fn record_lag(&mut self, member: &str) {
+        let lag = self.member_views().into_iter().find(|m| m.name == member && m.role == Role::Replica);
+        let Some(bytes) = lag.and_then(|m| m.lag_bytes) else { return };
+        let history = self.lag_history.entry(member.to_owned()).or_default();
+        if history.len() == LAG_HISTORY_LEN {
+            history.pop_front();
+        }
+        history.push_back(bytes);
     }
 
     fn clear_errors_of(&mut self, source: &str) {

@@ -22,6 +22,8 @@ pub use members::MemberView;
 
 /// How long a fact stays fresh before the member shows as stale.
 pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(10);
+/// Lag samples kept per member: two minutes at the default 1 s refresh.
+pub const LAG_HISTORY_LEN: usize = 120;
 /// Events kept for the timeline; older ones are dropped first.
 const EVENT_CAPACITY: usize = 2000;
 
@@ -40,6 +42,8 @@ pub struct State {
     pub source_errors: BTreeMap<String, Timed<String>>,
     pub actions_in_flight: BTreeMap<u64, ActionRequest>,
     pub events: VecDeque<Event>,
+    /// Each replica's lag in bytes at its last samples, oldest first, for sparklines.
+    pub lag_history: BTreeMap<String, VecDeque<u64>>,
     /// The latest time any observation carried: the console's "now".
     pub now: Option<DateTime<Utc>>,
     pub thresholds: ThresholdsSpec,
@@ -75,6 +79,7 @@ impl State {
             source_errors: BTreeMap::new(),
             actions_in_flight: BTreeMap::new(),
             events: VecDeque::new(),
+            lag_history: BTreeMap::new(),
             now: None,
             thresholds,
             stale_after: DEFAULT_STALE_AFTER,

@@ -2,63 +2,14 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use crate::model::{
-    BackupCatalog, BackupReport, BackupStatus, Lsn, MemberReport, MemberSample, PoolerReport, ReplicationRow, Role,
-};
+use crate::model::{BackupCatalog, BackupReport, BackupStatus, Lsn, PoolerReport, Role};
 use crate::observation::{Observation, ObservationKind};
 use crate::spec::ThresholdsSpec;
 use crate::state::{EventKind, State};
+use crate::testing::{report, sample, streaming};
 
 fn t(seconds: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap() + Duration::seconds(seconds)
-}
-
-fn report(name: &str, role: Role, port: u16) -> MemberReport {
-    MemberReport {
-        name: name.into(),
-        role,
-        state: "running".into(),
-        host: "127.0.0.1".into(),
-        port,
-        api_url: None,
-        timeline: Some(1),
-        manager_lag_bytes: None,
-        sync_standby: false,
-    }
-}
-
-fn sample(primary: bool, lsn: u64, replication: Vec<ReplicationRow>) -> MemberSample {
-    MemberSample {
-        server_version: "16.2".into(),
-        in_recovery: !primary,
-        current_lsn: primary.then_some(Lsn(lsn)),
-        receive_lsn: (!primary).then_some(Lsn(lsn)),
-        replay_lsn: (!primary).then_some(Lsn(lsn)),
-        replay_paused: false,
-        replay_delay_seconds: (!primary).then_some(0.0),
-        receiver_status: (!primary).then(|| "streaming".into()),
-        connections: 3,
-        max_connections: 200,
-        database_bytes: 1,
-        wal_bytes: 1,
-        replication,
-    }
-}
-
-fn streaming(name: &str) -> ReplicationRow {
-    ReplicationRow {
-        application_name: name.into(),
-        state: "streaming".into(),
-        sync_state: "async".into(),
-        sent_lsn: None,
-        write_lsn: None,
-        flush_lsn: None,
-        replay_lsn: None,
-        write_lag_seconds: None,
-        flush_lag_seconds: None,
-        replay_lag_seconds: None,
-        slot_name: Some(name.replace('-', "_")),
-    }
 }
 
 fn obs(at: i64, source: &str, kind: ObservationKind) -> Observation {
@@ -299,4 +250,19 @@ fn maintenance_mode_is_a_finding_and_its_change_an_event() {
     s.apply(&obs(2, "patroni", ObservationKind::MaintenanceModeObserved { paused: true }));
     assert_eq!(s.findings()[0].code, "maintenance_mode");
     assert!(s.events.iter().any(|e| e.kind == EventKind::MaintenanceModeChanged { paused: true }));
+}
+
+#[test]
+fn replica_lag_is_kept_as_history() {
+    let mut s = healthy();
+    for (i, lsn) in [900, 950, 1000].into_iter().enumerate() {
+        let at = i64::try_from(i).unwrap() + 1;
+        s.apply(&obs(
+            at,
+            "sql:m2",
+            ObservationKind::MemberSampled { member: "m2".into(), sample: sample(false, lsn, vec![]) },
+        ));
+    }
+    assert_eq!(s.lag_history["m2"].iter().copied().collect::<Vec<_>>(), [0, 100, 50, 0]);
+    assert!(!s.lag_history.contains_key("m1"), "the primary has no lag history");
 }

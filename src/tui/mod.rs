@@ -1,3 +1,9 @@
+//! The interactive console.
+
+pub mod app;
 pub mod keymap;
 mod keys;
+pub mod terminal;
 pub mod theme;
+pub mod ui;
+pub mod views;

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use support::local_cluster::{describe, leader, member, members, replicas, LocalCluster};
 use support::sql::{query, Login};
+use support::tmux::Tmux;
 
 type Shared = Arc<OnceLock<Result<LocalCluster, String>>>;
 type Scenario = (&'static str, fn(&LocalCluster));
@@ -32,6 +33,7 @@ fn main() {
         ("row_written_through_pgbouncer_is_read_on_both_replicas", row_through_pgbouncer_on_replicas),
         ("lag_grows_while_replay_is_paused_and_returns_to_zero", lag_grows_while_paused),
         ("switchover_needs_confirmation_and_moves_leader_and_pooler", switchover_moves_leader_and_pooler),
+        ("console_in_tmux_shows_members_backs_up_and_switches_over", console_in_tmux),
         ("read_only_refuses_actions", read_only_refuses_actions),
         ("manual_backup_appears_in_status", manual_backup_appears),
         ("hung_member_is_reported_and_status_returns", hung_member_is_reported),
@@ -184,6 +186,67 @@ fn lag_grows_while_paused(cluster: &LocalCluster) {
         let m = member(doc, &replica);
         m["lag_bytes"] == 0 && m["replay_paused"] == false && doc["maintenance_mode"] == false
     });
+}
+
+/// The real binary in tmux at 160x48: the members with their roles, a backup from its key seen
+/// through to completion, a switchover typed into its dialog, and a clean exit on ctrl-c.
+fn console_in_tmux(cluster: &LocalCluster) {
+    let doc = healthy(cluster);
+    let old_leader = leader(&doc).unwrap();
+    let backups_before = doc["backups"]["count"].as_u64().unwrap();
+    let home = cluster.root.join("home");
+    let dir = cluster.dir();
+    let console = Tmux::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
+        &["--dir", dir.to_str().unwrap()],
+        &[("PGDECK_HOME", home.to_str().unwrap()), ("TERM", "xterm-256color")],
+        160,
+        48,
+    );
+    let screen = console.wait_for("three members with their roles", SETTLE, |screen| {
+        let primaries = screen.lines().filter(|l| l.contains("postgres-cluster-") && l.contains(" primary ")).count();
+        let replicas = screen.lines().filter(|l| l.contains("postgres-cluster-") && l.contains(" replica ")).count();
+        primaries == 1 && replicas == 2
+    });
+    assert!(screen.contains(&format!("leader {old_leader}")), "{screen}");
+
+    // A manual backup: B opens the dialog showing the pgbackrest command; Enter confirms.
+    console.keys(&["B"]);
+    console.wait_for("the backup dialog", Duration::from_secs(10), |s| {
+        s.contains("pgbackrest") && s.contains("Enter to confirm")
+    });
+    console.keys(&["Enter"]);
+    console.keys(&["5"]);
+    console.wait_for("the backup's outcome in Events", SETTLE, |s| s.contains("full backup (#1) succeeded"));
+    console.keys(&["4"]);
+    assert!(cluster.status()["backups"]["count"].as_u64().unwrap() > backups_before);
+
+    // A switchover: select a replica on Overview, S, type its name, Enter.
+    console.keys(&["1", "g"]);
+    let screen = console.wait_for("the members on Overview", Duration::from_secs(10), |s| {
+        s.contains(" Members ") && s.lines().any(|l| l.contains("│postgres-cluster-") && l.contains(" replica "))
+    });
+    let rows: Vec<&str> = screen.lines().filter(|l| l.contains("│postgres-cluster-")).collect();
+    let target_row = rows.iter().position(|l| l.contains(" replica ")).unwrap();
+    let target = rows[target_row].split_whitespace().next().unwrap().trim_start_matches('│').to_owned();
+    for _ in 0..target_row {
+        console.keys(&["j"]);
+    }
+    console.keys(&["S"]);
+    console.wait_for("the switchover dialog", Duration::from_secs(10), |s| {
+        s.contains(&format!("Type {target} to confirm"))
+    });
+    console.type_text(&target);
+    console.keys(&["Enter"]);
+    console.wait_for("the new leader on screen", SETTLE, |s| s.contains(&format!("leader {target}")));
+    assert_eq!(leader(&healthy(cluster)).as_deref(), Some(target.as_str()));
+
+    console.keys(&["C-c"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !console.pane_dead() {
+        assert!(Instant::now() < deadline, "ctrl-c did not end the console:\n{}", console.capture());
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Maintenance mode for the length of a test, ended even when the test fails.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use async_trait::async_trait;
 
-use crate::action::BackupKind;
+use crate::action::{Action, BackupKind};
 use crate::platform::Platform;
 use crate::secrets::Credentials;
 use crate::source::Source;
@@ -105,6 +105,39 @@ impl Platform for PatroniPlatform {
 
     fn sources(&self) -> Vec<Box<dyn Source>> {
         sources::all(&self.target, &self.rest)
+    }
+
+    fn describe(&self, action: &Action, leader: Option<&str>) -> String {
+        let member = |name: Option<&str>| self.target.members.iter().find(|m| Some(m.name.as_str()) == name);
+        let leader_member = member(leader);
+        let via = leader_member.or(self.target.members.first()).map_or("<no member>", |m| m.api_url.as_str());
+        match action {
+            Action::Switchover { candidate } => {
+                let mut body = serde_json::json!({ "leader": leader.unwrap_or("<none>") });
+                if let Some(c) = candidate {
+                    body["candidate"] = c.as_str().into();
+                }
+                format!("POST {via}/switchover\n{body}")
+            }
+            Action::Failover { candidate } => {
+                let api = member(Some(candidate)).map_or("<unknown member>", |m| m.api_url.as_str());
+                format!("POST {api}/failover\n{}", serde_json::json!({ "candidate": candidate }))
+            }
+            Action::Backup { kind } => match (&self.target.pgbackrest, leader_member) {
+                (Some(pgbackrest), Some(leader)) => format!(
+                    "pgbackrest --config={} --stanza={} --pg1-path={} --pg1-port={} --type={} backup\n(as OS user {}, against the leader {})",
+                    pgbackrest.config.display(),
+                    pgbackrest.stanza,
+                    leader.data_dir.as_ref().map_or_else(|| "<remote>".into(), |d| d.display().to_string()),
+                    leader.pg_port,
+                    kind.pgbackrest_type(),
+                    pgbackrest.run_as.user,
+                    leader.name
+                ),
+                (None, _) => "no pgBackRest repository is configured: the backup will be refused".into(),
+                (_, None) => "there is no leader to back up: the backup will be refused".into(),
+            },
+        }
     }
 
     async fn switchover(&self, leader: &str, candidate: Option<&str>) -> Result<String> {

@@ -10,11 +10,11 @@ use crate::model::VolumeUsage;
 use crate::observation::ObservationKind;
 use crate::platform::patroni::pgbackrest::PgBackRest;
 use crate::platform::patroni::rest::PatroniRest;
-use crate::platform::patroni::{MemberEndpoint, PatroniTarget, PoolerEndpoint};
-use crate::secrets::Credentials;
+use crate::platform::patroni::{MemberEndpoint, PatroniTarget};
 use crate::source::Source;
 use crate::sql::collect::MemberCollector;
-use crate::sql::{pooler, Endpoint};
+use crate::sql::pooler::PoolerCollector;
+use crate::sql::Endpoint;
 
 pub fn all(target: &PatroniTarget, rest: &PatroniRest) -> Vec<Box<dyn Source>> {
     let mut sources: Vec<Box<dyn Source>> = vec![Box::new(MemberList {
@@ -39,11 +39,14 @@ pub fn all(target: &PatroniTarget, rest: &PatroniRest) -> Vec<Box<dyn Source>> {
         }
     }
     if let Some(pooler) = &target.pooler {
-        sources.push(Box::new(Pooler {
-            endpoint: pooler.clone(),
+        let endpoint = Endpoint {
+            host: pooler.host.clone(),
+            port: pooler.port,
+            database: "pgbouncer".into(),
             credentials: target.superuser.clone(),
-            timeout: target.source_timeout,
-        }));
+        };
+        sources
+            .push(Box::new(Pooler { collector: PoolerCollector::new(&endpoint, &pooler.name, target.source_timeout) }));
     }
     if let Some(pgbackrest) = &target.pgbackrest {
         sources.push(Box::new(Backups {
@@ -139,6 +142,10 @@ impl Source for Volume {
         format!("volume:{}", self.member)
     }
 
+    fn min_interval(&self) -> Duration {
+        Duration::from_secs(5)
+    }
+
     fn member(&self) -> Option<String> {
         Some(self.member.clone())
     }
@@ -179,9 +186,7 @@ fn tree_size(dir: &std::path::Path) -> u64 {
 }
 
 struct Pooler {
-    endpoint: PoolerEndpoint,
-    credentials: Credentials,
-    timeout: Duration,
+    collector: PoolerCollector,
 }
 
 #[async_trait]
@@ -195,13 +200,7 @@ impl Source for Pooler {
     }
 
     async fn poll(&mut self) -> Vec<ObservationKind> {
-        let endpoint = Endpoint {
-            host: self.endpoint.host.clone(),
-            port: self.endpoint.port,
-            database: "pgbouncer".into(),
-            credentials: self.credentials.clone(),
-        };
-        match pooler::observe(&endpoint, &self.endpoint.name, self.timeout).await {
+        match self.collector.observe().await {
             Ok(pooler) => vec![ObservationKind::PoolerObserved { pooler }],
             Err(e) => vec![ObservationKind::SourceFailed { member: None, error: format!("{e:#}") }],
         }
@@ -218,6 +217,10 @@ struct Backups {
 impl Source for Backups {
     fn name(&self) -> String {
         "pgbackrest".into()
+    }
+
+    fn min_interval(&self) -> Duration {
+        Duration::from_secs(5)
     }
 
     fn member(&self) -> Option<String> {

@@ -1,0 +1,54 @@
+//! Builders of observed facts for unit tests across the crate.
+
+use crate::model::{Lsn, MemberReport, MemberSample, ReplicationRow, Role};
+
+/// A member as the HA manager reports it, running on loopback.
+pub fn report(name: &str, role: Role, port: u16) -> MemberReport {
+    MemberReport {
+        name: name.into(),
+        role,
+        state: "running".into(),
+        host: "127.0.0.1".into(),
+        port,
+        api_url: None,
+        timeline: Some(1),
+        manager_lag_bytes: None,
+        sync_standby: false,
+    }
+}
+
+/// A member's SQL sample: a primary at `lsn`, or a streaming standby that replayed up to `lsn`.
+pub fn sample(primary: bool, lsn: u64, replication: Vec<ReplicationRow>) -> MemberSample {
+    MemberSample {
+        server_version: "16.2".into(),
+        in_recovery: !primary,
+        current_lsn: primary.then_some(Lsn(lsn)),
+        receive_lsn: (!primary).then_some(Lsn(lsn)),
+        replay_lsn: (!primary).then_some(Lsn(lsn)),
+        replay_paused: false,
+        replay_delay_seconds: (!primary).then_some(0.0),
+        receiver_status: (!primary).then(|| "streaming".into()),
+        connections: 3,
+        max_connections: 200,
+        database_bytes: 1,
+        wal_bytes: 1,
+        replication,
+    }
+}
+
+/// The primary's `pg_stat_replication` row for a streaming standby.
+pub fn streaming(name: &str) -> ReplicationRow {
+    ReplicationRow {
+        application_name: name.into(),
+        state: "streaming".into(),
+        sync_state: "async".into(),
+        sent_lsn: None,
+        write_lsn: None,
+        flush_lsn: None,
+        replay_lsn: None,
+        write_lag_seconds: None,
+        flush_lag_seconds: None,
+        replay_lag_seconds: None,
+        slot_name: Some(name.replace('-', "_")),
+    }
+}

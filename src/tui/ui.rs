@@ -1,0 +1,406 @@
+//! `Ui`: focus, selection, filter, dialogs and pause — everything the console shows that is not a
+//! cluster fact. `Ui::update` is a pure reducer from a Command to Effects the loop carries out.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::action::{Action, BackupKind};
+use crate::command::{Command, ViewId};
+use crate::dispatch::Refusal;
+use crate::model::Role;
+use crate::state::State;
+use crate::tui::keymap::KeyContext;
+
+/// The refresh interval's bounds and steps, as `+` and `-` move it.
+pub const REFRESH_STEPS_MS: [u64; 7] = [250, 500, 1000, 2000, 5000, 10_000, 30_000];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputKind {
+    CommandLine,
+    Filter,
+}
+
+/// A line being typed: the `:` command line or the `/` filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    pub kind: InputKind,
+    pub text: String,
+}
+
+/// A dialog that holds an Action until it is confirmed; Esc drops it with nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    pub action: Action,
+    /// Exactly what will be done: the REST call, command or SQL.
+    pub preview: String,
+    /// What must be typed to confirm a disruptive action; `None`: Enter confirms.
+    pub phrase: Option<String>,
+    pub typed: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Info,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub text: String,
+    pub tone: Tone,
+}
+
+/// What the loop must do after a Command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+    /// Ask the platform what `action` will do, then open its confirmation.
+    Prepare(Action),
+    Dispatch {
+        action: Action,
+        confirmation: Option<String>,
+    },
+    RefreshNow,
+    SetRefresh(Duration),
+    FreezeDisplay(bool),
+    FullRedraw,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ui {
+    pub view: ViewId,
+    /// Where Back from Help returns to.
+    pub return_view: ViewId,
+    pub selected: BTreeMap<ViewId, usize>,
+    pub filter: Option<String>,
+    pub input: Option<Input>,
+    pub confirmation: Option<Confirmation>,
+    pub display_paused: bool,
+    pub refresh: Duration,
+    pub message: Option<Message>,
+    pub read_only: bool,
+}
+
+impl Ui {
+    pub fn new(read_only: bool, refresh: Duration) -> Self {
+        Self {
+            view: ViewId::Overview,
+            return_view: ViewId::Overview,
+            selected: BTreeMap::new(),
+            filter: None,
+            input: None,
+            confirmation: None,
+            display_paused: false,
+            refresh,
+            message: None,
+            read_only,
+        }
+    }
+
+    /// Which keymap table applies now.
+    pub fn context(&self) -> KeyContext {
+        match (&self.input, &self.confirmation) {
+            (Some(_), _) | (None, Some(Confirmation { phrase: Some(_), .. })) => KeyContext::Input,
+            (None, Some(_)) => KeyContext::Modal,
+            (None, None) => KeyContext::Normal,
+        }
+    }
+
+    pub fn selected(&self, view: ViewId) -> usize {
+        self.selected.get(&view).copied().unwrap_or(0)
+    }
+
+    pub fn update(&mut self, state: &State, command: Command) -> Vec<Effect> {
+        if command == Command::Quit {
+            return vec![Effect::Quit];
+        }
+        if command == Command::Redraw {
+            return vec![Effect::FullRedraw];
+        }
+        match self.context() {
+            KeyContext::Input => self.update_input(command),
+            KeyContext::Modal => self.update_modal(command),
+            KeyContext::Normal | KeyContext::Global => self.update_normal(state, command),
+        }
+    }
+
+    /// A printable character typed into the active input.
+    pub fn type_char(&mut self, c: char) {
+        if let Some(input) = &mut self.input {
+            input.text.push(c);
+        } else if let Some(confirmation) = &mut self.confirmation {
+            confirmation.typed.push(c);
+        }
+    }
+
+    pub fn delete_char(&mut self) {
+        if let Some(input) = &mut self.input {
+            input.text.pop();
+        } else if let Some(confirmation) = &mut self.confirmation {
+            confirmation.typed.pop();
+        }
+    }
+
+    /// The platform said what the action will do: show it and ask.
+    pub fn open_confirmation(&mut self, state: &State, action: Action, preview: String) {
+        let phrase = action.confirmation_phrase(&state.cluster);
+        self.confirmation = Some(Confirmation { action, preview, phrase, typed: String::new() });
+    }
+
+    pub fn on_refusal(&mut self, refusal: &Refusal) {
+        self.message = Some(Message { text: refusal.to_string(), tone: Tone::Error });
+    }
+
+    pub fn on_accepted(&mut self, action: &Action) {
+        self.message =
+            Some(Message { text: format!("{action} requested; its outcome appears in Events"), tone: Tone::Info });
+    }
+
+    fn update_input(&mut self, command: Command) -> Vec<Effect> {
+        match command {
+            Command::Back => {
+                if self.input.take().is_some_and(|i| i.kind == InputKind::Filter) {
+                    self.filter = None;
+                }
+                self.confirmation = None;
+                Vec::new()
+            }
+            Command::Submit => {
+                if let Some(input) = self.input.take() {
+                    return self.submit_input(input);
+                }
+                self.submit_confirmation()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn update_modal(&mut self, command: Command) -> Vec<Effect> {
+        match command {
+            Command::Back => {
+                self.confirmation = None;
+                Vec::new()
+            }
+            Command::Submit => self.submit_confirmation(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn submit_confirmation(&mut self) -> Vec<Effect> {
+        let Some(confirmation) = self.confirmation.take() else { return Vec::new() };
+        let typed = confirmation.phrase.as_ref().map(|_| confirmation.typed.clone());
+        vec![Effect::Dispatch { action: confirmation.action, confirmation: typed }]
+    }
+
+    fn submit_input(&mut self, input: Input) -> Vec<Effect> {
+        match input.kind {
+            InputKind::Filter => {
+                self.filter = (!input.text.is_empty()).then_some(input.text);
+                self.selected.insert(self.view, 0);
+                Vec::new()
+            }
+            InputKind::CommandLine => self.run_command_line(input.text.trim()),
+        }
+    }
+
+    /// `:overview`, `:backups`, `:q`, `:refresh 2s` …: views and a few commands by name.
+    fn run_command_line(&mut self, line: &str) -> Vec<Effect> {
+        let mut words = line.split_whitespace();
+        let Some(word) = words.next() else { return Vec::new() };
+        if let Some(view) = ViewId::from_name(word).or_else(|| ViewId::from_name(word.trim_end_matches('s'))) {
+            self.show(view);
+            return Vec::new();
+        }
+        match word {
+            "q" | "quit" => vec![Effect::Quit],
+            "refresh" => {
+                if let Some(interval) = words.next().and_then(parse_interval) {
+                    self.refresh = interval;
+                    return vec![Effect::SetRefresh(interval)];
+                }
+                self.error("usage: :refresh <interval>, e.g. :refresh 2s or :refresh 500ms");
+                Vec::new()
+            }
+            other => match Command::from_name(other) {
+                Some(command) if command.is_mutating() && self.read_only => {
+                    vec![Effect::Dispatch { action: Self::default_action(command), confirmation: None }]
+                }
+                Some(_) | None => {
+                    self.error(&format!(
+                        "unknown command `{other}`; try a view name (overview, replication, storage, backups, events, help), refresh or q"
+                    ));
+                    Vec::new()
+                }
+            },
+        }
+    }
+
+    fn update_normal(&mut self, state: &State, command: Command) -> Vec<Effect> {
+        self.message = None;
+        let rows = row_count(state, self.view);
+        let selected = self.selected(self.view);
+        let page = 10;
+        let move_to = |to: usize| to.min(rows.saturating_sub(1));
+        match command {
+            Command::Back => {
+                if self.view == ViewId::Help {
+                    self.view = self.return_view;
+                } else if self.filter.is_some() {
+                    self.filter = None;
+                }
+            }
+            Command::Help | Command::ShowView(ViewId::Help) => {
+                if self.view == ViewId::Help {
+                    self.view = self.return_view;
+                } else {
+                    self.show(ViewId::Help);
+                }
+            }
+            Command::ShowView(view) => self.show(view),
+            Command::NextView | Command::PreviousView => {
+                let cycle = ViewId::CYCLE;
+                let at = cycle.iter().position(|v| *v == self.view).unwrap_or(0);
+                let next = if command == Command::NextView { at + 1 } else { at + cycle.len() - 1 };
+                self.show(cycle[next % cycle.len()]);
+            }
+            Command::CommandLine => self.input = Some(Input { kind: InputKind::CommandLine, text: String::new() }),
+            Command::Filter => {
+                let text = self.filter.clone().unwrap_or_default();
+                self.input = Some(Input { kind: InputKind::Filter, text });
+            }
+            Command::Up => {
+                self.selected.insert(self.view, selected.saturating_sub(1));
+            }
+            Command::Down => {
+                self.selected.insert(self.view, move_to(selected + 1));
+            }
+            Command::Top => {
+                self.selected.insert(self.view, 0);
+            }
+            Command::Bottom => {
+                self.selected.insert(self.view, move_to(usize::MAX));
+            }
+            Command::PageUp => {
+                self.selected.insert(self.view, selected.saturating_sub(page));
+            }
+            Command::PageDown => {
+                self.selected.insert(self.view, move_to(selected + page));
+            }
+            Command::RefreshNow => return vec![Effect::RefreshNow],
+            Command::RefreshFaster | Command::RefreshSlower => {
+                return self.step_refresh(command == Command::RefreshFaster)
+            }
+            Command::PauseDisplay => {
+                self.display_paused = !self.display_paused;
+                return vec![Effect::FreezeDisplay(self.display_paused)];
+            }
+            Command::Switchover | Command::Failover | Command::Backup => return self.mutation(state, command),
+            Command::Submit | Command::Quit | Command::Redraw => {}
+        }
+        Vec::new()
+    }
+
+    fn show(&mut self, view: ViewId) {
+        if view == ViewId::Help && self.view != ViewId::Help {
+            self.return_view = self.view;
+        }
+        self.view = view;
+    }
+
+    fn step_refresh(&mut self, faster: bool) -> Vec<Effect> {
+        let ms = u64::try_from(self.refresh.as_millis()).unwrap_or(u64::MAX);
+        let next = if faster {
+            REFRESH_STEPS_MS.iter().rev().find(|s| **s < ms).copied().unwrap_or(REFRESH_STEPS_MS[0])
+        } else {
+            REFRESH_STEPS_MS.iter().find(|s| **s > ms).copied().unwrap_or(REFRESH_STEPS_MS[REFRESH_STEPS_MS.len() - 1])
+        };
+        self.refresh = Duration::from_millis(next);
+        self.message =
+            Some(Message { text: format!("refreshing every {}", format_interval(self.refresh)), tone: Tone::Info });
+        vec![Effect::SetRefresh(self.refresh)]
+    }
+
+    /// A mutating key: read-only sends it straight to the Dispatcher (which refuses and audits);
+    /// otherwise the platform is asked what it will do and a confirmation opens.
+    fn mutation(&mut self, state: &State, command: Command) -> Vec<Effect> {
+        let action = match command {
+            Command::Switchover | Command::Failover => {
+                let Some(member) = self.selected_replica(state) else {
+                    self.error("select a replica first (in Overview or Replication, with j/k)");
+                    return Vec::new();
+                };
+                if command == Command::Switchover {
+                    Action::Switchover { candidate: Some(member) }
+                } else {
+                    Action::Failover { candidate: member }
+                }
+            }
+            _ => Self::default_action(command),
+        };
+        if self.read_only {
+            return vec![Effect::Dispatch { action, confirmation: None }];
+        }
+        vec![Effect::Prepare(action)]
+    }
+
+    fn default_action(command: Command) -> Action {
+        match command {
+            Command::Failover => Action::Failover { candidate: String::new() },
+            Command::Switchover => Action::Switchover { candidate: None },
+            _ => Action::Backup { kind: BackupKind::Full },
+        }
+    }
+
+    /// The replica under the cursor in views that list members.
+    fn selected_replica(&self, state: &State) -> Option<String> {
+        let members = state.member_views();
+        let member = match self.view {
+            ViewId::Overview | ViewId::Storage => members.get(self.selected(self.view))?,
+            ViewId::Replication => {
+                let replicas: Vec<_> = members.iter().filter(|m| m.role != Role::Primary).collect();
+                *replicas.get(self.selected(self.view))?
+            }
+            _ => return None,
+        };
+        (member.role == Role::Replica).then(|| member.name.clone())
+    }
+
+    fn error(&mut self, text: &str) {
+        self.message = Some(Message { text: text.to_owned(), tone: Tone::Error });
+    }
+}
+
+/// Rows the view lists, for moving the selection.
+pub fn row_count(state: &State, view: ViewId) -> usize {
+    match view {
+        ViewId::Overview | ViewId::Storage => state.member_views().len(),
+        ViewId::Replication => state.member_views().iter().filter(|m| m.role != Role::Primary).count(),
+        ViewId::Backups => state.backups.as_ref().map_or(0, |b| b.value.backups.len()),
+        ViewId::Events => state.events.len(),
+        ViewId::Help => 0,
+    }
+}
+
+pub fn parse_interval(text: &str) -> Option<Duration> {
+    let (number, unit) = text.find(|c: char| !c.is_ascii_digit()).map_or((text, "s"), |i| text.split_at(i));
+    let n: u64 = number.parse().ok()?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        _ => return None,
+    };
+    (Duration::from_millis(100)..=Duration::from_secs(300)).contains(&d).then_some(d)
+}
+
+pub fn format_interval(d: Duration) -> String {
+    if d.as_millis() % 1000 == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+#[path = "ui_tests.rs"]
+mod tests;

@@ -1,0 +1,111 @@
+//! The frame around every view: header, tabs, status line and the key footer.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use crate::command::{Command, ViewId};
+use crate::tui::keymap::KeyContext;
+use crate::tui::theme::Role;
+use crate::tui::ui::{format_interval, InputKind, Tone};
+use crate::tui::views::Context;
+
+pub fn header(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
+    let state = cx.state;
+    let cluster = if state.cluster.is_empty() { "(waiting for the cluster)" } else { state.cluster.as_str() };
+    let mut spans = vec![
+        Span::styled(" pgdeck ", cx.style(Role::Title)),
+        Span::styled(format!(" {cluster} "), cx.style(Role::Header)),
+    ];
+    if !state.platform.is_empty() {
+        spans.push(Span::styled(format!("({}) ", state.platform), cx.style(Role::Muted)));
+    }
+    match state.leader_name() {
+        Some(leader) => spans.push(Span::styled(format!("leader {leader} "), cx.style(Role::Leader))),
+        None if state.now.is_some() => spans.push(Span::styled("NO LEADER ", cx.style(Role::Danger))),
+        None => {}
+    }
+    if let Some(tl) = state.timeline() {
+        spans.push(Span::styled(format!("TL {tl} "), cx.style(Role::Muted)));
+    }
+    if state.maintenance_mode == Some(true) {
+        spans.push(Span::styled("MAINTENANCE ", cx.style(Role::Warning)));
+    }
+    spans.push(Span::styled(format!("every {} ", format_interval(cx.ui.refresh)), cx.style(Role::Muted)));
+    if cx.ui.display_paused {
+        spans.push(Span::styled("PAUSED ", cx.style(Role::Warning)));
+    }
+    if cx.ui.read_only {
+        spans.push(Span::styled("READ-ONLY ", cx.style(Role::Warning)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+pub fn tabs(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
+    let mut spans = Vec::new();
+    for view in ViewId::CYCLE.into_iter().chain([ViewId::Help]) {
+        let key = cx.keymap.key_label(Command::ShowView(view), KeyContext::Normal).unwrap_or_default();
+        let label = if key.is_empty() { format!(" {} ", view.title()) } else { format!(" {key} {} ", view.title()) };
+        let role = if view == cx.ui.view { Role::Selected } else { Role::Muted };
+        spans.push(Span::styled(label, cx.style(role)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The active input line, else the last message, else the filter in force.
+pub fn status_line(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
+    let ui = cx.ui;
+    let line = if let Some(input) = &ui.input {
+        let prompt = if input.kind == InputKind::CommandLine { ":" } else { "/" };
+        Line::from(vec![Span::styled(prompt, cx.style(Role::Key)), Span::raw(input.text.clone()), Span::raw("▏")])
+    } else if let Some(message) = &ui.message {
+        let role = if message.tone == Tone::Error { Role::Danger } else { Role::Ok };
+        Line::from(Span::styled(message.text.clone(), cx.style(role)))
+    } else if let Some(filter) = &ui.filter {
+        Line::from(vec![Span::styled("filter: ", cx.style(Role::Muted)), Span::raw(filter.clone())])
+    } else {
+        Line::default()
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The hints the footer shows, most useful first; it shows as many as fit.
+const FOOTER: [Command; 12] = [
+    Command::Help,
+    Command::Back,
+    Command::Submit,
+    Command::CommandLine,
+    Command::Filter,
+    Command::Switchover,
+    Command::Failover,
+    Command::Backup,
+    Command::PauseDisplay,
+    Command::RefreshNow,
+    Command::NextView,
+    Command::Quit,
+];
+
+/// Key hints for the current context, from the keymap, without mutating keys when read-only.
+pub fn footer(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
+    let context = cx.ui.context();
+    let bindings = cx.keymap.bindings(context);
+    let global = cx.keymap.bindings(KeyContext::Global);
+    let mut spans = Vec::new();
+    let mut width = 0;
+    for command in FOOTER {
+        if cx.ui.read_only && command.is_mutating() {
+            continue;
+        }
+        let Some(binding) = bindings.iter().chain(&global).find(|b| b.command == command) else { continue };
+        let (Some(key), desc) = (binding.keys.first(), &binding.desc) else { continue };
+        let hint_width = key.chars().count() + desc.chars().count() + 3;
+        if width + hint_width > usize::from(area.width) {
+            break;
+        }
+        width += hint_width;
+        spans.push(Span::styled(format!(" {key}"), cx.style(Role::Key)));
+        spans.push(Span::styled(format!(" {desc} "), cx.style(Role::Footer)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

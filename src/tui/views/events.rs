@@ -1,0 +1,62 @@
+//! Events: the timeline of role changes, members leaving, backups and actions with outcomes.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+use ratatui::Frame;
+
+use crate::action::ActionOutcome;
+use crate::command::ViewId;
+use crate::state::{Event, EventKind};
+use crate::tui::theme::Role;
+use crate::tui::views::Context;
+
+pub fn describe(event: &Event) -> (String, Role) {
+    match &event.kind {
+        EventKind::RoleObserved { member, role, before: Some(before) } => {
+            (format!("{member} changed role: {before} -> {role}"), Role::Warning)
+        }
+        EventKind::RoleObserved { member, role, before: None } => (format!("{member} seen as {role}"), Role::Text),
+        EventKind::LeaderChanged { from, to } => (
+            format!("leader changed: {} -> {}", from.as_deref().unwrap_or("(none)"), to.as_deref().unwrap_or("(none)")),
+            if to.is_some() { Role::Warning } else { Role::Danger },
+        ),
+        EventKind::MemberLeft { member } => (format!("{member} left the cluster (down)"), Role::Danger),
+        EventKind::MaintenanceModeChanged { paused: true } => {
+            ("maintenance mode on: no automatic failover".into(), Role::Warning)
+        }
+        EventKind::MaintenanceModeChanged { paused: false } => ("maintenance mode off".into(), Role::Ok),
+        EventKind::BackupAppeared { id, status } => (format!("backup {id} appeared ({status:?})"), Role::Ok),
+        EventKind::ActionRequested { request } => {
+            (format!("{} requested by {} (#{})", request.action, request.requested_by, request.id), Role::Key)
+        }
+        EventKind::ActionFinished { request, outcome: ActionOutcome::Succeeded { detail } } => {
+            (format!("{} (#{}) succeeded: {detail}", request.action, request.id), Role::Ok)
+        }
+        EventKind::ActionFinished { request, outcome: ActionOutcome::Failed { error } } => {
+            (format!("{} (#{}) FAILED: {error}", request.action, request.id), Role::Danger)
+        }
+    }
+}
+
+pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
+    let rows = cx.state.events.iter().rev().filter_map(|event| {
+        let (text, role) = describe(event);
+        cx.matches_filter(&text).then(|| {
+            Row::new(vec![
+                Cell::from(event.at.format("%Y-%m-%d %H:%M:%S").to_string()).style(cx.style(Role::Muted)),
+                Cell::from(text).style(cx.style(role)),
+            ])
+        })
+    });
+    let table = Table::new(rows, [Constraint::Length(19), Constraint::Fill(1)])
+        .header(Row::new(vec!["TIME (UTC)", "EVENT"]).style(cx.style(Role::Header)))
+        .row_highlight_style(cx.style(Role::Selected))
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(cx.style(Role::Border))
+                .title(format!(" Events ({}) ", cx.state.events.len())),
+        );
+    let mut selection = TableState::default().with_selected(Some(cx.ui.selected(ViewId::Events)));
+    frame.render_stateful_widget(table, area, &mut selection);
+}

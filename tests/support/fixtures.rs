@@ -1,0 +1,272 @@
+//! Fixed States for view snapshots, built the only way State changes: through `State::apply`.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use pgdeck::action::{Action, ActionOutcome, ActionRequest, BackupKind};
+use pgdeck::model::{
+    BackupCatalog, BackupReport, BackupStatus, Lsn, MemberReport, MemberSample, PoolerReport, ReplicationRow, Role,
+    VolumeUsage,
+};
+use pgdeck::observation::{Observation, ObservationKind};
+use pgdeck::spec::ThresholdsSpec;
+use pgdeck::state::State;
+
+pub const MEMBERS: [&str; 3] = ["postgres-cluster-1", "postgres-cluster-2", "postgres-cluster-3"];
+
+pub fn t(seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap() + Duration::seconds(seconds)
+}
+
+fn apply(state: &mut State, at: i64, source: &str, kind: ObservationKind) {
+    state.apply(&Observation::new(t(at), source, kind));
+}
+
+fn report(name: &str, role: Role, port: u16) -> MemberReport {
+    MemberReport {
+        name: name.into(),
+        role,
+        state: "running".into(),
+        host: "127.0.0.1".into(),
+        port,
+        api_url: Some(format!("http://127.0.0.1:{}", port + 3000)),
+        timeline: Some(3),
+        manager_lag_bytes: None,
+        sync_standby: false,
+    }
+}
+
+fn row(name: &str, replay: u64) -> ReplicationRow {
+    ReplicationRow {
+        application_name: name.into(),
+        state: "streaming".into(),
+        sync_state: "async".into(),
+        sent_lsn: Some(Lsn(0x3_0000_0000)),
+        write_lsn: Some(Lsn(0x3_0000_0000)),
+        flush_lsn: Some(Lsn(0x3_0000_0000)),
+        replay_lsn: Some(Lsn(replay)),
+        write_lag_seconds: Some(0.001),
+        flush_lag_seconds: Some(0.002),
+        replay_lag_seconds: Some(0.004),
+        slot_name: Some(name.replace('-', "_")),
+    }
+}
+
+fn sample(primary: bool, lsn: u64, replication: Vec<ReplicationRow>) -> MemberSample {
+    MemberSample {
+        server_version: "16.2".into(),
+        in_recovery: !primary,
+        current_lsn: primary.then_some(Lsn(lsn)),
+        receive_lsn: (!primary).then_some(Lsn(lsn)),
+        replay_lsn: (!primary).then_some(Lsn(lsn)),
+        replay_paused: false,
+        replay_delay_seconds: (!primary).then_some(0.0),
+        receiver_status: (!primary).then(|| "streaming".into()),
+        connections: 12,
+        max_connections: 200,
+        database_bytes: 2_500_000_000,
+        wal_bytes: 320_000_000,
+        replication,
+    }
+}
+
+fn backup(id: &str, kind: &str, status: BackupStatus, started: DateTime<Utc>, size: u64) -> BackupReport {
+    BackupReport {
+        id: id.into(),
+        kind: kind.into(),
+        method: "pgbackrest".into(),
+        status,
+        started_at: Some(started),
+        stopped_at: Some(started + Duration::seconds(95)),
+        size_bytes: Some(size),
+        repository_bytes: Some(size / 4),
+        wal_start: Some("00000003000000000000001A".into()),
+        wal_stop: Some("00000003000000000000001B".into()),
+        error: (status == BackupStatus::Failed).then(|| "archive timeout".into()),
+    }
+}
+
+/// The reference cluster, healthy: cluster-1 leads; both replicas stream and are caught up.
+pub fn healthy() -> State {
+    let mut s = State::new(ThresholdsSpec::default());
+    let configured = MEMBERS.iter().map(|m| (*m).to_owned()).collect();
+    apply(
+        &mut s,
+        0,
+        "patroni",
+        ObservationKind::ClusterIdentified {
+            cluster: "postgres-cluster".into(),
+            platform: "patroni".into(),
+            configured_members: configured,
+        },
+    );
+    apply(
+        &mut s,
+        0,
+        "patroni",
+        ObservationKind::MembersListed {
+            members: vec![
+                report(MEMBERS[0], Role::Primary, 5432),
+                report(MEMBERS[1], Role::Replica, 5433),
+                report(MEMBERS[2], Role::Replica, 5434),
+            ],
+        },
+    );
+    apply(&mut s, 0, "patroni", ObservationKind::MaintenanceModeObserved { paused: false });
+    let lsn = 0x3_0000_0000;
+    for step in 0..20 {
+        let at = step;
+        let replay = lsn - u64::try_from((step % 5) * 4096).unwrap();
+        apply(
+            &mut s,
+            at,
+            "sql:postgres-cluster-1",
+            ObservationKind::MemberSampled {
+                member: MEMBERS[0].into(),
+                sample: sample(true, lsn, vec![row(MEMBERS[1], replay), row(MEMBERS[2], lsn)]),
+            },
+        );
+        apply(
+            &mut s,
+            at,
+            "sql:postgres-cluster-2",
+            ObservationKind::MemberSampled { member: MEMBERS[1].into(), sample: sample(false, replay, vec![]) },
+        );
+        apply(
+            &mut s,
+            at,
+            "sql:postgres-cluster-3",
+            ObservationKind::MemberSampled { member: MEMBERS[2].into(), sample: sample(false, lsn, vec![]) },
+        );
+    }
+    observe_volumes_pooler_backups(&mut s);
+    apply(&mut s, 20, "clock", ObservationKind::Tick);
+    s
+}
+
+/// Volumes, the pooler on cluster-1, three nightly backups and one manual backup action.
+fn observe_volumes_pooler_backups(s: &mut State) {
+    for (i, m) in MEMBERS.iter().enumerate() {
+        let used = 12_000_000_000 + u64::try_from(i).unwrap() * 1_000_000_000;
+        apply(
+            s,
+            19,
+            &format!("volume:{m}"),
+            ObservationKind::VolumeSampled {
+                member: (*m).into(),
+                usage: VolumeUsage { used_bytes: used, size_bytes: 53_687_091_200 },
+            },
+        );
+    }
+    apply(
+        s,
+        19,
+        "pooler",
+        ObservationKind::PoolerObserved {
+            pooler: PoolerReport {
+                name: "postgres-cluster-pooler-rw".into(),
+                listen: "127.0.0.1:6432".into(),
+                pool_mode: "transaction".into(),
+                target_host: Some("127.0.0.1".into()),
+                target_port: Some(5432),
+                client_connections: 87,
+                server_connections: 25,
+            },
+        },
+    );
+    let today = Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap();
+    apply(
+        s,
+        15,
+        "pgbackrest",
+        ObservationKind::BackupsListed {
+            catalog: BackupCatalog {
+                backups: vec![
+                    backup(
+                        "20261123-020000F",
+                        "full",
+                        BackupStatus::Completed,
+                        today - Duration::days(2),
+                        2_400_000_000,
+                    ),
+                    backup(
+                        "20261124-020000F",
+                        "full",
+                        BackupStatus::Completed,
+                        today - Duration::days(1),
+                        2_450_000_000,
+                    ),
+                    backup("20261125-020000F", "full", BackupStatus::Completed, today, 2_500_000_000),
+                ],
+                schedule: Some("0 0 2 * * *".into()),
+                retention: Some("30d".into()),
+                next_scheduled_at: Some(today + Duration::days(1)),
+                archive_min_wal: Some("000000010000000000000001".into()),
+                archive_max_wal: Some("00000003000000000000001F".into()),
+            },
+        },
+    );
+    let request = ActionRequest {
+        id: 1,
+        action: Action::Backup { kind: BackupKind::Full },
+        requested_at: t(5),
+        requested_by: "sre".into(),
+        confirmation: None,
+    };
+    apply(s, 5, "dispatcher", ObservationKind::ActionRequested { request: request.clone() });
+    apply(
+        s,
+        9,
+        "dispatcher",
+        ObservationKind::ActionFinished {
+            request,
+            outcome: ActionOutcome::Succeeded { detail: "full backup completed".into() },
+        },
+    );
+}
+
+/// After the leader died: cluster-1 is gone, cluster-2 leads, cluster-3 lags and the pooler
+/// still points at the old leader.
+pub fn degraded() -> State {
+    let mut s = healthy();
+    apply(
+        &mut s,
+        40,
+        "patroni",
+        ObservationKind::MembersListed {
+            members: vec![report(MEMBERS[1], Role::Primary, 5433), report(MEMBERS[2], Role::Replica, 5434)],
+        },
+    );
+    apply(
+        &mut s,
+        40,
+        "sql:postgres-cluster-1",
+        ObservationKind::SourceFailed {
+            member: Some(MEMBERS[0].into()),
+            error: "127.0.0.1:5432 refused the connection".into(),
+        },
+    );
+    let lsn = 0x3_1000_0000;
+    apply(
+        &mut s,
+        40,
+        "sql:postgres-cluster-2",
+        ObservationKind::MemberSampled {
+            member: MEMBERS[1].into(),
+            sample: sample(true, lsn, vec![row(MEMBERS[2], lsn - 40_000_000)]),
+        },
+    );
+    let mut lagging = sample(false, lsn - 40_000_000, vec![]);
+    lagging.replay_delay_seconds = Some(48.0);
+    apply(
+        &mut s,
+        40,
+        "sql:postgres-cluster-3",
+        ObservationKind::MemberSampled { member: MEMBERS[2].into(), sample: lagging },
+    );
+    apply(&mut s, 41, "clock", ObservationKind::Tick);
+    s
+}
+
+/// Nothing observed yet: the first frame, before any source answered.
+pub fn empty() -> State {
+    State::new(ThresholdsSpec::default())
+}

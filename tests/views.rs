@@ -1,0 +1,168 @@
+//! Snapshot tests of every view and dialog at 80x24 and 160x48, from fixed States, plus the
+//! colour cues that matter and a grid of terminal sizes that must never panic.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::time::Duration;
+
+use pgdeck::action::{Action, BackupKind};
+use pgdeck::command::{Command, ViewId};
+use pgdeck::state::State;
+use pgdeck::tui::keymap::{Keymap, KeymapBase};
+use pgdeck::tui::theme::{Role, Theme};
+use pgdeck::tui::ui::Ui;
+use pgdeck::tui::views;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::Terminal;
+
+use support::fixtures;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn draw(state: &State, ui: &Ui, width: u16, height: u16) -> Buffer {
+    let theme = Theme::builtin("default").unwrap();
+    let keymap = Keymap::builtin(KeymapBase::Default);
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| views::render(frame, state, ui, &theme, &keymap)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+fn text_of(buffer: &Buffer) -> String {
+    let area = buffer.area;
+    (0..area.height)
+        .map(|y| (0..area.width).map(|x| buffer[(x, y)].symbol()).collect::<String>().trim_end().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn snapshot(view: &str, case: &str, state: &State, ui: &Ui) {
+    for (w, h) in SIZES {
+        let text = text_of(&draw(state, ui, w, h));
+        insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(format!("{view}__{case}__{w}x{h}"), text);
+        });
+    }
+}
+
+fn ui_on(view: ViewId) -> Ui {
+    let mut ui = Ui::new(false, Duration::from_secs(1));
+    ui.view = view;
+    ui
+}
+
+#[test]
+fn every_view_healthy_and_degraded() {
+    for view in [ViewId::Overview, ViewId::Replication, ViewId::Storage, ViewId::Backups, ViewId::Events, ViewId::Help]
+    {
+        snapshot(view.name(), "healthy", &fixtures::healthy(), &ui_on(view));
+        if view != ViewId::Help {
+            snapshot(view.name(), "degraded", &fixtures::degraded(), &ui_on(view));
+        }
+    }
+}
+
+#[test]
+fn first_frame_before_any_source_answered() {
+    snapshot("overview", "waiting", &fixtures::empty(), &ui_on(ViewId::Overview));
+}
+
+#[test]
+fn read_only_help_and_footer_show_no_mutating_key() {
+    let mut ui = Ui::new(true, Duration::from_secs(1));
+    ui.view = ViewId::Help;
+    snapshot("help", "read_only", &fixtures::healthy(), &ui);
+    let keymap = Keymap::builtin(KeymapBase::Default);
+    let normal = keymap.bindings(pgdeck::tui::keymap::KeyContext::Normal);
+    for read_only in [false, true] {
+        for view in [ViewId::Help, ViewId::Overview] {
+            let mut ui = Ui::new(read_only, Duration::from_secs(1));
+            ui.view = view;
+            let text = text_of(&draw(&fixtures::healthy(), &ui, 160, 48));
+            for command in [Command::Switchover, Command::Failover, Command::Backup] {
+                let binding = normal.iter().find(|b| b.command == command).unwrap();
+                let key = &binding.keys[0];
+                // Help lists `key  desc`; the footer lists ` key desc `.
+                let shown = text.contains(&format!("{key:<18}{}", binding.desc))
+                    || text.contains(&format!(" {key} {} ", binding.desc));
+                assert_eq!(shown, !read_only, "{command:?} in {view:?}, read_only={read_only}:\n{text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn switchover_dialog_asks_for_the_member_name() {
+    let state = fixtures::healthy();
+    let mut ui = ui_on(ViewId::Overview);
+    ui.update(&state, Command::Down);
+    let action = Action::Switchover { candidate: Some("postgres-cluster-2".into()) };
+    let preview = "POST http://127.0.0.1:8432/switchover\n{\"candidate\":\"postgres-cluster-2\",\"leader\":\"postgres-cluster-1\"}".to_owned();
+    ui.open_confirmation(&state, action, preview);
+    ui.type_char('p');
+    snapshot("confirm", "switchover", &state, &ui);
+}
+
+#[test]
+fn backup_dialog_confirms_with_enter() {
+    let state = fixtures::healthy();
+    let mut ui = ui_on(ViewId::Backups);
+    let preview = "pgbackrest --stanza=postgres-cluster --type=full backup".to_owned();
+    ui.open_confirmation(&state, Action::Backup { kind: BackupKind::Full }, preview);
+    snapshot("confirm", "backup", &state, &ui);
+}
+
+#[test]
+fn a_refusal_is_shown_on_the_status_line() {
+    let state = fixtures::healthy();
+    let mut ui = ui_on(ViewId::Overview);
+    ui.on_refusal(&pgdeck::dispatch::Refusal::ReadOnly);
+    let text = text_of(&draw(&state, &ui, 80, 24));
+    assert!(text.contains("read-only"), "{text}");
+}
+
+#[test]
+fn leader_and_down_member_are_coloured_by_role() {
+    let theme = Theme::builtin("default").unwrap();
+    let buffer = draw(&fixtures::degraded(), &ui_on(ViewId::Overview), 160, 48);
+    let text = text_of(&buffer);
+    let find = |needle: &str| -> (u16, u16) {
+        let (y, line) = text.lines().enumerate().find(|(_, l)| l.contains(needle)).unwrap();
+        let x = line.find(needle).unwrap();
+        (u16::try_from(line[..x].chars().count()).unwrap(), u16::try_from(y).unwrap())
+    };
+    let (_, y2) = find("│postgres-cluster-2");
+    let row = text.lines().nth(usize::from(y2)).unwrap();
+    let leader_x = row[..row.find("primary").unwrap()].chars().count();
+    let leader_cell = &buffer[(u16::try_from(leader_x).unwrap(), y2)];
+    assert_eq!(leader_cell.fg, theme.style(Role::Leader).fg.unwrap_or(ratatui::style::Color::Reset));
+    let (x, y) = find("CRIT");
+    assert_eq!(buffer[(x, y)].fg, theme.style(Role::Danger).fg.unwrap_or(ratatui::style::Color::Reset));
+}
+
+#[test]
+fn no_size_panics_from_1x1_up() {
+    let states = [fixtures::healthy(), fixtures::degraded(), fixtures::empty()];
+    for view in [ViewId::Overview, ViewId::Replication, ViewId::Storage, ViewId::Backups, ViewId::Events, ViewId::Help]
+    {
+        for state in &states {
+            let mut ui = ui_on(view);
+            ui.open_confirmation(state, Action::Backup { kind: BackupKind::Full }, "x\ny".into());
+            for w in (1..=200).step_by(13) {
+                for h in (1..=60).step_by(7) {
+                    draw(state, &ui, w, h);
+                    draw(state, &ui_on(view), w, h);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn too_small_a_terminal_says_what_it_needs() {
+    let text = text_of(&draw(&fixtures::healthy(), &ui_on(ViewId::Overview), 30, 8));
+    assert!(text.contains("too small") && text.contains("40x10"), "{text}");
+}
