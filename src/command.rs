@@ -9,14 +9,25 @@ pub enum ViewId {
     Replication,
     Storage,
     Backups,
+    Statements,
+    Activity,
+    Databases,
     Events,
     Help,
 }
 
 impl ViewId {
     /// The views in Tab order (Help is reached by `?`, not by Tab).
-    pub const CYCLE: [ViewId; 5] =
-        [ViewId::Overview, ViewId::Replication, ViewId::Storage, ViewId::Backups, ViewId::Events];
+    pub const CYCLE: [ViewId; 8] = [
+        ViewId::Overview,
+        ViewId::Replication,
+        ViewId::Storage,
+        ViewId::Backups,
+        ViewId::Statements,
+        ViewId::Activity,
+        ViewId::Databases,
+        ViewId::Events,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -24,6 +35,9 @@ impl ViewId {
             ViewId::Replication => "replication",
             ViewId::Storage => "storage",
             ViewId::Backups => "backups",
+            ViewId::Statements => "statements",
+            ViewId::Activity => "activity",
+            ViewId::Databases => "databases",
             ViewId::Events => "events",
             ViewId::Help => "help",
         }
@@ -35,15 +49,26 @@ impl ViewId {
             ViewId::Replication => "Replication",
             ViewId::Storage => "Storage",
             ViewId::Backups => "Backups",
+            ViewId::Statements => "Top queries",
+            ViewId::Activity => "Activity",
+            ViewId::Databases => "Databases & roles",
             ViewId::Events => "Events",
             ViewId::Help => "Help",
         }
     }
 
+    /// For the tab line on a narrow terminal.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            ViewId::Replication => "Repl",
+            ViewId::Statements => "Queries",
+            ViewId::Databases => "DBs",
+            other => other.title(),
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<ViewId> {
-        [ViewId::Overview, ViewId::Replication, ViewId::Storage, ViewId::Backups, ViewId::Events, ViewId::Help]
-            .into_iter()
-            .find(|v| v.name() == name)
+        ViewId::CYCLE.into_iter().chain([ViewId::Help]).find(|v| v.name() == name)
     }
 }
 
@@ -70,6 +95,11 @@ pub enum Command {
     RefreshSlower,
     PauseDisplay,
     Redraw,
+    /// Sort the table by its next column; reverse the order.
+    SortNext,
+    SortReverse,
+    /// Show the workload views for the next member (the leader by default).
+    NextMember,
     /// Enter: confirm a dialog or submit an input line.
     Submit,
     // Mutating: each opens a dialog that holds the Action until it is confirmed.
@@ -80,7 +110,7 @@ pub enum Command {
 
 impl Command {
     /// Every command, for keymap validation and the help screen.
-    pub const ALL: [Command; 28] = [
+    pub const ALL: [Command; 34] = [
         Command::Quit,
         Command::Back,
         Command::Help,
@@ -98,12 +128,18 @@ impl Command {
         Command::ShowView(ViewId::Replication),
         Command::ShowView(ViewId::Storage),
         Command::ShowView(ViewId::Backups),
+        Command::ShowView(ViewId::Statements),
+        Command::ShowView(ViewId::Activity),
+        Command::ShowView(ViewId::Databases),
         Command::ShowView(ViewId::Events),
         Command::RefreshNow,
         Command::RefreshFaster,
         Command::RefreshSlower,
         Command::PauseDisplay,
         Command::Redraw,
+        Command::SortNext,
+        Command::SortReverse,
+        Command::NextMember,
         Command::Submit,
         Command::Switchover,
         Command::Failover,
@@ -131,6 +167,9 @@ impl Command {
             Command::ShowView(ViewId::Replication) => "view-replication",
             Command::ShowView(ViewId::Storage) => "view-storage",
             Command::ShowView(ViewId::Backups) => "view-backups",
+            Command::ShowView(ViewId::Statements) => "view-statements",
+            Command::ShowView(ViewId::Activity) => "view-activity",
+            Command::ShowView(ViewId::Databases) => "view-databases",
             Command::ShowView(ViewId::Events) => "view-events",
             Command::ShowView(ViewId::Help) => "view-help",
             Command::RefreshNow => "refresh-now",
@@ -138,6 +177,9 @@ impl Command {
             Command::RefreshSlower => "refresh-slower",
             Command::PauseDisplay => "pause-display",
             Command::Redraw => "redraw",
+            Command::SortNext => "sort-next",
+            Command::SortReverse => "sort-reverse",
+            Command::NextMember => "next-member",
             Command::Submit => "submit",
             Command::Switchover => "switchover",
             Command::Failover => "failover",

@@ -191,6 +191,62 @@ pub struct BackupCatalog {
     pub archive_max_wal: Option<String>,
 }
 
+/// One `pg_stat_activity` backend, with who blocks it (`pg_blocking_pids`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Backend {
+    pub pid: i32,
+    pub user: Option<String>,
+    pub database: Option<String>,
+    pub application: Option<String>,
+    pub client: Option<String>,
+    pub state: Option<String>,
+    pub wait_event_type: Option<String>,
+    pub wait_event: Option<String>,
+    /// Seconds since the current query (or, idle in transaction, the transaction) started.
+    pub running_seconds: Option<f64>,
+    pub query: Option<String>,
+    pub blocked_by: Vec<i32>,
+}
+
+/// Cumulative `pg_stat_statements` counters for one statement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatementRow {
+    pub queryid: i64,
+    pub user: Option<String>,
+    pub database: Option<String>,
+    pub query: String,
+    pub calls: i64,
+    pub total_exec_ms: f64,
+    pub rows: i64,
+    pub shared_blks_hit: i64,
+    pub shared_blks_read: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseRow {
+    pub name: String,
+    pub owner: String,
+    pub size_bytes: u64,
+    pub encoding: String,
+    pub connection_limit: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::struct_excessive_bools)] // they are pg_roles' own attribute flags
+pub struct RoleRow {
+    pub name: String,
+    pub superuser: bool,
+    pub login: bool,
+    pub create_db: bool,
+    pub create_role: bool,
+    pub replication: bool,
+    pub connection_limit: i32,
+    /// Roles this role is a member of.
+    pub member_of: Vec<String>,
+    /// Databases it may connect to (`has_database_privilege(…, 'CONNECT')`), excluding templates.
+    pub can_connect: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::action::{ActionOutcome, ActionRequest};
-use crate::model::{BackupCatalog, MemberReport, MemberSample, PoolerReport, VolumeUsage};
+use crate::model::{
+    Backend, BackupCatalog, DatabaseRow, MemberReport, MemberSample, PoolerReport, RoleRow, StatementRow, VolumeUsage,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
@@ -36,6 +38,18 @@ pub enum ObservationKind {
     MemberSampled {
         member: String,
         sample: MemberSample,
+    },
+    /// What runs on a member now, and its busiest statements (cumulative counters).
+    WorkloadSampled {
+        member: String,
+        backends: Vec<Backend>,
+        statements: Vec<StatementRow>,
+    },
+    /// Databases and roles as one member's catalog lists them.
+    CatalogListed {
+        member: String,
+        databases: Vec<DatabaseRow>,
+        roles: Vec<RoleRow>,
     },
     VolumeSampled {
         member: String,

@@ -56,13 +56,24 @@ fn ui_on(view: ViewId) -> Ui {
 
 #[test]
 fn every_view_healthy_and_degraded() {
-    for view in [ViewId::Overview, ViewId::Replication, ViewId::Storage, ViewId::Backups, ViewId::Events, ViewId::Help]
-    {
+    for view in ViewId::CYCLE.into_iter().chain([ViewId::Help]) {
         snapshot(view.name(), "healthy", &fixtures::healthy(), &ui_on(view));
         if view != ViewId::Help {
             snapshot(view.name(), "degraded", &fixtures::degraded(), &ui_on(view));
         }
     }
+}
+
+#[test]
+fn top_queries_sorted_by_calls_and_activity_by_running_time() {
+    let state = fixtures::healthy();
+    let mut ui = ui_on(ViewId::Statements);
+    ui.update(&state, Command::SortNext);
+    snapshot("statements", "by_calls", &state, &ui);
+    let mut ui = ui_on(ViewId::Activity);
+    ui.update(&state, Command::SortNext);
+    ui.update(&state, Command::SortReverse);
+    snapshot("activity", "by_running_ascending", &state, &ui);
 }
 
 #[test]
@@ -146,8 +157,7 @@ fn leader_and_down_member_are_coloured_by_role() {
 #[test]
 fn no_size_panics_from_1x1_up() {
     let states = [fixtures::healthy(), fixtures::degraded(), fixtures::empty()];
-    for view in [ViewId::Overview, ViewId::Replication, ViewId::Storage, ViewId::Backups, ViewId::Events, ViewId::Help]
-    {
+    for view in ViewId::CYCLE.into_iter().chain([ViewId::Help]) {
         for state in &states {
             let mut ui = ui_on(view);
             ui.open_confirmation(state, Action::Backup { kind: BackupKind::Full }, "x\ny".into());

@@ -1,4 +1,5 @@
 //! One round trip per member per refresh: everything the member says about itself in one query.
+//! The catalog of databases and roles changes rarely and is asked for on its own, less often.
 
 use std::time::Duration;
 
@@ -6,10 +7,11 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use tokio_postgres::Client;
 
-use crate::model::{Lsn, MemberSample, ReplicationRow};
+use crate::model::{Backend, DatabaseRow, Lsn, MemberSample, ReplicationRow, RoleRow, StatementRow};
+use crate::sql::workload::{self, ACTIVITY_COLUMN, CATALOG_SQL, HAS_STATEMENTS_SQL, STATEMENTS_COLUMN};
 use crate::sql::{connect, Endpoint};
 
-const MEMBER_SAMPLE_SQL: &str = r"
+const MEMBER_SAMPLE_COLUMNS: &str = r"
 SELECT
   current_setting('server_version') AS version,
   pg_is_in_recovery() AS in_recovery,
@@ -34,8 +36,7 @@ SELECT
       'write_lag', EXTRACT(EPOCH FROM r.write_lag), 'flush_lag', EXTRACT(EPOCH FROM r.flush_lag),
       'replay_lag', EXTRACT(EPOCH FROM r.replay_lag), 'slot_name', s.slot_name)
       ORDER BY r.application_name), '[]'::json)
-   FROM pg_stat_replication r LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid) AS replication
-";
+   FROM pg_stat_replication r LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid) AS replication";
 
 #[derive(Deserialize)]
 struct ReplicationJson {
@@ -52,27 +53,67 @@ struct ReplicationJson {
     slot_name: Option<String>,
 }
 
+/// Everything one round trip to a member returns.
+#[derive(Debug, Clone)]
+pub struct MemberRound {
+    pub sample: MemberSample,
+    pub backends: Vec<Backend>,
+    /// `None` when `pg_stat_statements` is not installed in the database pgdeck connects to.
+    pub statements: Option<Vec<StatementRow>>,
+}
+
 /// Keeps one session to a member and samples it; reconnects after any failure.
 pub struct MemberCollector {
     endpoint: Endpoint,
     timeout: Duration,
-    client: Option<Client>,
+    session: Option<(Client, String)>,
 }
 
 impl MemberCollector {
     pub fn new(endpoint: Endpoint, timeout: Duration) -> Self {
-        Self { endpoint, timeout, client: None }
+        Self { endpoint, timeout, session: None }
     }
 
-    pub async fn sample(&mut self) -> Result<MemberSample> {
-        let client = match self.client.take() {
-            Some(client) if !client.is_closed() => client,
-            _ => connect(&self.endpoint, self.timeout, true).await?,
+    /// A session and the query it runs each round (with statements only where they can be read).
+    async fn session(&mut self) -> Result<(Client, String)> {
+        if let Some((client, sql)) = self.session.take() {
+            if !client.is_closed() {
+                return Ok((client, sql));
+            }
+        }
+        let client = connect(&self.endpoint, self.timeout, true).await?;
+        let has_statements: bool = client.query_one(HAS_STATEMENTS_SQL, &[]).await?.try_get(0)?;
+        let mut sql = format!("{MEMBER_SAMPLE_COLUMNS},{ACTIVITY_COLUMN}");
+        if has_statements {
+            sql.push(',');
+            sql.push_str(STATEMENTS_COLUMN);
+        }
+        Ok((client, sql))
+    }
+
+    pub async fn sample(&mut self) -> Result<MemberRound> {
+        let (client, sql) = self.session().await?;
+        let row = client.query_one(&sql, &[]).await.context("the member sample query failed")?;
+        let round = MemberRound {
+            sample: to_sample(&row)?,
+            backends: workload::backends(&row)?,
+            statements: if row.columns().iter().any(|c| c.name() == "statements") {
+                Some(workload::statements(&row)?)
+            } else {
+                None
+            },
         };
-        let row = client.query_one(MEMBER_SAMPLE_SQL, &[]).await.context("the member sample query failed")?;
-        let sample = to_sample(&row)?;
-        self.client = Some(client);
-        Ok(sample)
+        self.session = Some((client, sql));
+        Ok(round)
+    }
+
+    /// Databases and roles, on the same session.
+    pub async fn catalog(&mut self) -> Result<(Vec<DatabaseRow>, Vec<RoleRow>)> {
+        let (client, sql) = self.session().await?;
+        let row = client.query_one(CATALOG_SQL, &[]).await.context("the catalog query failed")?;
+        let catalog = workload::catalog(&row)?;
+        self.session = Some((client, sql));
+        Ok(catalog)
     }
 }
 

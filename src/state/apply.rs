@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{BackupCatalog, MemberReport, Role};
 use crate::observation::{Observation, ObservationKind};
-use crate::state::{EventKind, State, Timed, LAG_HISTORY_LEN};
+use crate::state::{Catalog, EventKind, State, Timed, LAG_HISTORY_LEN};
 
 impl State {
     /// Folds one observation into the state. Pure: no I/O, no clock.
@@ -37,6 +37,16 @@ impl State {
             ObservationKind::MemberSampled { member, sample } => {
                 self.members.entry(member.clone()).or_default().sample = Some(Timed { at, value: sample.clone() });
                 self.record_lag(member);
+            }
+            ObservationKind::WorkloadSampled { member, backends, statements } => {
+                let workload = self.workload.entry(member.clone()).or_default();
+                workload.backends = Some(Timed { at, value: backends.clone() });
+                workload.previous_statements = workload.statements.take();
+                workload.statements = Some(Timed { at, value: statements.clone() });
+            }
+            ObservationKind::CatalogListed { member, databases, roles } => {
+                let catalog = Catalog { databases: databases.clone(), roles: roles.clone() };
+                self.catalog.insert(member.clone(), Timed { at, value: catalog });
             }
             ObservationKind::VolumeSampled { member, usage } => {
                 self.members.entry(member.clone()).or_default().volume = Some(Timed { at, value: *usage });

@@ -6,6 +6,7 @@ mod findings;
 mod members;
 #[cfg(test)]
 mod tests;
+mod workload;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -19,6 +20,7 @@ use crate::spec::ThresholdsSpec;
 pub use events::{Event, EventKind};
 pub use findings::{next_after, Finding, Severity};
 pub use members::MemberView;
+pub use workload::{blocking_tree, Catalog, Rates, StatementRate, Workload};
 
 /// How long a fact stays fresh before the member shows as stale.
 pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(10);
@@ -36,6 +38,10 @@ pub struct State {
     pub members: BTreeMap<String, MemberEntry>,
     /// The HA manager is paused (Patroni maintenance mode): no automatic failover.
     pub maintenance_mode: Option<bool>,
+    /// Per member: its backends and statements.
+    pub workload: BTreeMap<String, Workload>,
+    /// Per member: its databases and roles.
+    pub catalog: BTreeMap<String, Timed<Catalog>>,
     pub pooler: Option<Timed<PoolerReport>>,
     pub backups: Option<Timed<BackupCatalog>>,
     /// Failures of sources that are not about one member (`patroni`, `pooler`, `pgbackrest`).
@@ -74,6 +80,8 @@ impl State {
             configured_members: Vec::new(),
             members: BTreeMap::new(),
             maintenance_mode: None,
+            workload: BTreeMap::new(),
+            catalog: BTreeMap::new(),
             pooler: None,
             backups: None,
             source_errors: BTreeMap::new(),

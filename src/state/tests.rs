@@ -266,3 +266,64 @@ fn replica_lag_is_kept_as_history() {
     assert_eq!(s.lag_history["m2"].iter().copied().collect::<Vec<_>>(), [0, 100, 50, 0]);
     assert!(!s.lag_history.contains_key("m1"), "the primary has no lag history");
 }
+
+fn statement(queryid: i64, calls: i64, total_exec_ms: f64, hit: i64, read: i64) -> crate::model::StatementRow {
+    crate::model::StatementRow {
+        queryid,
+        user: Some("app".into()),
+        database: Some("app".into()),
+        query: format!("SELECT {queryid}"),
+        calls,
+        total_exec_ms,
+        rows: calls * 2,
+        shared_blks_hit: hit,
+        shared_blks_read: read,
+    }
+}
+
+#[test]
+fn statements_are_rates_over_the_interval_between_samples() {
+    let mut s = healthy();
+    let workload = |statements| ObservationKind::WorkloadSampled { member: "m1".into(), backends: vec![], statements };
+    s.apply(&obs(10, "sql:m1", workload(vec![statement(1, 100, 1000.0, 90, 10), statement(2, 5, 50.0, 0, 0)])));
+    assert!(s.statement_rates("m1").iter().all(|r| r.rates.is_none()), "one sample has no rate yet");
+    // Two seconds later: 1 ran 40 more times for 800 ms; 2's counters were reset.
+    s.apply(&obs(12, "sql:m1", workload(vec![statement(1, 140, 1800.0, 170, 30), statement(2, 1, 4.0, 0, 0)])));
+    let rates = s.statement_rates("m1");
+    let one = rates[0].rates.unwrap();
+    assert_eq!((one.calls_per_second, one.exec_ms_per_second, one.mean_ms), (20.0, 400.0, Some(20.0)));
+    assert!((one.rows_per_second - 40.0).abs() < 1e-9);
+    assert_eq!(one.hit_ratio, Some(0.8));
+    let two = rates[1].rates.unwrap();
+    assert_eq!((two.calls_per_second, two.hit_ratio), (0.5, None));
+}
+
+fn backend(pid: i32, blocked_by: Vec<i32>, running: f64) -> crate::model::Backend {
+    crate::model::Backend {
+        pid,
+        user: Some("app".into()),
+        database: Some("app".into()),
+        application: None,
+        client: None,
+        state: Some("active".into()),
+        wait_event_type: (!blocked_by.is_empty()).then(|| "Lock".into()),
+        wait_event: None,
+        running_seconds: Some(running),
+        query: Some(format!("-- {pid}")),
+        blocked_by,
+    }
+}
+
+#[test]
+fn blocking_tree_puts_blockers_first_and_blocked_beneath() {
+    let backends = vec![
+        backend(10, vec![], 99.0),
+        backend(20, vec![], 1.0),
+        backend(21, vec![20], 5.0),
+        backend(22, vec![21], 4.0),
+        backend(30, vec![31], 1.0),
+        backend(31, vec![30], 1.0),
+    ];
+    let tree: Vec<(usize, i32)> = crate::state::blocking_tree(&backends).into_iter().map(|(d, b)| (d, b.pid)).collect();
+    assert_eq!(tree, [(0, 20), (1, 21), (2, 22), (0, 10), (0, 30), (0, 31)]);
+}

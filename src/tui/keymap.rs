@@ -481,7 +481,8 @@ mod tests {
         assert_eq!(n(ch(' ')), Some(Command::PauseDisplay));
         assert_eq!(n(press(KeyCode::Char('d'), KeyModifiers::CONTROL)), None);
         assert_eq!(n(press(KeyCode::Char('a'), KeyModifiers::CONTROL)), None);
-        assert_eq!(n(ch('s')), None);
+        // Lower-case s sorts; only the capital opens a switchover.
+        assert_eq!(n(ch('s')), Some(Command::SortNext));
         let vim = Keymap::builtin(KeymapBase::Vim);
         let v = |c| vim.resolve(&press(KeyCode::Char(c), KeyModifiers::CONTROL), KeyContext::Normal);
         assert_eq!((v('f'), v('b'), v('d')), (Some(Command::PageDown), Some(Command::PageUp), Some(Command::PageDown)));

@@ -66,6 +66,23 @@ pub enum Effect {
     FullRedraw,
 }
 
+/// How a view's table is ordered: which of its sortable columns, and which way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sort {
+    pub column: usize,
+    pub ascending: bool,
+}
+
+/// The sortable columns of each view, in the order `sort-next` walks them (first is the default).
+pub fn sort_columns(view: ViewId) -> &'static [&'static str] {
+    match view {
+        ViewId::Statements => &["ms/s", "calls/s", "mean", "rows/s", "hit%", "calls", "total ms"],
+        ViewId::Activity => &["blocking", "running", "pid", "user", "state"],
+        ViewId::Databases => &["size", "name", "owner"],
+        _ => &[],
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Ui {
     pub view: ViewId,
@@ -79,6 +96,9 @@ pub struct Ui {
     pub refresh: Duration,
     pub message: Option<Message>,
     pub read_only: bool,
+    pub sort: BTreeMap<ViewId, Sort>,
+    /// The member the workload views show; `None`: the leader.
+    pub workload_member: Option<String>,
 }
 
 impl Ui {
@@ -94,6 +114,8 @@ impl Ui {
             refresh,
             message: None,
             read_only,
+            sort: BTreeMap::new(),
+            workload_member: None,
         }
     }
 
@@ -237,7 +259,7 @@ impl Ui {
 
     fn update_normal(&mut self, state: &State, command: Command) -> Vec<Effect> {
         self.message = None;
-        let rows = row_count(state, self.view);
+        let rows = row_count(state, self.view, self.workload_member.as_deref());
         let selected = self.selected(self.view);
         let page = 10;
         let move_to = |to: usize| to.min(rows.saturating_sub(1));
@@ -294,10 +316,45 @@ impl Ui {
                 self.display_paused = !self.display_paused;
                 return vec![Effect::FreezeDisplay(self.display_paused)];
             }
+            Command::SortNext | Command::SortReverse => self.step_sort(command == Command::SortNext),
+            Command::NextMember => self.next_member(state),
             Command::Switchover | Command::Failover | Command::Backup => return self.mutation(state, command),
             Command::Submit | Command::Quit | Command::Redraw => {}
         }
         Vec::new()
+    }
+
+    pub fn sort(&self, view: ViewId) -> Sort {
+        self.sort.get(&view).copied().unwrap_or_default()
+    }
+
+    fn step_sort(&mut self, next_column: bool) {
+        let columns = sort_columns(self.view);
+        if columns.is_empty() {
+            return;
+        }
+        let mut sort = self.sort(self.view);
+        if next_column {
+            sort = Sort { column: (sort.column + 1) % columns.len(), ascending: false };
+        } else {
+            sort.ascending = !sort.ascending;
+        }
+        let order = if sort.ascending { "ascending" } else { "descending" };
+        self.message =
+            Some(Message { text: format!("sorted by {} ({order})", columns[sort.column]), tone: Tone::Info });
+        self.sort.insert(self.view, sort);
+        self.selected.insert(self.view, 0);
+    }
+
+    fn next_member(&mut self, state: &State) {
+        let names: Vec<&String> = state.members.keys().collect();
+        let current = state.workload_member(self.workload_member.as_deref()).map(str::to_owned);
+        let at = names.iter().position(|n| Some(n.as_str()) == current.as_deref());
+        let next = at.map_or(0, |i| (i + 1) % names.len().max(1));
+        self.workload_member = names.get(next).map(|n| (*n).clone());
+        for view in [ViewId::Statements, ViewId::Activity] {
+            self.selected.insert(view, 0);
+        }
     }
 
     fn show(&mut self, view: ViewId) {
@@ -371,12 +428,17 @@ impl Ui {
 }
 
 /// Rows the view lists, for moving the selection.
-pub fn row_count(state: &State, view: ViewId) -> usize {
+pub fn row_count(state: &State, view: ViewId, member: Option<&str>) -> usize {
     match view {
         ViewId::Overview | ViewId::Storage => state.member_views().len(),
         ViewId::Replication => state.member_views().iter().filter(|m| m.role != Role::Primary).count(),
         ViewId::Backups => state.backups.as_ref().map_or(0, |b| b.value.backups.len()),
         ViewId::Events => state.events.len(),
+        ViewId::Statements => state.workload_member(member).map_or(0, |m| state.statement_rates(m).len()),
+        ViewId::Activity => state.workload_member(member).map_or(0, |m| state.blocking_tree(m).len()),
+        ViewId::Databases => {
+            state.workload_member(member).and_then(|m| state.catalog.get(m)).map_or(0, |c| c.value.databases.len())
+        }
         ViewId::Help => 0,
     }
 }

@@ -216,7 +216,7 @@ fn console_in_tmux(cluster: &LocalCluster) {
         s.contains("pgbackrest") && s.contains("Enter to confirm")
     });
     console.keys(&["Enter"]);
-    console.keys(&["5"]);
+    console.keys(&["8"]);
     console.wait_for("the backup's outcome in Events", SETTLE, |s| s.contains("full backup (#1) succeeded"));
     console.keys(&["4"]);
     assert!(cluster.status()["backups"]["count"].as_u64().unwrap() > backups_before);
@@ -240,6 +240,14 @@ fn console_in_tmux(cluster: &LocalCluster) {
     console.keys(&["Enter"]);
     console.wait_for("the new leader on screen", SETTLE, |s| s.contains(&format!("leader {target}")));
     assert_eq!(leader(&healthy(cluster)).as_deref(), Some(target.as_str()));
+
+    // The workload views read real pg_stat_statements, pg_stat_activity and the catalog.
+    console.keys(&["5"]);
+    console.wait_for("top queries", SETTLE, |s| s.contains("Top queries on") && s.contains("current_setting"));
+    console.keys(&["6"]);
+    console.wait_for("activity", SETTLE, |s| s.contains("Activity on") && s.contains("sessions"));
+    console.keys(&["7"]);
+    console.wait_for("the catalog", SETTLE, |s| s.contains("Databases on") && s.contains("replicator"));
 
     console.keys(&["C-c"]);
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use pgdeck::action::{Action, ActionOutcome, ActionRequest, BackupKind};
 use pgdeck::model::{
-    BackupCatalog, BackupReport, BackupStatus, Lsn, MemberReport, MemberSample, PoolerReport, ReplicationRow, Role,
-    VolumeUsage,
+    Backend, BackupCatalog, BackupReport, BackupStatus, DatabaseRow, Lsn, MemberReport, MemberSample, PoolerReport,
+    ReplicationRow, Role, RoleRow, StatementRow, VolumeUsage,
 };
 use pgdeck::observation::{Observation, ObservationKind};
 use pgdeck::spec::ThresholdsSpec;
@@ -138,6 +138,7 @@ pub fn healthy() -> State {
         );
     }
     observe_volumes_pooler_backups(&mut s);
+    observe_workload_and_catalog(&mut s);
     apply(&mut s, 20, "clock", ObservationKind::Tick);
     s
 }
@@ -219,6 +220,124 @@ fn observe_volumes_pooler_backups(s: &mut State) {
         ObservationKind::ActionFinished {
             request,
             outcome: ActionOutcome::Succeeded { detail: "full backup completed".into() },
+        },
+    );
+}
+
+fn statement(queryid: i64, query: &str, calls: i64, total_exec_ms: f64, hit: i64, read: i64) -> StatementRow {
+    StatementRow {
+        queryid,
+        user: Some("app".into()),
+        database: Some("app".into()),
+        query: query.into(),
+        calls,
+        total_exec_ms,
+        rows: calls,
+        shared_blks_hit: hit,
+        shared_blks_read: read,
+    }
+}
+
+fn backend(pid: i32, state: &str, running: f64, blocked_by: Vec<i32>, query: &str) -> Backend {
+    Backend {
+        pid,
+        user: Some("app".into()),
+        database: Some("app".into()),
+        application: Some("orders-api".into()),
+        client: Some("10.0.3.17/32".into()),
+        state: Some(state.into()),
+        wait_event_type: (!blocked_by.is_empty()).then(|| "Lock".into()),
+        wait_event: (!blocked_by.is_empty()).then(|| "transactionid".into()),
+        running_seconds: Some(running),
+        query: Some(query.into()),
+        blocked_by,
+    }
+}
+
+/// On the leader: two statement samples ten seconds apart (so rates exist), a lock chain
+/// (4711 idle in transaction blocks 4712, which blocks 4713), and the catalog.
+fn observe_workload_and_catalog(s: &mut State) {
+    let before = vec![
+        statement(101, "UPDATE orders SET status = $1 WHERE id = $2", 50_000, 120_000.0, 900_000, 1_000),
+        statement(
+            102,
+            "SELECT * FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2",
+            400_000,
+            90_000.0,
+            5_000_000,
+            200_000,
+        ),
+        statement(103, "INSERT INTO audit_log (at, who, what) VALUES ($1, $2, $3)", 80_000, 8_000.0, 160_000, 0),
+    ];
+    let after = vec![
+        statement(101, "UPDATE orders SET status = $1 WHERE id = $2", 50_400, 121_600.0, 907_000, 1_050),
+        statement(
+            102,
+            "SELECT * FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2",
+            403_000,
+            90_450.0,
+            5_030_000,
+            205_000,
+        ),
+        statement(103, "INSERT INTO audit_log (at, who, what) VALUES ($1, $2, $3)", 80_900, 8_090.0, 161_800, 0),
+    ];
+    let backends = vec![
+        backend(4711, "idle in transaction", 312.4, vec![], "UPDATE orders SET status = 'shipped' WHERE id = 42"),
+        backend(4712, "active", 95.2, vec![4711], "UPDATE orders SET status = 'cancelled' WHERE id = 42"),
+        backend(4713, "active", 12.0, vec![4712], "DELETE FROM orders WHERE id = 42"),
+        backend(
+            4800,
+            "active",
+            0.3,
+            vec![],
+            "SELECT * FROM orders WHERE customer_id = 7 ORDER BY created_at DESC LIMIT 20",
+        ),
+        backend(4801, "idle", 41.0, vec![], "COMMIT"),
+    ];
+    for (at, statements) in [(8, before), (18, after)] {
+        apply(
+            s,
+            at,
+            "sql:postgres-cluster-1",
+            ObservationKind::WorkloadSampled { member: MEMBERS[0].into(), backends: backends.clone(), statements },
+        );
+    }
+    let database = |name: &str, owner: &str, size_bytes: u64| DatabaseRow {
+        name: name.into(),
+        owner: owner.into(),
+        size_bytes,
+        encoding: "UTF8".into(),
+        connection_limit: -1,
+    };
+    let role = |name: &str, superuser: bool, login: bool, member_of: &[&str], can_connect: &[&str]| RoleRow {
+        name: name.into(),
+        superuser,
+        login,
+        create_db: superuser,
+        create_role: superuser,
+        replication: superuser || name == "replicator",
+        connection_limit: -1,
+        member_of: member_of.iter().map(|m| (*m).to_owned()).collect(),
+        can_connect: can_connect.iter().map(|m| (*m).to_owned()).collect(),
+    };
+    apply(
+        s,
+        18,
+        "sql:postgres-cluster-1",
+        ObservationKind::CatalogListed {
+            member: MEMBERS[0].into(),
+            databases: vec![
+                database("app", "app", 2_100_000_000),
+                database("keycloak", "keycloak", 350_000_000),
+                database("postgres", "postgres", 7_600_000),
+            ],
+            roles: vec![
+                role("app", false, true, &[], &["app", "postgres"]),
+                role("keycloak", false, true, &["readers"], &["keycloak", "postgres"]),
+                role("postgres", true, true, &[], &["app", "keycloak", "postgres"]),
+                role("readers", false, false, &[], &["app"]),
+                role("replicator", false, true, &[], &["postgres"]),
+            ],
         },
     );
 }

@@ -1,7 +1,7 @@
 //! The Patroni platform's sources: the member list, SQL per member, volumes, pooler and backups.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -33,6 +33,7 @@ pub fn all(target: &PatroniTarget, rest: &PatroniRest) -> Vec<Box<dyn Source>> {
         sources.push(Box::new(MemberSql {
             member: member.name.clone(),
             collector: MemberCollector::new(endpoint, target.source_timeout),
+            catalog_listed_at: None,
         }));
         if let Some(dir) = &member.data_dir {
             sources.push(Box::new(Volume { member: member.name.clone(), data_dir: dir.clone() }));
@@ -108,7 +109,11 @@ impl Source for MemberList {
 struct MemberSql {
     member: String,
     collector: MemberCollector,
+    catalog_listed_at: Option<Instant>,
 }
+
+/// The catalog (databases, roles) changes rarely: list it at most this often.
+const CATALOG_INTERVAL: Duration = Duration::from_secs(10);
 
 #[async_trait]
 impl Source for MemberSql {
@@ -121,12 +126,29 @@ impl Source for MemberSql {
     }
 
     async fn poll(&mut self) -> Vec<ObservationKind> {
-        match self.collector.sample().await {
-            Ok(sample) => vec![ObservationKind::MemberSampled { member: self.member.clone(), sample }],
-            Err(e) => {
-                vec![ObservationKind::SourceFailed { member: Some(self.member.clone()), error: format!("{e:#}") }]
+        let member = self.member.clone();
+        let round = match self.collector.sample().await {
+            Ok(round) => round,
+            Err(e) => return vec![ObservationKind::SourceFailed { member: Some(member), error: format!("{e:#}") }],
+        };
+        let mut out = vec![
+            ObservationKind::MemberSampled { member: member.clone(), sample: round.sample },
+            ObservationKind::WorkloadSampled {
+                member: member.clone(),
+                backends: round.backends,
+                statements: round.statements.unwrap_or_default(),
+            },
+        ];
+        if self.catalog_listed_at.is_none_or(|at| at.elapsed() >= CATALOG_INTERVAL) {
+            match self.collector.catalog().await {
+                Ok((databases, roles)) => {
+                    self.catalog_listed_at = Some(Instant::now());
+                    out.push(ObservationKind::CatalogListed { member, databases, roles });
+                }
+                Err(e) => out.push(ObservationKind::SourceFailed { member: Some(member), error: format!("{e:#}") }),
             }
         }
+        out
     }
 }
 

@@ -43,10 +43,23 @@ pub fn header(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
 }
 
 pub fn tabs(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
-    let mut spans = Vec::new();
-    for view in ViewId::CYCLE.into_iter().chain([ViewId::Help]) {
+    let label = |view: ViewId, short: bool| {
         let key = cx.keymap.key_label(Command::ShowView(view), KeyContext::Normal).unwrap_or_default();
-        let label = if key.is_empty() { format!(" {} ", view.title()) } else { format!(" {key} {} ", view.title()) };
+        let title = if short { view.short_title() } else { view.title() };
+        match (key.is_empty(), short) {
+            (true, _) => format!(" {title} "),
+            (false, false) => format!(" {key} {title} "),
+            (false, true) => format!("{key} {title} "),
+        }
+    };
+    let all: Vec<ViewId> = ViewId::CYCLE.into_iter().chain([ViewId::Help]).collect();
+    let full_width: usize = all.iter().map(|v| label(*v, false).chars().count()).sum();
+    let short = full_width > usize::from(area.width);
+    // Narrow: short titles, and Help only while it is shown (the footer offers `?`).
+    let views = all.into_iter().filter(|v| !short || *v != ViewId::Help || cx.ui.view == ViewId::Help);
+    let mut spans = Vec::new();
+    for view in views {
+        let label = label(view, short);
         let role = if view == cx.ui.view { Role::Selected } else { Role::Muted };
         spans.push(Span::styled(label, cx.style(role)));
     }

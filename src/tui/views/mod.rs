@@ -1,13 +1,16 @@
 //! Views: pure functions of `(&State, &Ui, &Theme)` (and the keymap, for help and the footer).
 
+mod activity;
 mod backups;
 mod chrome;
 mod columns;
 mod confirm;
+mod databases;
 mod events;
 mod help;
 mod overview;
 mod replication;
+mod statements;
 mod storage;
 
 use chrono::{DateTime, Utc};
@@ -80,6 +83,9 @@ pub fn render(frame: &mut Frame<'_>, state: &State, ui: &Ui, theme: &Theme, keym
         ViewId::Replication => replication::render(frame, body, &cx),
         ViewId::Storage => storage::render(frame, body, &cx),
         ViewId::Backups => backups::render(frame, body, &cx),
+        ViewId::Statements => statements::render(frame, body, &cx),
+        ViewId::Activity => activity::render(frame, body, &cx),
+        ViewId::Databases => databases::render(frame, body, &cx),
         ViewId::Events => events::render(frame, body, &cx),
         ViewId::Help => help::render(frame, body, &cx),
     }

@@ -1,0 +1,98 @@
+//! Top queries: pg_stat_statements on the leader (or a chosen member) as rates over the last
+//! refresh interval, sortable by any rate column, filterable by query text.
+
+use std::cmp::Ordering;
+
+use ratatui::layout::Rect;
+use ratatui::widgets::{Block, Borders, Cell, Table, TableState};
+use ratatui::Frame;
+
+use super::columns::{self, col, fit, Column};
+use crate::command::ViewId;
+use crate::state::StatementRate;
+use crate::tui::theme::Role;
+use crate::tui::ui::sort_columns;
+use crate::tui::views::Context;
+
+const COLUMNS: [Column; 10] = [
+    col("MS/S", 9, 0),
+    col("CALLS/S", 9, 0),
+    col("MEAN MS", 9, 0),
+    col("ROWS/S", 9, 2),
+    col("HIT%", 6, 1),
+    col("CALLS", 10, 3),
+    col("TOTAL MS", 12, 4),
+    col("USER", 10, 5),
+    col("DB", 10, 6),
+    col("QUERY", 20, 0),
+];
+
+/// The value a statement is sorted by, for each of `sort_columns(Statements)`.
+fn sort_key(rate: &StatementRate, column: usize) -> f64 {
+    let r = rate.rates;
+    match column {
+        0 => r.map_or(-1.0, |r| r.exec_ms_per_second),
+        1 => r.map_or(-1.0, |r| r.calls_per_second),
+        2 => r.and_then(|r| r.mean_ms).unwrap_or(-1.0),
+        3 => r.map_or(-1.0, |r| r.rows_per_second),
+        4 => r.and_then(|r| r.hit_ratio).unwrap_or(-1.0),
+        5 => rate.row.calls as f64,
+        _ => rate.row.total_exec_ms,
+    }
+}
+
+fn number(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| "-".into(), |v| format!("{v:.decimals$}"))
+}
+
+pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
+    let member = cx.state.workload_member(cx.ui.workload_member.as_deref()).unwrap_or_default().to_owned();
+    let mut rates: Vec<StatementRate> =
+        cx.state.statement_rates(&member).into_iter().filter(|r| cx.matches_filter(&r.row.query)).collect();
+    let sort = cx.ui.sort(ViewId::Statements);
+    rates.sort_by(|a, b| {
+        let order = sort_key(a, sort.column).partial_cmp(&sort_key(b, sort.column)).unwrap_or(Ordering::Equal);
+        if sort.ascending {
+            order
+        } else {
+            order.reverse()
+        }
+    });
+    let kept = fit(&COLUMNS, area.width.saturating_sub(2));
+    let rows = rates.iter().map(|rate| {
+        let r = rate.rates;
+        let hit = r.and_then(|r| r.hit_ratio);
+        let hit_role = if hit.is_some_and(|h| h < 0.9) { Role::Warning } else { Role::Text };
+        let cells = vec![
+            Cell::from(number(r.map(|r| r.exec_ms_per_second), 1)),
+            Cell::from(number(r.map(|r| r.calls_per_second), 1)),
+            Cell::from(number(r.and_then(|r| r.mean_ms), 2)),
+            Cell::from(number(r.map(|r| r.rows_per_second), 1)),
+            Cell::from(number(hit.map(|h| h * 100.0), 1)).style(cx.style(hit_role)),
+            Cell::from(rate.row.calls.to_string()),
+            Cell::from(format!("{:.0}", rate.row.total_exec_ms)),
+            Cell::from(rate.row.user.clone().unwrap_or_default()),
+            Cell::from(rate.row.database.clone().unwrap_or_default()),
+            Cell::from(rate.row.query.split_whitespace().collect::<Vec<_>>().join(" ")),
+        ];
+        columns::row(cells, &kept)
+    });
+    let age = cx
+        .state
+        .workload
+        .get(&member)
+        .and_then(|w| w.statements.as_ref())
+        .map_or_else(|| "not sampled yet".to_owned(), |s| format!("{} ago", cx.age(s.at)));
+    let order = if sort.ascending { "↑" } else { "↓" };
+    let title = format!(
+        " Top queries on {member} — by {} {order} — {} statements, {age} ",
+        sort_columns(ViewId::Statements)[sort.column.min(6)],
+        rates.len()
+    );
+    let table = Table::new(rows, columns::constraints(&COLUMNS, &kept))
+        .header(columns::header_row(&COLUMNS, &kept).style(cx.style(Role::Header)))
+        .row_highlight_style(cx.style(Role::Selected))
+        .block(Block::default().borders(Borders::ALL).border_style(cx.style(Role::Border)).title(title));
+    let mut selection = TableState::default().with_selected(Some(cx.ui.selected(ViewId::Statements)));
+    frame.render_stateful_widget(table, area, &mut selection);
+}
