@@ -14,6 +14,10 @@ pub enum Action {
     Failover { candidate: String },
     /// Take a backup now.
     Backup { kind: BackupKind },
+    /// Cancel the query a backend runs (`pg_cancel_backend`); the session stays.
+    CancelBackend { member: String, pid: i32 },
+    /// End a backend's session (`pg_terminate_backend`); its transaction rolls back.
+    TerminateBackend { member: String, pid: i32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +45,8 @@ impl Action {
         match self {
             Action::Switchover { candidate: Some(c) } | Action::Failover { candidate: c } => Some(c.clone()),
             Action::Switchover { candidate: None } => Some(cluster.to_owned()),
-            Action::Backup { .. } => None,
+            Action::TerminateBackend { pid, .. } => Some(pid.to_string()),
+            Action::Backup { .. } | Action::CancelBackend { .. } => None,
         }
     }
 
@@ -50,6 +55,8 @@ impl Action {
             Action::Switchover { .. } => "switchover",
             Action::Failover { .. } => "failover",
             Action::Backup { .. } => "backup",
+            Action::CancelBackend { .. } => "cancel-backend",
+            Action::TerminateBackend { .. } => "terminate-backend",
         }
     }
 }
@@ -61,6 +68,8 @@ impl fmt::Display for Action {
             Action::Switchover { candidate: None } => f.write_str("switchover to the healthiest replica"),
             Action::Failover { candidate } => write!(f, "failover to {candidate}"),
             Action::Backup { kind } => write!(f, "{} backup", kind.pgbackrest_type()),
+            Action::CancelBackend { member, pid } => write!(f, "cancel the query of backend {pid} on {member}"),
+            Action::TerminateBackend { member, pid } => write!(f, "terminate backend {pid} on {member}"),
         }
     }
 }

@@ -106,11 +106,13 @@ pub enum Command {
     Switchover,
     Failover,
     Backup,
+    CancelBackend,
+    TerminateBackend,
 }
 
 impl Command {
     /// Every command, for keymap validation and the help screen.
-    pub const ALL: [Command; 34] = [
+    pub const ALL: [Command; 36] = [
         Command::Quit,
         Command::Back,
         Command::Help,
@@ -144,6 +146,8 @@ impl Command {
         Command::Switchover,
         Command::Failover,
         Command::Backup,
+        Command::CancelBackend,
+        Command::TerminateBackend,
         Command::ShowView(ViewId::Help),
     ];
 
@@ -184,6 +188,8 @@ impl Command {
             Command::Switchover => "switchover",
             Command::Failover => "failover",
             Command::Backup => "backup",
+            Command::CancelBackend => "cancel-backend",
+            Command::TerminateBackend => "terminate-backend",
         }
     }
 
@@ -193,7 +199,14 @@ impl Command {
 
     /// Whether the command leads to a cluster mutation (hidden in read-only mode).
     pub fn is_mutating(self) -> bool {
-        matches!(self, Command::Switchover | Command::Failover | Command::Backup)
+        matches!(
+            self,
+            Command::Switchover
+                | Command::Failover
+                | Command::Backup
+                | Command::CancelBackend
+                | Command::TerminateBackend
+        )
     }
 }
 

@@ -174,6 +174,18 @@ pub fn preconditions(action: &Action, state: &State) -> Result<(), String> {
                 None => Err(format!("{candidate} is not a member of {}", state.cluster)),
             }
         }
+        Action::CancelBackend { member, pid } | Action::TerminateBackend { member, pid } => {
+            let running = state
+                .workload
+                .get(member)
+                .and_then(|w| w.backends.as_ref())
+                .is_some_and(|b| b.value.iter().any(|b| b.pid == *pid));
+            if running {
+                Ok(())
+            } else {
+                Err(format!("backend {pid} is not running on {member} (it may have ended)"))
+            }
+        }
         Action::Backup { .. } => {
             let running = state
                 .backups
@@ -195,6 +207,8 @@ async fn run(platform: &dyn Platform, action: &Action, leader: Option<&str>) -> 
         }
         Action::Failover { candidate } => platform.failover(candidate).await,
         Action::Backup { kind } => platform.backup(*kind).await,
+        Action::CancelBackend { member, pid } => platform.signal_backend(member, *pid, false).await,
+        Action::TerminateBackend { member, pid } => platform.signal_backend(member, *pid, true).await,
     }
 }
 
@@ -202,6 +216,7 @@ fn timeout_for(action: &Action) -> Duration {
     match action {
         Action::Switchover { .. } | Action::Failover { .. } => Duration::from_secs(120),
         Action::Backup { .. } => Duration::from_secs(3600),
+        Action::CancelBackend { .. } | Action::TerminateBackend { .. } => Duration::from_secs(30),
     }
 }
 
@@ -248,6 +263,10 @@ mod tests {
         async fn failover(&self, _: &str) -> anyhow::Result<String> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             Ok("failed over".into())
+        }
+        async fn signal_backend(&self, _: &str, _: i32, _: bool) -> anyhow::Result<String> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Ok("signalled".into())
         }
         async fn backup(&self, _: BackupKind) -> anyhow::Result<String> {
             self.calls.fetch_add(1, Ordering::SeqCst);
@@ -312,6 +331,8 @@ mod tests {
             (Action::Backup { kind: BackupKind::Full }, None),
             (Action::Backup { kind: BackupKind::Differential }, None),
             (Action::Backup { kind: BackupKind::Incremental }, None),
+            (Action::CancelBackend { member: "m1".into(), pid: 7 }, None),
+            (Action::TerminateBackend { member: "m1".into(), pid: 7 }, Some("7".to_owned())),
         ];
         for (action, confirmation) in every_action.clone() {
             assert_eq!(d.submit(action, confirmation, &state()).unwrap_err(), Refusal::ReadOnly);
@@ -346,6 +367,13 @@ mod tests {
         assert!(preconditions(&Action::Failover { candidate: "m2".into() }, &s)
             .unwrap_err()
             .contains("use switchover"));
+    }
+
+    #[test]
+    fn a_backend_that_is_gone_is_not_signalled() {
+        let s = state();
+        let refused = preconditions(&Action::TerminateBackend { member: "m1".into(), pid: 99 }, &s).unwrap_err();
+        assert!(refused.contains("not running on m1"), "{refused}");
     }
 
     #[test]

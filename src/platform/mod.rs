@@ -24,4 +24,6 @@ pub trait Platform: Send + Sync {
     async fn switchover(&self, leader: &str, candidate: Option<&str>) -> anyhow::Result<String>;
     async fn failover(&self, candidate: &str) -> anyhow::Result<String>;
     async fn backup(&self, kind: BackupKind) -> anyhow::Result<String>;
+    /// `pg_cancel_backend` (or, with `terminate`, `pg_terminate_backend`) on one member.
+    async fn signal_backend(&self, member: &str, pid: i32, terminate: bool) -> anyhow::Result<String>;
 }

@@ -318,7 +318,11 @@ impl Ui {
             }
             Command::SortNext | Command::SortReverse => self.step_sort(command == Command::SortNext),
             Command::NextMember => self.next_member(state),
-            Command::Switchover | Command::Failover | Command::Backup => return self.mutation(state, command),
+            Command::Switchover
+            | Command::Failover
+            | Command::Backup
+            | Command::CancelBackend
+            | Command::TerminateBackend => return self.mutation(state, command),
             Command::Submit | Command::Quit | Command::Redraw => {}
         }
         Vec::new()
@@ -390,6 +394,20 @@ impl Ui {
                     Action::Switchover { candidate: Some(member) }
                 } else {
                     Action::Failover { candidate: member }
+                }
+            }
+            Command::CancelBackend | Command::TerminateBackend => {
+                let (member, rows) = crate::tui::views::activity::visible_rows(state, self);
+                let on_activity = self.view == ViewId::Activity;
+                let Some((_, backend)) = rows.get(self.selected(ViewId::Activity)).filter(|_| on_activity) else {
+                    self.error("select a session first (in Activity, with j/k)");
+                    return Vec::new();
+                };
+                let pid = backend.pid;
+                if command == Command::CancelBackend {
+                    Action::CancelBackend { member, pid }
+                } else {
+                    Action::TerminateBackend { member, pid }
                 }
             }
             _ => Self::default_action(command),

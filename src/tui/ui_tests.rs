@@ -205,3 +205,44 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn terminate_asks_for_the_selected_session_in_activity() {
+    let mut s = state();
+    let backend = |pid| crate::model::Backend {
+        pid,
+        user: Some("app".into()),
+        database: Some("app".into()),
+        application: None,
+        client: None,
+        state: Some("active".into()),
+        wait_event_type: None,
+        wait_event: None,
+        running_seconds: Some(f64::from(pid)),
+        query: Some("SELECT 1".into()),
+        blocked_by: vec![],
+    };
+    let at = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 1).unwrap();
+    s.apply(&Observation::new(
+        at,
+        "sql:m1",
+        ObservationKind::WorkloadSampled {
+            member: "m1".into(),
+            backends: vec![backend(10), backend(20)],
+            statements: vec![],
+        },
+    ));
+    let mut ui = ui();
+    assert!(ui.update(&s, Command::TerminateBackend).is_empty(), "not on Activity: nothing selected");
+    ui.update(&s, Command::ShowView(ViewId::Activity));
+    // Roots are listed longest-running first: 20, then 10.
+    ui.update(&s, Command::Down);
+    let effects = ui.update(&s, Command::TerminateBackend);
+    assert_eq!(effects, vec![Effect::Prepare(Action::TerminateBackend { member: "m1".into(), pid: 10 })]);
+    ui.open_confirmation(
+        &s,
+        Action::TerminateBackend { member: "m1".into(), pid: 10 },
+        "SELECT pg_terminate_backend(10)".into(),
+    );
+    assert_eq!(ui.confirmation.as_ref().and_then(|c| c.phrase.clone()), Some("10".into()));
+}

@@ -35,6 +35,7 @@ fn main() {
         ("switchover_needs_confirmation_and_moves_leader_and_pooler", switchover_moves_leader_and_pooler),
         ("console_in_tmux_shows_members_backs_up_and_switches_over", console_in_tmux),
         ("read_only_refuses_actions", read_only_refuses_actions),
+        ("console_cancels_a_query_and_terminates_a_session", console_cancels_and_terminates),
         ("manual_backup_appears_in_status", manual_backup_appears),
         ("hung_member_is_reported_and_status_returns", hung_member_is_reported),
         ("killed_leader_fails_over_and_rejoins_as_replica", killed_leader_fails_over),
@@ -255,6 +256,60 @@ fn console_in_tmux(cluster: &LocalCluster) {
         assert!(Instant::now() < deadline, "ctrl-c did not end the console:\n{}", console.capture());
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A long query started by the test, seen in Activity, cancelled with C (Enter confirms) and its
+/// session then terminated with T (the pid typed to confirm).
+fn console_cancels_and_terminates(cluster: &LocalCluster) {
+    let doc = healthy(cluster);
+    let leader_port = port_of(&doc, &leader(&doc).unwrap());
+    let password = admin_password(cluster);
+    let sleeper = {
+        let password = password.clone();
+        std::thread::spawn(move || {
+            let login = Login { port: leader_port, database: "postgres", user: "postgres", password: &password };
+            let first = query(&login, "SELECT pg_sleep(300)");
+            let second = query(&login, "SELECT pg_sleep(301)");
+            (first, second)
+        })
+    };
+    let home = cluster.root.join("home");
+    let dir = cluster.dir();
+    let console = Tmux::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
+        &["--dir", dir.to_str().unwrap()],
+        &[("PGDECK_HOME", home.to_str().unwrap())],
+        160,
+        48,
+    );
+    console.keys(&["6"]);
+    let select = |needle: &str| {
+        let screen = console.wait_for(needle, SETTLE, |s| s.contains("Activity on") && s.contains(needle));
+        let rows: Vec<&str> =
+            screen.lines().skip_while(|l| !l.contains("│PID")).skip(1).take_while(|l| l.starts_with('│')).collect();
+        let index = rows.iter().position(|l| l.contains(needle)).unwrap();
+        let pid = rows[index].trim_start_matches('│').split_whitespace().next().unwrap().to_owned();
+        console.keys(&["g"]);
+        for _ in 0..index {
+            console.keys(&["j"]);
+        }
+        pid
+    };
+    select("pg_sleep(300)");
+    console.keys(&["C"]);
+    console.wait_for("the cancel dialog", Duration::from_secs(10), |s| s.contains("SELECT pg_cancel_backend("));
+    console.keys(&["Enter"]);
+    let pid = select("pg_sleep(301)");
+    console.keys(&["T"]);
+    console
+        .wait_for("the terminate dialog", Duration::from_secs(10), |s| s.contains(&format!("Type {pid} to confirm")));
+    console.type_text(&pid);
+    console.keys(&["Enter"]);
+    let (first, second) = sleeper.join().unwrap();
+    assert!(first.as_ref().is_err_and(|e| e.contains("canceling statement due to user request")), "{first:?}");
+    assert!(second.as_ref().is_err_and(|e| e.contains("terminating connection")), "{second:?}");
+    console.keys(&["8"]);
+    console.wait_for("both outcomes in Events", SETTLE, |s| s.contains("was cancelled") && s.contains("terminated"));
 }
 
 /// Maintenance mode for the length of a test, ended even when the test fails.

@@ -16,6 +16,7 @@ use crate::action::{Action, BackupKind};
 use crate::platform::Platform;
 use crate::secrets::Credentials;
 use crate::source::Source;
+use crate::sql::Endpoint;
 use pgbackrest::{PgBackRest, PgTarget};
 use rest::PatroniRest;
 
@@ -137,6 +138,12 @@ impl Platform for PatroniPlatform {
                 (None, _) => "no pgBackRest repository is configured: the backup will be refused".into(),
                 (_, None) => "there is no leader to back up: the backup will be refused".into(),
             },
+            Action::CancelBackend { member: name, pid } | Action::TerminateBackend { member: name, pid } => {
+                let function =
+                    if matches!(action, Action::TerminateBackend { .. }) { "pg_terminate_backend" } else { "pg_cancel_backend" };
+                let at = member(Some(name)).map_or_else(|| "<unknown member>".into(), |m| format!("{}:{}", m.pg_host, m.pg_port));
+                format!("SELECT {function}({pid});\n(on {name}, {at}, as {})", self.target.superuser.username)
+            }
         }
     }
 
@@ -150,6 +157,26 @@ impl Platform for PatroniPlatform {
             bail!("{candidate} is not a member of {}", self.target.cluster)
         };
         self.rest.failover(&member.api_url, candidate).await
+    }
+
+    async fn signal_backend(&self, member: &str, pid: i32, terminate: bool) -> Result<String> {
+        let Some(endpoint) = self.target.members.iter().find(|m| m.name == member) else {
+            bail!("{member} is not a member of {}", self.target.cluster)
+        };
+        let endpoint = Endpoint {
+            host: endpoint.pg_host.clone(),
+            port: endpoint.pg_port,
+            database: "postgres".into(),
+            credentials: self.target.superuser.clone(),
+        };
+        let client = crate::sql::connect(&endpoint, self.target.source_timeout, false).await?;
+        let sql = if terminate { "SELECT pg_terminate_backend($1)" } else { "SELECT pg_cancel_backend($1)" };
+        let signalled: bool = client.query_one(sql, &[&pid]).await?.try_get(0)?;
+        match (signalled, terminate) {
+            (true, true) => Ok(format!("backend {pid} on {member} terminated")),
+            (true, false) => Ok(format!("the query of backend {pid} on {member} was cancelled")),
+            (false, _) => bail!("backend {pid} is no longer running on {member}"),
+        }
     }
 
     async fn backup(&self, kind: BackupKind) -> Result<String> {

@@ -7,8 +7,10 @@ use ratatui::Frame;
 use super::columns::{self, col, fit, Column};
 use crate::command::ViewId;
 use crate::model::Backend;
+use crate::state::State;
 use crate::tui::theme::Role;
 use crate::tui::ui::sort_columns;
+use crate::tui::ui::Ui;
 use crate::tui::views::Context;
 
 const COLUMNS: [Column; 9] = [
@@ -62,16 +64,25 @@ fn short_state(state: Option<&str>) -> String {
     }
 }
 
-pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
-    let member = cx.state.workload_member(cx.ui.workload_member.as_deref()).unwrap_or_default().to_owned();
-    let sort = cx.ui.sort(ViewId::Activity);
-    let tree = ordered(cx.state.blocking_tree(&member), sort.column, sort.ascending);
-    let tree: Vec<(usize, &Backend)> = tree
+/// The member shown and its backends in the order the view lists them (sorted, filtered): the
+/// selection in the Ui refers to this list.
+pub fn visible_rows<'a>(state: &'a State, ui: &Ui) -> (String, Vec<(usize, &'a Backend)>) {
+    let member = state.workload_member(ui.workload_member.as_deref()).unwrap_or_default().to_owned();
+    let sort = ui.sort(ViewId::Activity);
+    let filter = ui.filter.as_deref().map(str::to_lowercase);
+    let rows = ordered(state.blocking_tree(&member), sort.column, sort.ascending)
         .into_iter()
         .filter(|(_, b)| {
-            cx.matches_filter(&format!("{} {}", b.query.as_deref().unwrap_or(""), b.user.as_deref().unwrap_or("")))
+            let text = format!("{} {}", b.query.as_deref().unwrap_or(""), b.user.as_deref().unwrap_or(""));
+            filter.as_ref().is_none_or(|f| text.to_lowercase().contains(f))
         })
         .collect();
+    (member, rows)
+}
+
+pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
+    let sort = cx.ui.sort(ViewId::Activity);
+    let (member, tree) = visible_rows(cx.state, cx.ui);
     let blocked = tree.iter().filter(|(_, b)| !b.blocked_by.is_empty()).count();
     let kept = fit(&COLUMNS, area.width.saturating_sub(2));
     let rows = tree.iter().map(|(depth, b)| {

@@ -1,6 +1,6 @@
 //! Views: pure functions of `(&State, &Ui, &Theme)` (and the keymap, for help and the footer).
 
-mod activity;
+pub(crate) mod activity;
 mod backups;
 mod chrome;
 mod columns;
