@@ -1,10 +1,12 @@
 //! The one place cluster facts change.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 
 use crate::model::{BackupCatalog, MemberReport, Role};
 use crate::observation::{Observation, ObservationKind};
-use crate::state::{Catalog, EventKind, State, Timed, LAG_HISTORY_LEN};
+use crate::state::{Catalog, EventKind, Finding, State, Timed, LAG_HISTORY_LEN};
 
 impl State {
     /// Folds one observation into the state. Pure: no I/O, no clock.
@@ -74,8 +76,32 @@ impl State {
                 self.actions_in_flight.remove(&request.id);
                 self.push_event(at, EventKind::ActionFinished { request: request.clone(), outcome: outcome.clone() });
             }
-            ObservationKind::Tick => {}
+            // Judged once a second, on the clock: between two observations of one poll the state is
+            // half new, half old, and findings drawn from that would be noise in the timeline.
+            ObservationKind::Tick => self.track_findings(at),
         }
+    }
+
+    /// Findings are derived, not observed: compare them with the last set to date their changes.
+    fn track_findings(&mut self, at: DateTime<Utc>) {
+        // Until the HA manager has listed the members once (or failed to), there is nothing to judge.
+        let listed = self.members.values().any(|e| e.report.is_some());
+        if !listed && !self.source_errors.contains_key("patroni") {
+            return;
+        }
+        let now: BTreeMap<(String, String), Finding> =
+            self.findings().into_iter().map(|f| ((f.code.to_owned(), f.subject.clone()), f)).collect();
+        let cleared: Vec<Finding> =
+            self.active_findings.iter().filter(|(k, _)| !now.contains_key(*k)).map(|(_, f)| f.clone()).collect();
+        let raised: Vec<Finding> =
+            now.iter().filter(|(k, _)| !self.active_findings.contains_key(*k)).map(|(_, f)| f.clone()).collect();
+        for finding in cleared {
+            self.push_event(at, EventKind::FindingCleared { finding });
+        }
+        for finding in raised {
+            self.push_event(at, EventKind::FindingRaised { finding });
+        }
+        self.active_findings = now;
     }
 
     /// The HA manager's full list: members missing from it have left; role changes are events.

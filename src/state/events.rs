@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::action::{ActionOutcome, ActionRequest};
 use crate::model::{BackupStatus, Role};
+use crate::state::Finding;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
@@ -19,6 +20,8 @@ pub enum EventKind {
     LeaderChanged { from: Option<String>, to: Option<String> },
     MemberLeft { member: String },
     MaintenanceModeChanged { paused: bool },
+    FindingRaised { finding: Finding },
+    FindingCleared { finding: Finding },
     BackupAppeared { id: String, status: BackupStatus },
     ActionRequested { request: ActionRequest },
     ActionFinished { request: ActionRequest, outcome: ActionOutcome },

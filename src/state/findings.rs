@@ -78,7 +78,9 @@ impl State {
         if m.role != Role::Replica || !have_leader {
             return;
         }
-        if m.replication_state.as_deref() != Some("streaming") {
+        // Before the leader's first sample, replication is unknown rather than broken.
+        let leader_sampled = self.leader_name().and_then(|l| self.members.get(l)).is_some_and(|e| e.sample.is_some());
+        if leader_sampled && m.replication_state.as_deref() != Some("streaming") {
             let state = m.replication_state.as_deref().unwrap_or("no WAL receiver");
             out.push(finding(
                 Severity::Critical,

@@ -52,6 +52,8 @@ pub struct State {
     pub lag_history: BTreeMap<String, VecDeque<u64>>,
     /// The latest time any observation carried: the console's "now".
     pub now: Option<DateTime<Utc>>,
+    /// The findings in force after the last observation, to record when each is raised and cleared.
+    pub active_findings: BTreeMap<(String, String), Finding>,
     pub thresholds: ThresholdsSpec,
     pub stale_after: Duration,
 }
@@ -89,6 +91,7 @@ impl State {
             events: VecDeque::new(),
             lag_history: BTreeMap::new(),
             now: None,
+            active_findings: BTreeMap::new(),
             thresholds,
             stale_after: DEFAULT_STALE_AFTER,
         }

@@ -327,3 +327,34 @@ fn blocking_tree_puts_blockers_first_and_blocked_beneath() {
     let tree: Vec<(usize, i32)> = crate::state::blocking_tree(&backends).into_iter().map(|(d, b)| (d, b.pid)).collect();
     assert_eq!(tree, [(0, 20), (1, 21), (2, 22), (0, 10), (0, 30), (0, 31)]);
 }
+
+#[test]
+fn findings_raised_and_cleared_are_events() {
+    let mut s = healthy();
+    let fail = ObservationKind::SourceFailed { member: None, error: "connection refused".into() };
+    s.apply(&obs(1, "pooler", fail));
+    s.apply(&obs(2, "clock", ObservationKind::Tick));
+    let raised: Vec<_> = s
+        .events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::FindingRaised { finding } if finding.code == "pooler_down"))
+        .collect();
+    assert_eq!(raised.len(), 1, "raised once, on the clock");
+    assert_eq!(raised[0].at, t(2));
+    let pooler = PoolerReport {
+        name: "p".into(),
+        listen: "l".into(),
+        pool_mode: "transaction".into(),
+        target_host: None,
+        target_port: Some(5001),
+        client_connections: 0,
+        server_connections: 0,
+    };
+    s.apply(&obs(3, "pooler", ObservationKind::PoolerObserved { pooler }));
+    s.apply(&obs(4, "clock", ObservationKind::Tick));
+    assert!(s
+        .events
+        .iter()
+        .any(|e| e.at == t(4)
+            && matches!(&e.kind, EventKind::FindingCleared { finding } if finding.code == "pooler_down")));
+}

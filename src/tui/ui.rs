@@ -457,7 +457,8 @@ pub fn row_count(state: &State, view: ViewId, member: Option<&str>) -> usize {
         ViewId::Databases => {
             state.workload_member(member).and_then(|m| state.catalog.get(m)).map_or(0, |c| c.value.databases.len())
         }
-        ViewId::Help => 0,
+        // The view clamps the scroll to what overflows; the keymap's length is not known here.
+        ViewId::Help => 200,
     }
 }
 

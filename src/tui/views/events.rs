@@ -25,6 +25,11 @@ pub fn describe(event: &Event) -> (String, Role) {
             ("maintenance mode on: no automatic failover".into(), Role::Warning)
         }
         EventKind::MaintenanceModeChanged { paused: false } => ("maintenance mode off".into(), Role::Ok),
+        EventKind::FindingRaised { finding } => (
+            format!("raised: {}", finding.message),
+            if finding.severity == crate::state::Severity::Critical { Role::Danger } else { Role::Warning },
+        ),
+        EventKind::FindingCleared { finding } => (format!("cleared: {}", finding.message), Role::Ok),
         EventKind::BackupAppeared { id, status } => (format!("backup {id} appeared ({status:?})"), Role::Ok),
         EventKind::ActionRequested { request } => {
             (format!("{} requested by {} (#{})", request.action, request.requested_by, request.id), Role::Key)
