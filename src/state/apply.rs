@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{BackupCatalog, MemberReport, Role};
 use crate::observation::{Observation, ObservationKind};
-use crate::state::{Catalog, EventKind, Finding, State, Timed, LAG_HISTORY_LEN};
+use crate::state::{Catalog, EventKind, Finding, State, Timed, LAG_HISTORY_LEN, VOLUME_HISTORY_LEN};
 
 impl State {
     /// Folds one observation into the state. Pure: no I/O, no clock.
@@ -52,6 +52,11 @@ impl State {
             }
             ObservationKind::VolumeSampled { member, usage } => {
                 self.members.entry(member.clone()).or_default().volume = Some(Timed { at, value: *usage });
+                let history = self.volume_history.entry(member.clone()).or_default();
+                if history.len() == VOLUME_HISTORY_LEN {
+                    history.pop_front();
+                }
+                history.push_back(Timed { at, value: *usage });
             }
             ObservationKind::PoolerObserved { pooler } => {
                 self.pooler = Some(Timed { at, value: pooler.clone() });

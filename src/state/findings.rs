@@ -114,6 +114,16 @@ impl State {
                 ),
             ));
         }
+        if let Some(hours) = self.volume_growth(&m.name).and_then(|g| g.hours_until_full) {
+            if hours < crate::state::VOLUME_FULL_SOON_HOURS {
+                out.push(finding(
+                    Severity::Warning,
+                    "volume_filling",
+                    &m.name,
+                    format!("{} volume will be full in {hours:.1}h at the last hour's pace", m.name),
+                ));
+            }
+        }
         if let Some(volume) = m.volume {
             if volume.percent_used() > f64::from(t.volume_warn_percent) {
                 out.push(finding(

@@ -6,6 +6,7 @@ mod findings;
 mod members;
 #[cfg(test)]
 mod tests;
+mod volumes;
 mod workload;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -20,10 +21,13 @@ use crate::spec::ThresholdsSpec;
 pub use events::{Event, EventKind};
 pub use findings::{next_after, Finding, Severity};
 pub use members::MemberView;
+pub use volumes::{Growth, VOLUME_FULL_SOON_HOURS};
 pub use workload::{blocking_tree, Catalog, Rates, StatementRate, Workload};
 
 /// How long a fact stays fresh before the member shows as stale.
 pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(10);
+/// Volume samples kept per member: an hour at one sample every 5 s.
+pub const VOLUME_HISTORY_LEN: usize = 720;
 /// Lag samples kept per member: two minutes at the default 1 s refresh.
 pub const LAG_HISTORY_LEN: usize = 120;
 /// Events kept for the timeline; older ones are dropped first.
@@ -48,6 +52,8 @@ pub struct State {
     pub source_errors: BTreeMap<String, Timed<String>>,
     pub actions_in_flight: BTreeMap<u64, ActionRequest>,
     pub events: VecDeque<Event>,
+    /// Each member's volume samples, oldest first, for its growth rate.
+    pub volume_history: BTreeMap<String, VecDeque<Timed<VolumeUsage>>>,
     /// Each replica's lag in bytes at its last samples, oldest first, for sparklines.
     pub lag_history: BTreeMap<String, VecDeque<u64>>,
     /// The latest time any observation carried: the console's "now".
@@ -90,6 +96,7 @@ impl State {
             actions_in_flight: BTreeMap::new(),
             events: VecDeque::new(),
             lag_history: BTreeMap::new(),
+            volume_history: BTreeMap::new(),
             now: None,
             active_findings: BTreeMap::new(),
             thresholds,

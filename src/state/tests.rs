@@ -358,3 +358,17 @@ fn findings_raised_and_cleared_are_events() {
         .any(|e| e.at == t(4)
             && matches!(&e.kind, EventKind::FindingCleared { finding } if finding.code == "pooler_down")));
 }
+
+#[test]
+fn a_volume_growing_fast_is_projected_full_and_raised() {
+    let mut s = healthy();
+    let usage = |used| crate::model::VolumeUsage { used_bytes: used, size_bytes: 100_000 };
+    s.apply(&obs(0, "volume:m2", ObservationKind::VolumeSampled { member: "m2".into(), usage: usage(10_000) }));
+    s.apply(&obs(30, "volume:m2", ObservationKind::VolumeSampled { member: "m2".into(), usage: usage(10_500) }));
+    assert_eq!(s.volume_growth("m2"), None, "half a minute is no trend");
+    s.apply(&obs(3600, "volume:m2", ObservationKind::VolumeSampled { member: "m2".into(), usage: usage(20_000) }));
+    let growth = s.volume_growth("m2").unwrap();
+    assert!((growth.bytes_per_hour - 10_000.0).abs() < 1e-6);
+    assert!((growth.hours_until_full.unwrap() - 8.0).abs() < 1e-6);
+    assert!(s.findings().iter().any(|f| f.code == "volume_filling" && f.subject == "m2"));
+}

@@ -145,6 +145,19 @@ pub fn healthy() -> State {
 
 /// Volumes, the pooler on cluster-1, three nightly backups and one manual backup action.
 fn observe_volumes_pooler_backups(s: &mut State) {
+    // An hour ago: cluster-3 has since grown by 500 MB.
+    for (i, m) in MEMBERS.iter().enumerate() {
+        let used = 12_000_000_000 + u64::try_from(i).unwrap() * 1_000_000_000 - if i == 2 { 500_000_000 } else { 0 };
+        apply(
+            s,
+            19 - 3600,
+            &format!("volume:{m}"),
+            ObservationKind::VolumeSampled {
+                member: (*m).into(),
+                usage: VolumeUsage { used_bytes: used, size_bytes: 53_687_091_200 },
+            },
+        );
+    }
     for (i, m) in MEMBERS.iter().enumerate() {
         let used = 12_000_000_000 + u64::try_from(i).unwrap() * 1_000_000_000;
         apply(
