@@ -21,8 +21,8 @@ pub struct Catalog {
 
 /// One statement: its cumulative counters and, when there is an earlier sample, its rates.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StatementRate {
-    pub row: StatementRow,
+pub struct StatementRate<'a> {
+    pub row: &'a StatementRow,
     pub rates: Option<Rates>,
 }
 
@@ -50,7 +50,7 @@ impl State {
             .or_else(|| self.members.keys().next().map(String::as_str))
     }
 
-    pub fn statement_rates(&self, member: &str) -> Vec<StatementRate> {
+    pub fn statement_rates(&self, member: &str) -> Vec<StatementRate<'_>> {
         let Some(workload) = self.workload.get(member) else { return Vec::new() };
         let Some(current) = &workload.statements else { return Vec::new() };
         let previous = workload.previous_statements.as_ref();
@@ -65,7 +65,7 @@ impl State {
                     (Some(before), Some(s)) if s > 0.0 => Some(rates(row, before, s)),
                     _ => None,
                 };
-                StatementRate { row: row.clone(), rates }
+                StatementRate { row, rates }
             })
             .collect()
     }

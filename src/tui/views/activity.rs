@@ -14,7 +14,7 @@ use crate::tui::ui::Ui;
 use crate::tui::views::Context;
 
 const COLUMNS: [Column; 9] = [
-    col("PID", 12, 0),
+    col("PID", 16, 0),
     col("USER", 10, 1),
     col("DB", 10, 2),
     col("STATE", 13, 0),
@@ -70,12 +70,14 @@ pub fn visible_rows<'a>(state: &'a State, ui: &Ui) -> (String, Vec<(usize, &'a B
     let member = state.workload_member(ui.workload_member.as_deref()).unwrap_or_default().to_owned();
     let sort = ui.sort(ViewId::Activity);
     let filter = ui.filter.as_deref().map(str::to_lowercase);
+    let matches = |b: &Backend| {
+        filter.as_ref().is_none_or(|f| {
+            [b.query.as_deref(), b.user.as_deref()].into_iter().flatten().any(|text| text.to_lowercase().contains(f))
+        })
+    };
     let rows = ordered(state.blocking_tree(&member), sort.column, sort.ascending)
         .into_iter()
-        .filter(|(_, b)| {
-            let text = format!("{} {}", b.query.as_deref().unwrap_or(""), b.user.as_deref().unwrap_or(""));
-            filter.as_ref().is_none_or(|f| text.to_lowercase().contains(f))
-        })
+        .filter(|(_, b)| matches(b))
         .collect();
     (member, rows)
 }
@@ -85,7 +87,8 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     let (member, tree) = visible_rows(cx.state, cx.ui);
     let blocked = tree.iter().filter(|(_, b)| !b.blocked_by.is_empty()).count();
     let kept = fit(&COLUMNS, area.width.saturating_sub(2));
-    let rows = tree.iter().map(|(depth, b)| {
+    let (shown, selected) = columns::window(tree.len(), cx.ui.selected(ViewId::Activity), columns::visible_rows(area));
+    let rows = tree[shown].iter().map(|(depth, b)| {
         let pid = if *depth == 0 { b.pid.to_string() } else { format!("{}└ {}", "  ".repeat(depth - 1), b.pid) };
         let role = if !b.blocked_by.is_empty() {
             Role::Danger
@@ -127,6 +130,6 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
         .header(columns::header_row(&COLUMNS, &kept).style(cx.style(Role::Header)))
         .row_highlight_style(cx.style(Role::Selected))
         .block(Block::default().borders(Borders::ALL).border_style(cx.style(Role::Border)).title(title));
-    let mut selection = TableState::default().with_selected(Some(cx.ui.selected(ViewId::Activity)));
+    let mut selection = TableState::default().with_selected(Some(selected));
     frame.render_stateful_widget(table, area, &mut selection);
 }

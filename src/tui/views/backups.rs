@@ -62,7 +62,10 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
         summary_area,
     );
     let kept = fit(&COLUMNS, list_area.width.saturating_sub(2));
-    let rows = c.backups.iter().rev().filter(|b| cx.matches_filter(&b.id)).map(|b| {
+    let listed: Vec<_> = c.backups.iter().rev().filter(|b| cx.matches_filter(&b.id)).collect();
+    let (shown, selected) =
+        columns::window(listed.len(), cx.ui.selected(ViewId::Backups), columns::visible_rows(list_area));
+    let rows = listed[shown].iter().map(|b| {
         let (status, role) = match b.status {
             BackupStatus::Completed => ("completed", Role::Ok),
             BackupStatus::Running => ("running", Role::Warning),
@@ -100,7 +103,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
                 .border_style(border)
                 .title(format!(" Backups ({}) ", c.backups.len())),
         );
-    let mut selection = TableState::default().with_selected(Some(cx.ui.selected(ViewId::Backups)));
+    let mut selection = TableState::default().with_selected(Some(selected));
     frame.render_stateful_widget(table, list_area, &mut selection);
 }
 

@@ -52,6 +52,20 @@ pub fn row<'a>(cells: Vec<Cell<'a>>, kept: &[usize]) -> Row<'a> {
     Row::new(kept.iter().filter_map(|&i| cells.get_mut(i).and_then(Option::take)))
 }
 
+/// Which rows of `len` a table `visible` rows high shows so that `selected` is on screen, and
+/// where the selection falls in that window. Only the window's rows are built: a view of
+/// thousands of statements then costs what a screenful does.
+pub fn window(len: usize, selected: usize, visible: usize) -> (std::ops::Range<usize>, usize) {
+    let selected = selected.min(len.saturating_sub(1));
+    let start = selected.saturating_sub(visible.saturating_sub(1));
+    (start..len.min(start + visible.max(1)), selected - start)
+}
+
+/// The rows a bordered table with a header row can show in `area`.
+pub fn visible_rows(area: ratatui::layout::Rect) -> usize {
+    usize::from(area.height.saturating_sub(3))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +77,15 @@ mod tests {
         assert_eq!(fit(&columns, 42), [0, 1, 2]);
         assert_eq!(fit(&columns, 31), [0, 2]);
         assert_eq!(fit(&columns, 5), [0]);
+    }
+
+    #[test]
+    fn the_window_follows_the_selection() {
+        assert_eq!(window(100, 0, 10), (0..10, 0));
+        assert_eq!(window(100, 9, 10), (0..10, 9));
+        assert_eq!(window(100, 25, 10), (16..26, 9));
+        assert_eq!(window(100, 500, 10), (90..100, 9));
+        assert_eq!(window(3, 1, 10), (0..3, 1));
+        assert_eq!(window(0, 0, 10), (0..0, 0));
     }
 }

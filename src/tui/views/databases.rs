@@ -12,9 +12,9 @@ use crate::tui::theme::Role;
 use crate::tui::views::Context;
 
 const DATABASES: [Column; 5] =
-    [col("DATABASE", 20, 0), col("OWNER", 14, 0), col("SIZE", 10, 0), col("ENCODING", 9, 2), col("CONN LIMIT", 10, 1)];
+    [col("DATABASE", 20, 0), col("OWNER", 16, 0), col("SIZE", 10, 0), col("ENCODING", 9, 2), col("CONN LIMIT", 10, 1)];
 const ROLES: [Column; 4] =
-    [col("ROLE", 20, 0), col("ATTRIBUTES", 34, 0), col("MEMBER OF", 20, 2), col("CAN CONNECT TO", 20, 1)];
+    [col("ROLE", 20, 0), col("ATTRIBUTES", 36, 0), col("MEMBER OF", 20, 2), col("CAN CONNECT TO", 20, 1)];
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     let member = cx.state.workload_member(cx.ui.workload_member.as_deref()).unwrap_or_default().to_owned();
@@ -64,11 +64,11 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     let kept = fit(&ROLES, roles_area.width.saturating_sub(2));
     let roles = catalog.value.roles.iter().filter(|r| cx.matches_filter(&r.name)).map(|r| {
         let attributes: Vec<&str> = [
-            (r.superuser, "superuser"),
+            (r.superuser, "super"),
             (r.login, "login"),
             (r.create_db, "createdb"),
             (r.create_role, "createrole"),
-            (r.replication, "replication"),
+            (r.replication, "repl"),
         ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))

@@ -10,6 +10,8 @@ use crate::state::{Event, EventKind};
 use crate::tui::theme::Role;
 use crate::tui::views::Context;
 
+use super::columns;
+
 pub fn describe(event: &Event) -> (String, Role) {
     match &event.kind {
         EventKind::RoleObserved { member, role, before: Some(before) } => {
@@ -44,14 +46,19 @@ pub fn describe(event: &Event) -> (String, Role) {
 }
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
-    let rows = cx.state.events.iter().rev().filter_map(|event| {
+    // Describing an event costs a format; without a filter only the visible ones are described.
+    let events: Vec<&Event> = if cx.ui.filter.is_some() {
+        cx.state.events.iter().rev().filter(|e| cx.matches_filter(&describe(e).0)).collect()
+    } else {
+        cx.state.events.iter().rev().collect()
+    };
+    let (shown, selected) = columns::window(events.len(), cx.ui.selected(ViewId::Events), columns::visible_rows(area));
+    let rows = events[shown].iter().map(|event| {
         let (text, role) = describe(event);
-        cx.matches_filter(&text).then(|| {
-            Row::new(vec![
-                Cell::from(event.at.format("%Y-%m-%d %H:%M:%S").to_string()).style(cx.style(Role::Muted)),
-                Cell::from(text).style(cx.style(role)),
-            ])
-        })
+        Row::new(vec![
+            Cell::from(event.at.format("%Y-%m-%d %H:%M:%S").to_string()).style(cx.style(Role::Muted)),
+            Cell::from(text).style(cx.style(role)),
+        ])
     });
     let table = Table::new(rows, [Constraint::Length(19), Constraint::Fill(1)])
         .header(Row::new(vec!["TIME (UTC)", "EVENT"]).style(cx.style(Role::Header)))
@@ -62,6 +69,6 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
                 .border_style(cx.style(Role::Border))
                 .title(format!(" Events ({}) ", cx.state.events.len())),
         );
-    let mut selection = TableState::default().with_selected(Some(cx.ui.selected(ViewId::Events)));
+    let mut selection = TableState::default().with_selected(Some(selected));
     frame.render_stateful_widget(table, area, &mut selection);
 }

@@ -47,7 +47,7 @@ fn number(value: Option<f64>, decimals: usize) -> String {
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     let member = cx.state.workload_member(cx.ui.workload_member.as_deref()).unwrap_or_default().to_owned();
-    let mut rates: Vec<StatementRate> =
+    let mut rates: Vec<StatementRate<'_>> =
         cx.state.statement_rates(&member).into_iter().filter(|r| cx.matches_filter(&r.row.query)).collect();
     let sort = cx.ui.sort(ViewId::Statements);
     rates.sort_by(|a, b| {
@@ -59,7 +59,9 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
         }
     });
     let kept = fit(&COLUMNS, area.width.saturating_sub(2));
-    let rows = rates.iter().map(|rate| {
+    let (shown, selected) =
+        columns::window(rates.len(), cx.ui.selected(ViewId::Statements), columns::visible_rows(area));
+    let rows = rates[shown].iter().map(|rate| {
         let r = rate.rates;
         let hit = r.and_then(|r| r.hit_ratio);
         let hit_role = if hit.is_some_and(|h| h < 0.9) { Role::Warning } else { Role::Text };
@@ -93,6 +95,6 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
         .header(columns::header_row(&COLUMNS, &kept).style(cx.style(Role::Header)))
         .row_highlight_style(cx.style(Role::Selected))
         .block(Block::default().borders(Borders::ALL).border_style(cx.style(Role::Border)).title(title));
-    let mut selection = TableState::default().with_selected(Some(cx.ui.selected(ViewId::Statements)));
+    let mut selection = TableState::default().with_selected(Some(selected));
     frame.render_stateful_widget(table, area, &mut selection);
 }
