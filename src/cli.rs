@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::action::{Action, ActionOutcome, BackupKind};
 use crate::audit::AuditLog;
-use crate::config::Paths;
+use crate::config::{Config, Paths};
 use crate::dispatch::Dispatcher;
 use crate::observation::ObservationKind;
 use crate::platform::patroni::local::{self, layout::Layout, LocalCluster};
@@ -34,7 +34,7 @@ pub struct Cli {
     /// The local cluster's directory (default: pgdeck's data dir, or $PGDECK_HOME/data).
     #[arg(long, global = true)]
     pub dir: Option<PathBuf>,
-    /// Observe only: every mutating command refuses.
+    /// Observe only: every mutating command refuses (also `read_only = true` in config.toml).
     #[arg(long, global = true)]
     pub read_only: bool,
     /// The console's theme: default, high-contrast, monochrome, or a file (NO_COLOR picks monochrome).
@@ -146,8 +146,9 @@ pub enum BackupType {
     Incr,
 }
 
-pub fn run(cli: Cli) -> Result<ExitCode> {
+pub fn run(mut cli: Cli) -> Result<ExitCode> {
     let paths = Paths::resolve()?;
+    cli.read_only |= Config::load(&paths.config_dir)?.read_only;
     let _log_guard = init_logging(&paths);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {

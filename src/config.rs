@@ -49,3 +49,43 @@ fn default_data_dir(xdg: &Path) -> PathBuf {
         xdg.to_owned()
     }
 }
+
+/// `config.toml` in the config dir: settings that would otherwise be flags on every start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Observe only, as `--read-only`: observers' machines set it once.
+    pub read_only: bool,
+}
+
+impl Config {
+    /// The config file, or the defaults when there is none; an error names the file and line.
+    pub fn load(config_dir: &Path) -> Result<Self> {
+        let path = config_dir.join("config.toml");
+        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Self::default()) };
+        toml::from_str(&text).map_err(|e| {
+            let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            anyhow::anyhow!(
+                "{}:{line}: {}; the settings it takes are: read_only = true|false",
+                path.display(),
+                e.message().trim()
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_only_comes_from_the_file_and_mistakes_are_located() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap(), Config::default());
+        std::fs::write(dir.path().join("config.toml"), "read_only = true\n").unwrap();
+        assert!(Config::load(dir.path()).unwrap().read_only);
+        std::fs::write(dir.path().join("config.toml"), "\nreadonly = true\n").unwrap();
+        let e = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("config.toml:2") && e.contains("readonly"), "{e}");
+    }
+}
