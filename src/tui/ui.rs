@@ -140,7 +140,7 @@ impl Ui {
             return vec![Effect::FullRedraw];
         }
         match self.context() {
-            KeyContext::Input => self.update_input(command),
+            KeyContext::Input => self.update_input(state, command),
             KeyContext::Modal => self.update_modal(command),
             KeyContext::Normal | KeyContext::Global => self.update_normal(state, command),
         }
@@ -178,7 +178,7 @@ impl Ui {
             Some(Message { text: format!("{action} requested; its outcome appears in Events"), tone: Tone::Info });
     }
 
-    fn update_input(&mut self, command: Command) -> Vec<Effect> {
+    fn update_input(&mut self, state: &State, command: Command) -> Vec<Effect> {
         match command {
             Command::Back => {
                 if self.input.take().is_some_and(|i| i.kind == InputKind::Filter) {
@@ -189,7 +189,7 @@ impl Ui {
             }
             Command::Submit => {
                 if let Some(input) = self.input.take() {
-                    return self.submit_input(input);
+                    return self.submit_input(state, input);
                 }
                 self.submit_confirmation()
             }
@@ -214,19 +214,19 @@ impl Ui {
         vec![Effect::Dispatch { action: confirmation.action, confirmation: typed }]
     }
 
-    fn submit_input(&mut self, input: Input) -> Vec<Effect> {
+    fn submit_input(&mut self, state: &State, input: Input) -> Vec<Effect> {
         match input.kind {
             InputKind::Filter => {
                 self.filter = (!input.text.is_empty()).then_some(input.text);
                 self.selected.insert(self.view, 0);
                 Vec::new()
             }
-            InputKind::CommandLine => self.run_command_line(input.text.trim()),
+            InputKind::CommandLine => self.run_command_line(state, input.text.trim()),
         }
     }
 
     /// `:overview`, `:backups`, `:q`, `:refresh 2s` …: views and a few commands by name.
-    fn run_command_line(&mut self, line: &str) -> Vec<Effect> {
+    fn run_command_line(&mut self, state: &State, line: &str) -> Vec<Effect> {
         let mut words = line.split_whitespace();
         let Some(word) = words.next() else { return Vec::new() };
         if let Some(view) = ViewId::from_name(word).or_else(|| ViewId::from_name(word.trim_end_matches('s'))) {
@@ -243,17 +243,16 @@ impl Ui {
                 self.error("usage: :refresh <interval>, e.g. :refresh 2s or :refresh 500ms");
                 Vec::new()
             }
-            other => match Command::from_name(other) {
-                Some(command) if command.is_mutating() && self.read_only => {
-                    vec![Effect::Dispatch { action: Self::default_action(command), confirmation: None }]
+            // Every keymap command by its name, as its key would run it (`:backup`, `:sort-next`).
+            other => {
+                if let Some(command) = Command::from_name(other) {
+                    return self.update_normal(state, command);
                 }
-                Some(_) | None => {
-                    self.error(&format!(
-                        "unknown command `{other}`; try a view name (overview, replication, storage, backups, events, help), refresh or q"
-                    ));
-                    Vec::new()
-                }
-            },
+                self.error(&format!(
+                    "unknown command `{other}`; try a view name (overview, statements, activity, …), refresh, q, or a command from the help"
+                ));
+                Vec::new()
+            }
         }
     }
 
@@ -410,20 +409,12 @@ impl Ui {
                     Action::TerminateBackend { member, pid }
                 }
             }
-            _ => Self::default_action(command),
+            _ => Action::Backup { kind: BackupKind::Full },
         };
         if self.read_only {
             return vec![Effect::Dispatch { action, confirmation: None }];
         }
         vec![Effect::Prepare(action)]
-    }
-
-    fn default_action(command: Command) -> Action {
-        match command {
-            Command::Failover => Action::Failover { candidate: String::new() },
-            Command::Switchover => Action::Switchover { candidate: None },
-            _ => Action::Backup { kind: BackupKind::Full },
-        }
     }
 
     /// The replica under the cursor in views that list members.

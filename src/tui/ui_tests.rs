@@ -246,3 +246,14 @@ fn terminate_asks_for_the_selected_session_in_activity() {
     );
     assert_eq!(ui.confirmation.as_ref().and_then(|c| c.phrase.clone()), Some("10".into()));
 }
+
+#[test]
+fn the_command_line_runs_keymap_commands_by_name() {
+    let s = state();
+    let mut ui = ui();
+    ui.update(&s, Command::CommandLine);
+    for c in "backup".chars() {
+        ui.type_char(c);
+    }
+    assert_eq!(ui.update(&s, Command::Submit), vec![Effect::Prepare(Action::Backup { kind: BackupKind::Full })]);
+}
