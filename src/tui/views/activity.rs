@@ -11,7 +11,7 @@ use crate::state::State;
 use crate::tui::theme::Role;
 use crate::tui::ui::sort_columns;
 use crate::tui::ui::Ui;
-use crate::tui::views::Context;
+use crate::tui::views::{one_line, Context};
 
 const COLUMNS: [Column; 9] = [
     col("PID", 16, 0),
@@ -111,16 +111,11 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
             Cell::from(b.running_seconds.map_or_else(String::new, |s| format!("{s:.1}s"))),
             Cell::from(b.application.clone().unwrap_or_default()),
             Cell::from(b.client.clone().unwrap_or_default()),
-            Cell::from(b.query.clone().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ")),
+            Cell::from(one_line(b.query.as_deref().unwrap_or_default())),
         ];
         columns::row(cells, &kept)
     });
-    let age = cx
-        .state
-        .workload
-        .get(&member)
-        .and_then(|w| w.backends.as_ref())
-        .map_or_else(|| "not sampled yet".to_owned(), |b| format!("{} ago", cx.age(b.at)));
+    let age = cx.sampled_ago(cx.state.workload.get(&member).and_then(|w| w.backends.as_ref()).map(|b| b.at));
     let title = format!(
         " Activity on {member} — {} sessions, {blocked} blocked — by {} — {age} ",
         tree.len(),

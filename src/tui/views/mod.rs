@@ -49,6 +49,11 @@ impl Context<'_> {
         }
     }
 
+    /// "12s ago", or that nothing has arrived yet.
+    pub fn sampled_ago(&self, at: Option<DateTime<Utc>>) -> String {
+        at.map_or_else(|| "not sampled yet".to_owned(), |at| format!("{} ago", self.age(at)))
+    }
+
     pub fn matches_filter(&self, text: &str) -> bool {
         self.ui.filter.as_ref().is_none_or(|f| text.to_lowercase().contains(&f.to_lowercase()))
     }
@@ -94,6 +99,11 @@ pub fn render(frame: &mut Frame<'_>, state: &State, ui: &Ui, theme: &Theme, keym
     if let Some(confirmation) = &ui.confirmation {
         confirm::render(frame, area, &cx, confirmation);
     }
+}
+
+/// A query on one line: newlines and runs of blanks become single spaces.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 pub fn human_age(seconds: i64) -> String {

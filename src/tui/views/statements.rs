@@ -12,7 +12,7 @@ use crate::command::ViewId;
 use crate::state::StatementRate;
 use crate::tui::theme::Role;
 use crate::tui::ui::sort_columns;
-use crate::tui::views::Context;
+use crate::tui::views::{one_line, Context};
 
 const COLUMNS: [Column; 10] = [
     col("MS/S", 9, 0),
@@ -75,16 +75,11 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
             Cell::from(format!("{:.0}", rate.row.total_exec_ms)),
             Cell::from(rate.row.user.clone().unwrap_or_default()),
             Cell::from(rate.row.database.clone().unwrap_or_default()),
-            Cell::from(rate.row.query.split_whitespace().collect::<Vec<_>>().join(" ")),
+            Cell::from(one_line(&rate.row.query)),
         ];
         columns::row(cells, &kept)
     });
-    let age = cx
-        .state
-        .workload
-        .get(&member)
-        .and_then(|w| w.statements.as_ref())
-        .map_or_else(|| "not sampled yet".to_owned(), |s| format!("{} ago", cx.age(s.at)));
+    let age = cx.sampled_ago(cx.state.workload.get(&member).and_then(|w| w.statements.as_ref()).map(|s| s.at));
     let order = if sort.ascending { "↑" } else { "↓" };
     let title = format!(
         " Top queries on {member} — by {} {order} — {} statements, {age} ",
