@@ -100,6 +100,8 @@ pub enum Command {
     SortReverse,
     /// Show the workload views for the next member (the leader by default).
     NextMember,
+    /// Copy the selected query or object to the clipboard (OSC 52).
+    Copy,
     /// Enter: confirm a dialog or submit an input line.
     Submit,
     // Mutating: each opens a dialog that holds the Action until it is confirmed.
@@ -112,7 +114,7 @@ pub enum Command {
 
 impl Command {
     /// Every command, for keymap validation and the help screen.
-    pub const ALL: [Command; 36] = [
+    pub const ALL: [Command; 37] = [
         Command::Quit,
         Command::Back,
         Command::Help,
@@ -142,6 +144,7 @@ impl Command {
         Command::SortNext,
         Command::SortReverse,
         Command::NextMember,
+        Command::Copy,
         Command::Submit,
         Command::Switchover,
         Command::Failover,
@@ -184,6 +187,7 @@ impl Command {
             Command::SortNext => "sort-next",
             Command::SortReverse => "sort-reverse",
             Command::NextMember => "next-member",
+            Command::Copy => "copy",
             Command::Submit => "submit",
             Command::Switchover => "switchover",
             Command::Failover => "failover",

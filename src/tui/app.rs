@@ -19,10 +19,10 @@ use crate::source::{self, Pacing};
 use crate::spec::ThresholdsSpec;
 use crate::state::State;
 use crate::tui::keymap::{KeyContext, Keymap};
-use crate::tui::terminal;
 use crate::tui::theme::Theme;
 use crate::tui::ui::{Effect, Ui};
 use crate::tui::views;
+use crate::tui::{clipboard, terminal};
 
 const FRAME: Duration = Duration::from_millis(16);
 const OBSERVATION_QUEUE: usize = 4096;
@@ -87,6 +87,12 @@ pub async fn run(platform: Arc<dyn Platform>, options: Options) -> Result<()> {
                     match effect {
                         Effect::Quit => return Ok(()),
                         Effect::FullRedraw => terminal.clear()?,
+                        Effect::Copy(text) => {
+                            use std::io::Write as _;
+                            let mut out = std::io::stdout();
+                            out.write_all(clipboard::osc52(&text).as_bytes())?;
+                            out.flush()?;
+                        }
                         Effect::RefreshNow => poll_now.notify_waiters(),
                         Effect::SetRefresh(interval) => { let _ = interval_tx.send(interval); }
                         Effect::FreezeDisplay(on) => frozen = on.then(|| state.clone()),

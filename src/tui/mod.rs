@@ -1,6 +1,7 @@
 //! The interactive console.
 
 pub mod app;
+pub mod clipboard;
 pub mod keymap;
 mod keys;
 pub mod terminal;

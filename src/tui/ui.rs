@@ -64,6 +64,8 @@ pub enum Effect {
     SetRefresh(Duration),
     FreezeDisplay(bool),
     FullRedraw,
+    /// Put this text on the operator's clipboard.
+    Copy(String),
 }
 
 /// How a view's table is ordered: which of its sortable columns, and which way.
@@ -317,6 +319,14 @@ impl Ui {
             }
             Command::SortNext | Command::SortReverse => self.step_sort(command == Command::SortNext),
             Command::NextMember => self.next_member(state),
+            Command::Copy => {
+                if let Some(text) = self.selection_text(state) {
+                    self.message =
+                        Some(Message { text: format!("copied {} characters", text.chars().count()), tone: Tone::Info });
+                    return vec![Effect::Copy(text)];
+                }
+                self.error("nothing selected to copy here");
+            }
             Command::Switchover
             | Command::Failover
             | Command::Backup
@@ -325,6 +335,44 @@ impl Ui {
             Command::Submit | Command::Quit | Command::Redraw => {}
         }
         Vec::new()
+    }
+
+    /// The full text of what is selected: a query, a member, a backup, a database, an event.
+    fn selection_text(&self, state: &State) -> Option<String> {
+        let at = self.selected(self.view);
+        match self.view {
+            ViewId::Statements => {
+                let (_, rates) = crate::tui::views::statements::visible_statements(state, self);
+                rates.get(at).map(|r| r.row.query.clone())
+            }
+            ViewId::Activity => {
+                let (_, rows) = crate::tui::views::activity::visible_rows(state, self);
+                rows.get(at).and_then(|(_, b)| b.query.clone())
+            }
+            ViewId::Overview | ViewId::Storage => {
+                state.member_views().into_iter().filter(|m| self.matches(&m.name)).nth(at).map(|m| m.name)
+            }
+            ViewId::Backups => {
+                let backups = &state.backups.as_ref()?.value.backups;
+                backups.iter().rev().filter(|b| self.matches(&b.id)).nth(at).map(|b| b.id.clone())
+            }
+            ViewId::Databases => {
+                crate::tui::views::databases::visible_databases(state, self).get(at).map(|d| d.name.clone())
+            }
+            ViewId::Events => state
+                .events
+                .iter()
+                .rev()
+                .map(|e| crate::tui::views::events::describe(e).0)
+                .filter(|text| self.matches(text))
+                .nth(at),
+            ViewId::Replication | ViewId::Help => None,
+        }
+    }
+
+    /// Whether `text` passes the filter in force, as the views apply it.
+    fn matches(&self, text: &str) -> bool {
+        self.filter.as_ref().is_none_or(|f| text.to_lowercase().contains(&f.to_lowercase()))
     }
 
     pub fn sort(&self, view: ViewId) -> Sort {

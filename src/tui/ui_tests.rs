@@ -257,3 +257,14 @@ fn the_command_line_runs_keymap_commands_by_name() {
     }
     assert_eq!(ui.update(&s, Command::Submit), vec![Effect::Prepare(Action::Backup { kind: BackupKind::Full })]);
 }
+
+#[test]
+fn copy_takes_the_selected_object_of_the_view() {
+    let s = state();
+    let mut ui = ui();
+    ui.update(&s, Command::Down);
+    assert_eq!(ui.update(&s, Command::Copy), vec![Effect::Copy("m2".into())]);
+    ui.update(&s, Command::ShowView(ViewId::Replication));
+    assert!(ui.update(&s, Command::Copy).is_empty());
+    assert_eq!(ui.message.as_ref().map(|m| m.tone), Some(Tone::Error));
+}

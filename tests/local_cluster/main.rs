@@ -249,6 +249,11 @@ fn console_in_tmux(cluster: &LocalCluster) {
     console.wait_for("activity", SETTLE, |s| s.contains("Activity on") && s.contains("sessions"));
     console.keys(&["7"]);
     console.wait_for("the catalog", SETTLE, |s| s.contains("Databases on") && s.contains("replicator"));
+    // y copies the selected database's name through OSC 52, which tmux keeps as its buffer.
+    console.set_clipboard_on();
+    console.keys(&["g", "y"]);
+    let copied = console.wait_for_buffer(Duration::from_secs(10));
+    assert!(["app", "postgres"].contains(&copied.as_str()), "copied `{copied}`");
 
     console.keys(&["C-c"]);
     let deadline = Instant::now() + Duration::from_secs(10);

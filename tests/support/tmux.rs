@@ -68,6 +68,28 @@ impl Tmux {
         }
     }
 
+    /// Lets the program set tmux's paste buffer with OSC 52.
+    pub fn set_clipboard_on(&self) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "set-option", "-s", "set-clipboard", "on"])
+            .status()
+            .expect("tmux");
+        assert!(status.success());
+    }
+
+    /// The newest paste buffer, waiting for one to appear.
+    pub fn wait_for_buffer(&self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = Command::new("tmux").args(["-L", &self.socket, "show-buffer"]).output().expect("tmux");
+            if out.status.success() {
+                return String::from_utf8_lossy(&out.stdout).into_owned();
+            }
+            assert!(Instant::now() < deadline, "no paste buffer appeared");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn pane_dead(&self) -> bool {
         let out = Command::new("tmux")
             .args(["-L", &self.socket, "display-message", "-p", "-t", "pgdeck", "#{pane_dead}"])

@@ -7,8 +7,10 @@ use ratatui::Frame;
 use super::columns::{self, col, fit, Column};
 use crate::command::ViewId;
 use crate::model::DatabaseRow;
+use crate::state::State;
 use crate::status::human_bytes;
 use crate::tui::theme::Role;
+use crate::tui::ui::Ui;
 use crate::tui::views::Context;
 
 const DATABASES: [Column; 5] =
@@ -16,19 +18,19 @@ const DATABASES: [Column; 5] =
 const ROLES: [Column; 4] =
     [col("ROLE", 20, 0), col("ATTRIBUTES", 36, 0), col("MEMBER OF", 20, 2), col("CAN CONNECT TO", 20, 1)];
 
-pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
-    let member = cx.state.workload_member(cx.ui.workload_member.as_deref()).unwrap_or_default().to_owned();
-    let [databases_area, roles_area] = Layout::vertical([Constraint::Percentage(45), Constraint::Fill(1)]).areas(area);
-    let border = cx.style(Role::Border);
-    let Some(catalog) = cx.state.catalog.get(&member) else {
-        let block =
-            Block::default().borders(Borders::ALL).border_style(border).title(" Databases & roles — not listed yet ");
-        frame.render_widget(block, area);
-        return;
+/// The databases in the order the view lists them (filtered, sorted).
+pub fn visible_databases<'a>(state: &'a State, ui: &Ui) -> Vec<&'a DatabaseRow> {
+    let Some(catalog) = state.workload_member(ui.workload_member.as_deref()).and_then(|m| state.catalog.get(m)) else {
+        return Vec::new();
     };
-    let mut databases: Vec<&DatabaseRow> =
-        catalog.value.databases.iter().filter(|d| cx.matches_filter(&d.name)).collect();
-    let sort = cx.ui.sort(ViewId::Databases);
+    let filter = ui.filter.as_deref().map(str::to_lowercase);
+    let mut databases: Vec<&DatabaseRow> = catalog
+        .value
+        .databases
+        .iter()
+        .filter(|d| filter.as_ref().is_none_or(|f| d.name.to_lowercase().contains(f)))
+        .collect();
+    let sort = ui.sort(ViewId::Databases);
     databases.sort_by(|a, b| {
         let order = match sort.column {
             0 => a.size_bytes.cmp(&b.size_bytes),
@@ -41,6 +43,20 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
             order.reverse()
         }
     });
+    databases
+}
+
+pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
+    let member = cx.state.workload_member(cx.ui.workload_member.as_deref()).unwrap_or_default().to_owned();
+    let [databases_area, roles_area] = Layout::vertical([Constraint::Percentage(45), Constraint::Fill(1)]).areas(area);
+    let border = cx.style(Role::Border);
+    let Some(catalog) = cx.state.catalog.get(&member) else {
+        let block =
+            Block::default().borders(Borders::ALL).border_style(border).title(" Databases & roles — not listed yet ");
+        frame.render_widget(block, area);
+        return;
+    };
+    let databases = visible_databases(cx.state, cx.ui);
     let kept = fit(&DATABASES, databases_area.width.saturating_sub(2));
     let rows = databases.iter().map(|d| {
         let limit = if d.connection_limit < 0 { "none".to_owned() } else { d.connection_limit.to_string() };

@@ -5,12 +5,12 @@ mod backups;
 mod chrome;
 mod columns;
 mod confirm;
-mod databases;
-mod events;
+pub(crate) mod databases;
+pub(crate) mod events;
 mod help;
 mod overview;
 mod replication;
-mod statements;
+pub(crate) mod statements;
 mod storage;
 
 use chrono::{DateTime, Utc};

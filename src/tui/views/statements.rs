@@ -9,9 +9,10 @@ use ratatui::Frame;
 
 use super::columns::{self, col, fit, Column};
 use crate::command::ViewId;
-use crate::state::StatementRate;
+use crate::state::{State, StatementRate};
 use crate::tui::theme::Role;
 use crate::tui::ui::sort_columns;
+use crate::tui::ui::Ui;
 use crate::tui::views::{one_line, Context};
 
 const COLUMNS: [Column; 10] = [
@@ -45,11 +46,17 @@ fn number(value: Option<f64>, decimals: usize) -> String {
     value.map_or_else(|| "-".into(), |v| format!("{v:.decimals$}"))
 }
 
-pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
-    let member = cx.state.workload_member(cx.ui.workload_member.as_deref()).unwrap_or_default().to_owned();
-    let mut rates: Vec<StatementRate<'_>> =
-        cx.state.statement_rates(&member).into_iter().filter(|r| cx.matches_filter(&r.row.query)).collect();
-    let sort = cx.ui.sort(ViewId::Statements);
+/// The member shown and its statements in the order the view lists them (filtered, sorted): the
+/// selection in the Ui refers to this list.
+pub fn visible_statements<'a>(state: &'a State, ui: &Ui) -> (String, Vec<StatementRate<'a>>) {
+    let member = state.workload_member(ui.workload_member.as_deref()).unwrap_or_default().to_owned();
+    let filter = ui.filter.as_deref().map(str::to_lowercase);
+    let mut rates: Vec<StatementRate<'_>> = state
+        .statement_rates(&member)
+        .into_iter()
+        .filter(|r| filter.as_ref().is_none_or(|f| r.row.query.to_lowercase().contains(f)))
+        .collect();
+    let sort = ui.sort(ViewId::Statements);
     rates.sort_by(|a, b| {
         let order = sort_key(a, sort.column).partial_cmp(&sort_key(b, sort.column)).unwrap_or(Ordering::Equal);
         if sort.ascending {
@@ -58,6 +65,12 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
             order.reverse()
         }
     });
+    (member, rates)
+}
+
+pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
+    let sort = cx.ui.sort(ViewId::Statements);
+    let (member, rates) = visible_statements(cx.state, cx.ui);
     let kept = fit(&COLUMNS, area.width.saturating_sub(2));
     let (shown, selected) =
         columns::window(rates.len(), cx.ui.selected(ViewId::Statements), columns::visible_rows(area));
