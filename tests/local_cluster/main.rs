@@ -36,6 +36,7 @@ fn main() {
         ("console_in_tmux_shows_members_backs_up_and_switches_over", console_in_tmux),
         ("read_only_refuses_actions", read_only_refuses_actions),
         ("console_cancels_a_query_and_terminates_a_session", console_cancels_and_terminates),
+        ("console_restores_the_terminal_on_sigterm_and_sighup", console_restores_terminal_on_signals),
         ("manual_backup_appears_in_status", manual_backup_appears),
         ("hung_member_is_reported_and_status_returns", hung_member_is_reported),
         ("killed_leader_fails_over_and_rejoins_as_replica", killed_leader_fails_over),
@@ -315,6 +316,40 @@ fn console_cancels_and_terminates(cluster: &LocalCluster) {
     assert!(second.as_ref().is_err_and(|e| e.contains("terminating connection")), "{second:?}");
     console.keys(&["8"]);
     console.wait_for("both outcomes in Events", SETTLE, |s| s.contains("was cancelled") && s.contains("terminated"));
+}
+
+/// SIGTERM and SIGHUP end the console cleanly: it leaves the alternate screen and exits 0.
+fn console_restores_terminal_on_signals(cluster: &LocalCluster) {
+    healthy(cluster);
+    let home = cluster.root.join("home");
+    let dir = cluster.dir();
+    for signal in [Signal::SIGTERM, Signal::SIGHUP] {
+        let console = Tmux::start(
+            std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
+            &["--dir", dir.to_str().unwrap()],
+            &[("PGDECK_HOME", home.to_str().unwrap())],
+            100,
+            30,
+        );
+        console.wait_for("the console", SETTLE, |s| s.contains(" Members "));
+        assert_eq!(console.pane_var("alternate_on"), "1", "the console draws on the alternate screen");
+        // `env` execs pgdeck, so the pane's process is the console itself.
+        let pid: i32 = console.pane_var("pane_pid").parse().unwrap();
+        kill(Pid::from_raw(pid), signal).unwrap();
+        // tmux marks the pane dead when its terminal closes and records how the process ended a
+        // moment later, when it reaps it: wait for that record.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (status, by) = loop {
+            let ended = (console.pane_var("pane_dead_status"), console.pane_var("pane_dead_signal"));
+            if console.pane_dead() && (!ended.0.is_empty() || !ended.1.is_empty()) {
+                break ended;
+            }
+            assert!(Instant::now() < deadline, "{signal} did not end the console");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(console.pane_var("alternate_on"), "0", "{signal}: the alternate screen was left");
+        assert_eq!((status.as_str(), by.as_str()), ("0", ""), "{signal}: a clean exit");
+    }
 }
 
 /// Maintenance mode for the length of a test, ended even when the test fails.

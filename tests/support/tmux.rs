@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub struct Tmux {
@@ -11,7 +12,9 @@ pub struct Tmux {
 impl Tmux {
     /// Starts `program args…` in a detached session of `width` x `height`, with `env` set.
     pub fn start(program: &Path, args: &[&str], env: &[(&str, &str)], width: u16, height: u16) -> Self {
-        let socket = format!("pgdeck-test-{}", std::process::id());
+        // A server of its own per session: a new one on a name still being torn down misreports.
+        static SESSIONS: AtomicUsize = AtomicUsize::new(0);
+        let socket = format!("pgdeck-test-{}-{}", std::process::id(), SESSIONS.fetch_add(1, Ordering::SeqCst));
         let mut command = vec![String::from("env")];
         command.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
         command.push(program.display().to_string());
@@ -88,6 +91,15 @@ impl Tmux {
             assert!(Instant::now() < deadline, "no paste buffer appeared");
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// A tmux format variable of the pane, e.g. `pane_pid`, `alternate_on`, `pane_dead_status`.
+    pub fn pane_var(&self, name: &str) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "display-message", "-p", "-t", "pgdeck", &format!("#{{{name}}}")])
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     pub fn pane_dead(&self) -> bool {
