@@ -18,7 +18,7 @@ use crate::observation::ObservationKind;
 use crate::platform::patroni::local::{self, layout::Layout, LocalCluster};
 use crate::platform::patroni::PatroniPlatform;
 use crate::platform::Platform;
-use crate::spec::ClusterSpec;
+use crate::spec::{ClusterSpec, ThresholdsSpec};
 use crate::state::State;
 use crate::tui::app;
 use crate::tui::keymap::{Keymap, KeymapBase};
@@ -255,7 +255,8 @@ fn local_status(layout: Layout, out: &mut dyn Write) -> Result<()> {
 }
 
 async fn console(cli: &Cli, paths: &Paths) -> Result<ExitCode> {
-    let platform: Arc<dyn Platform> = Arc::new(platform_for(cli, paths)?);
+    let (platform, thresholds) = platform_for(cli, paths)?;
+    let platform: Arc<dyn Platform> = Arc::new(platform);
     let env = |name: &str| std::env::var(name).ok();
     let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme = Theme::load(cli.theme.as_deref(), Some(&paths.config_dir), no_color, ColorDepth::detect(&env))?;
@@ -268,10 +269,10 @@ async fn console(cli: &Cli, paths: &Paths) -> Result<ExitCode> {
         read_only: cli.read_only,
         refresh: cli.refresh,
         source_timeout: local::SOURCE_TIMEOUT,
-        thresholds: thresholds(cli, paths),
+        thresholds,
         theme,
         keymap,
-        audit: AuditLog::new(paths.state_dir.join("audit.log")),
+        audit: AuditLog::new(paths.audit_log()),
         user: os_user(),
     };
     app::run(platform, options).await?;
@@ -282,16 +283,17 @@ fn os_user() -> String {
     std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
 }
 
-fn platform_for(cli: &Cli, paths: &Paths) -> Result<PatroniPlatform> {
+/// The target's platform and the thresholds its spec sets, from one read of `cluster.json`.
+fn platform_for(cli: &Cli, paths: &Paths) -> Result<(PatroniPlatform, ThresholdsSpec)> {
     if cli.target != "local" {
         bail!("unknown target `{}`; the targets pgdeck knows are: local", cli.target);
     }
     let cluster = LocalCluster::open(Layout::new(paths.local_cluster_dir(cli.dir.as_deref())))?;
-    PatroniPlatform::new(cluster.target()?)
+    Ok((PatroniPlatform::new(cluster.target()?)?, cluster.file.spec.thresholds))
 }
 
 /// One observation round of every source, folded into a fresh State.
-async fn observe(platform: &dyn Platform, thresholds: crate::spec::ThresholdsSpec) -> State {
+async fn observe(platform: &dyn Platform, thresholds: ThresholdsSpec) -> State {
     let mut state = State::new(thresholds);
     let timeout = local::SOURCE_TIMEOUT + Duration::from_secs(1);
     for observation in source::poll_all(platform.sources(), timeout).await {
@@ -300,16 +302,10 @@ async fn observe(platform: &dyn Platform, thresholds: crate::spec::ThresholdsSpe
     state
 }
 
-fn thresholds(cli: &Cli, paths: &Paths) -> crate::spec::ThresholdsSpec {
-    LocalCluster::open(Layout::new(paths.local_cluster_dir(cli.dir.as_deref())))
-        .map(|c| c.file.spec.thresholds)
-        .unwrap_or_default()
-}
-
 async fn status_command(cli: &Cli, paths: &Paths, output: Output, watch: Option<u64>) -> Result<ExitCode> {
-    let platform = platform_for(cli, paths)?;
+    let (platform, thresholds) = platform_for(cli, paths)?;
     loop {
-        let state = observe(&platform, thresholds(cli, paths)).await;
+        let state = observe(&platform, thresholds.clone()).await;
         let doc = status::document(&state);
         let text = match output {
             Output::Json => serde_json::to_string_pretty(&doc)? + "\n",
@@ -327,11 +323,12 @@ async fn status_command(cli: &Cli, paths: &Paths, output: Output, watch: Option<
 }
 
 async fn act(cli: &Cli, paths: &Paths, action: Action, confirmation: Option<String>) -> Result<ExitCode> {
-    let platform: Arc<dyn Platform> = Arc::new(platform_for(cli, paths)?);
-    let state = observe(platform.as_ref(), thresholds(cli, paths)).await;
+    let (platform, thresholds) = platform_for(cli, paths)?;
+    let platform: Arc<dyn Platform> = Arc::new(platform);
+    let state = observe(platform.as_ref(), thresholds).await;
     let (tx, mut rx) = mpsc::channel(16);
     let user = os_user();
-    let audit = AuditLog::new(paths.state_dir.join("audit.log"));
+    let audit = AuditLog::new(paths.audit_log());
     let mut dispatcher = Dispatcher::new(Some(platform), cli.read_only, audit, user, tx);
     let request = match dispatcher.submit(action, confirmation, &state) {
         Ok(request) => request,

@@ -35,8 +35,9 @@ impl Paths {
         dir.map_or_else(|| self.data_dir.join("local"), Path::to_owned)
     }
 
-    pub fn log_file(&self) -> PathBuf {
-        self.state_dir.join("pgdeck.log")
+    /// One JSON line per action request and outcome.
+    pub fn audit_log(&self) -> PathBuf {
+        self.state_dir.join("audit.log")
     }
 }
 

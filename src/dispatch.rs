@@ -241,14 +241,8 @@ mod tests {
 
     #[async_trait]
     impl Platform for CountingPlatform {
-        fn kind(&self) -> &'static str {
-            "test"
-        }
         fn identity(&self) -> String {
             "test-platform".into()
-        }
-        fn cluster_name(&self) -> &'static str {
-            "c"
         }
         fn sources(&self) -> Vec<Box<dyn Source>> {
             Vec::new()

@@ -338,8 +338,10 @@ fn backups_line(b: &BackupsDoc) -> String {
     )
 }
 
-fn human_age(seconds: i64) -> String {
+/// An age such as `45s`, `12m`, `5h` or `3d`; a clock skew's negative age shows as `0s`.
+pub fn human_age(seconds: i64) -> String {
     match seconds {
+        s if s < 0 => "0s".into(),
         s if s < 120 => format!("{s}s"),
         s if s < 7200 => format!("{}m", s / 60),
         s if s < 172_800 => format!("{}h", s / 3600),

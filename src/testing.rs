@@ -1,6 +1,6 @@
 //! Builders of observed facts for unit tests across the crate.
 
-use crate::model::{Lsn, MemberReport, MemberSample, ReplicationRow, Role};
+use crate::model::{Backend, Lsn, MemberReport, MemberSample, ReplicationRow, Role};
 
 /// A member as the HA manager reports it, running on loopback.
 pub fn report(name: &str, role: Role, port: u16) -> MemberReport {
@@ -50,5 +50,22 @@ pub fn streaming(name: &str) -> ReplicationRow {
         flush_lag_seconds: None,
         replay_lag_seconds: None,
         slot_name: Some(name.replace('-', "_")),
+    }
+}
+
+/// An active client backend of `app`, blocked by `blocked_by` (waiting on a lock when blocked).
+pub fn backend(pid: i32, blocked_by: Vec<i32>, running: f64) -> Backend {
+    Backend {
+        pid,
+        user: Some("app".into()),
+        database: Some("app".into()),
+        application: None,
+        client: None,
+        state: Some("active".into()),
+        wait_event_type: (!blocked_by.is_empty()).then(|| "Lock".into()),
+        wait_event: None,
+        running_seconds: Some(running),
+        query: Some(format!("-- {pid}")),
+        blocked_by,
     }
 }

@@ -9,11 +9,8 @@ use crate::source::Source;
 
 #[async_trait]
 pub trait Platform: Send + Sync {
-    /// `patroni`, `cnpg`.
-    fn kind(&self) -> &'static str;
     /// Who pgdeck is talking to, for the audit trail: a Patroni endpoint, a kube context.
     fn identity(&self) -> String;
-    fn cluster_name(&self) -> &str;
     /// Fresh sources that together observe the whole cluster.
     fn sources(&self) -> Vec<Box<dyn Source>>;
 

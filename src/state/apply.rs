@@ -1,6 +1,6 @@
 //! The one place cluster facts change.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
@@ -142,11 +142,11 @@ impl State {
     /// A new listing of the backup repository; backups not seen in the previous one are events.
     fn apply_backups_listed(&mut self, at: DateTime<Utc>, catalog: &BackupCatalog) {
         if let Some(previous) = &self.backups {
-            let known: Vec<String> = previous.value.backups.iter().map(|b| b.id.clone()).collect();
+            let known: BTreeSet<&str> = previous.value.backups.iter().map(|b| b.id.as_str()).collect();
             let appeared: Vec<EventKind> = catalog
                 .backups
                 .iter()
-                .filter(|b| !known.contains(&b.id))
+                .filter(|b| !known.contains(b.id.as_str()))
                 .map(|b| EventKind::BackupAppeared { id: b.id.clone(), status: b.status })
                 .collect();
             for event in appeared {

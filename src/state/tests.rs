@@ -6,7 +6,7 @@ use crate::model::{BackupCatalog, BackupReport, BackupStatus, Lsn, PoolerReport,
 use crate::observation::{Observation, ObservationKind};
 use crate::spec::ThresholdsSpec;
 use crate::state::{EventKind, State};
-use crate::testing::{report, sample, streaming};
+use crate::testing::{backend, report, sample, streaming};
 
 fn t(seconds: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap() + Duration::seconds(seconds)
@@ -296,22 +296,6 @@ fn statements_are_rates_over_the_interval_between_samples() {
     assert_eq!(one.hit_ratio, Some(0.8));
     let two = rates[1].rates.unwrap();
     assert_eq!((two.calls_per_second, two.hit_ratio), (0.5, None));
-}
-
-fn backend(pid: i32, blocked_by: Vec<i32>, running: f64) -> crate::model::Backend {
-    crate::model::Backend {
-        pid,
-        user: Some("app".into()),
-        database: Some("app".into()),
-        application: None,
-        client: None,
-        state: Some("active".into()),
-        wait_event_type: (!blocked_by.is_empty()).then(|| "Lock".into()),
-        wait_event: None,
-        running_seconds: Some(running),
-        query: Some(format!("-- {pid}")),
-        blocked_by,
-    }
 }
 
 #[test]

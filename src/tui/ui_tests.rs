@@ -9,7 +9,7 @@ use super::*;
 use crate::model::Role as MemberRole;
 use crate::observation::{Observation, ObservationKind};
 use crate::spec::ThresholdsSpec;
-use crate::testing::report;
+use crate::testing::{backend, report};
 
 fn state() -> State {
     let mut s = State::new(ThresholdsSpec::default());
@@ -209,26 +209,13 @@ proptest! {
 #[test]
 fn terminate_asks_for_the_selected_session_in_activity() {
     let mut s = state();
-    let backend = |pid| crate::model::Backend {
-        pid,
-        user: Some("app".into()),
-        database: Some("app".into()),
-        application: None,
-        client: None,
-        state: Some("active".into()),
-        wait_event_type: None,
-        wait_event: None,
-        running_seconds: Some(f64::from(pid)),
-        query: Some("SELECT 1".into()),
-        blocked_by: vec![],
-    };
     let at = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 1).unwrap();
     s.apply(&Observation::new(
         at,
         "sql:m1",
         ObservationKind::WorkloadSampled {
             member: "m1".into(),
-            backends: vec![backend(10), backend(20)],
+            backends: vec![backend(10, vec![], 10.0), backend(20, vec![], 20.0)],
             statements: vec![],
         },
     ));

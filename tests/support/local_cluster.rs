@@ -175,7 +175,3 @@ pub fn leader(doc: &Value) -> Option<String> {
 pub fn replicas(doc: &Value) -> Vec<String> {
     members(doc).iter().filter(|m| m["role"] == "replica").map(|m| m["name"].as_str().unwrap().to_owned()).collect()
 }
-
-pub fn path_exists(path: &Path) -> bool {
-    path.exists()
-}

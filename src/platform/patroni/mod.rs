@@ -91,17 +91,9 @@ impl PatroniPlatform {
 
 #[async_trait]
 impl Platform for PatroniPlatform {
-    fn kind(&self) -> &'static str {
-        "patroni"
-    }
-
     fn identity(&self) -> String {
         let apis: Vec<&str> = self.target.members.iter().map(|m| m.api_url.as_str()).collect();
         format!("patroni {}", apis.join(","))
-    }
-
-    fn cluster_name(&self) -> &str {
-        &self.target.cluster
     }
 
     fn sources(&self) -> Vec<Box<dyn Source>> {

@@ -20,6 +20,7 @@ use ratatui::Frame;
 
 use crate::command::ViewId;
 use crate::state::State;
+use crate::status::human_age;
 use crate::tui::keymap::Keymap;
 use crate::tui::theme::{Role, Theme};
 use crate::tui::ui::Ui;
@@ -104,16 +105,6 @@ pub fn render(frame: &mut Frame<'_>, state: &State, ui: &Ui, theme: &Theme, keym
 /// A query on one line: newlines and runs of blanks become single spaces.
 pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-pub fn human_age(seconds: i64) -> String {
-    match seconds {
-        s if s < 0 => "0s".into(),
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86400),
-    }
 }
 
 /// A rectangle of `width` x `height` centred in `area`, never larger than it.

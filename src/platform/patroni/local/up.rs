@@ -152,8 +152,8 @@ fn check_ports_free(cluster: &LocalCluster) -> Result<()> {
     let running: Vec<String> =
         cluster.components().iter().filter(|c| c.is_running()).map(|c| c.component.clone()).collect();
     for (what, port) in cluster.file.ports.all() {
-        let owner_running =
-            running.iter().any(|c| what.starts_with(c.as_str()) || (c == "etcd" && what.starts_with("etcd")));
+        // Port names start with their component's name (`etcd client`, `<member> patroni`).
+        let owner_running = running.iter().any(|c| what.starts_with(c.as_str()));
         if !owner_running && super::layout::port_in_use(port) {
             bail!(
                 "port {port} ({what}) of the local cluster is taken by another process; stop that process, \
