@@ -18,6 +18,13 @@ pub enum Action {
     CancelBackend { member: String, pid: i32 },
     /// End a backend's session (`pg_terminate_backend`); its transaction rolls back.
     TerminateBackend { member: String, pid: i32 },
+    /// Bring a backup up as a new cluster beside the running one, optionally rolled forward to a
+    /// point in time. Never over an existing cluster.
+    Restore { backup: String, target_time: Option<DateTime<Utc>>, new_cluster: String },
+    /// `CREATE DATABASE name OWNER owner`.
+    CreateDatabase { name: String, owner: String },
+    /// A login role with a generated password, stored in the credential store, granted use of `database`.
+    CreateUser { name: String, database: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +53,11 @@ impl Action {
             Action::Switchover { candidate: Some(c) } | Action::Failover { candidate: c } => Some(c.clone()),
             Action::Switchover { candidate: None } => Some(cluster.to_owned()),
             Action::TerminateBackend { pid, .. } => Some(pid.to_string()),
-            Action::Backup { .. } | Action::CancelBackend { .. } => None,
+            Action::Restore { new_cluster, .. } => Some(new_cluster.clone()),
+            Action::Backup { .. }
+            | Action::CancelBackend { .. }
+            | Action::CreateDatabase { .. }
+            | Action::CreateUser { .. } => None,
         }
     }
 
@@ -57,6 +68,9 @@ impl Action {
             Action::Backup { .. } => "backup",
             Action::CancelBackend { .. } => "cancel-backend",
             Action::TerminateBackend { .. } => "terminate-backend",
+            Action::Restore { .. } => "restore",
+            Action::CreateDatabase { .. } => "create-database",
+            Action::CreateUser { .. } => "create-user",
         }
     }
 }
@@ -70,6 +84,16 @@ impl fmt::Display for Action {
             Action::Backup { kind } => write!(f, "{} backup", kind.pgbackrest_type()),
             Action::CancelBackend { member, pid } => write!(f, "cancel the query of backend {pid} on {member}"),
             Action::TerminateBackend { member, pid } => write!(f, "terminate backend {pid} on {member}"),
+            Action::Restore { backup, target_time: None, new_cluster } => {
+                write!(f, "restore backup {backup} as new cluster {new_cluster}")
+            }
+            Action::Restore { backup, target_time: Some(at), new_cluster } => write!(
+                f,
+                "restore backup {backup} to {} as new cluster {new_cluster}",
+                at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            Action::CreateDatabase { name, owner } => write!(f, "create database {name} owned by {owner}"),
+            Action::CreateUser { name, database } => write!(f, "create user {name} with access to {database}"),
         }
     }
 }

@@ -3,6 +3,8 @@
 //! record, then runs the call in a task whose outcome comes back as an Observation.
 
 use std::fmt;
+
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use crate::action::{Action, ActionOutcome, ActionRequest};
 use crate::audit::{AuditLog, Entry};
 use crate::clock;
 use crate::model::{BackupStatus, Role};
+use crate::names::{check_cluster_name, check_identifier, NameKind};
 use crate::observation::{Observation, ObservationKind};
 use crate::platform::Platform;
 use crate::state::State;
@@ -186,6 +189,10 @@ pub fn preconditions(action: &Action, state: &State) -> Result<(), String> {
                 Err(format!("backend {pid} is not running on {member} (it may have ended)"))
             }
         }
+        Action::CreateDatabase { .. } | Action::CreateUser { .. } => creation_preconditions(action, state),
+        Action::Restore { backup, target_time, new_cluster } => {
+            restore_preconditions(backup, *target_time, new_cluster, state)
+        }
         Action::Backup { .. } => {
             let running = state
                 .backups
@@ -199,6 +206,71 @@ pub fn preconditions(action: &Action, state: &State) -> Result<(), String> {
     }
 }
 
+/// New names must be valid and free on the leader; the owner and the database must exist there.
+fn creation_preconditions(action: &Action, state: &State) -> Result<(), String> {
+    match action {
+        Action::CreateDatabase { name, owner } => {
+            let catalog = leader_catalog(state)?;
+            check_identifier(NameKind::Database, name, catalog.databases.iter().map(|d| d.name.as_str()))?;
+            if catalog.roles.iter().any(|r| &r.name == owner) {
+                Ok(())
+            } else {
+                Err(format!("the owner `{owner}` is not a role on the leader"))
+            }
+        }
+        Action::CreateUser { name, database } => {
+            let catalog = leader_catalog(state)?;
+            check_identifier(NameKind::Role, name, catalog.roles.iter().map(|r| r.name.as_str()))?;
+            if catalog.databases.iter().any(|d| &d.name == database) {
+                Ok(())
+            } else {
+                Err(format!("there is no database `{database}` on the leader"))
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A restore needs a complete backup, a new cluster name and a time it can reach.
+fn restore_preconditions(
+    backup: &str,
+    target_time: Option<DateTime<Utc>>,
+    new_cluster: &str,
+    state: &State,
+) -> Result<(), String> {
+    check_cluster_name(new_cluster, &state.cluster)?;
+    let backups = state.backups.as_ref().map(|b| b.value.backups.as_slice()).unwrap_or_default();
+    let Some(chosen) = backups.iter().find(|b| b.id == backup) else {
+        return Err(format!("there is no backup `{backup}` in the repository"));
+    };
+    if chosen.status != BackupStatus::Completed {
+        return Err(format!("backup {backup} is not complete"));
+    }
+    if let (Some(target), Some(stopped)) = (target_time, chosen.stopped_at) {
+        if target < stopped {
+            return Err(format!(
+                "{} is before backup {backup} finished ({}); choose a later time or an older backup",
+                target.format("%Y-%m-%d %H:%M:%S UTC"),
+                stopped.format("%Y-%m-%d %H:%M:%S UTC")
+            ));
+        }
+        if state.now.is_some_and(|now| target > now) {
+            return Err("the recovery target is in the future".into());
+        }
+    }
+    Ok(())
+}
+
+/// The leader's databases and roles, which new names are checked against.
+fn leader_catalog(state: &State) -> Result<&crate::state::Catalog, String> {
+    let leader = state.leader_name().ok_or("there is no leader to create it on")?;
+    state
+        .catalog
+        .get(leader)
+        .map(|c| &c.value)
+        .ok_or_else(|| format!("the databases and roles of {leader} have not been read yet; try again in a moment"))
+}
+
 async fn run(platform: &dyn Platform, action: &Action, leader: Option<&str>) -> anyhow::Result<String> {
     match action {
         Action::Switchover { candidate } => {
@@ -209,14 +281,21 @@ async fn run(platform: &dyn Platform, action: &Action, leader: Option<&str>) -> 
         Action::Backup { kind } => platform.backup(*kind).await,
         Action::CancelBackend { member, pid } => platform.signal_backend(member, *pid, false).await,
         Action::TerminateBackend { member, pid } => platform.signal_backend(member, *pid, true).await,
+        Action::Restore { backup, target_time, new_cluster } => {
+            platform.restore(backup, *target_time, new_cluster).await
+        }
+        Action::CreateDatabase { name, owner } => platform.create_database(name, owner).await,
+        Action::CreateUser { name, database } => platform.create_user(name, database).await,
     }
 }
 
 fn timeout_for(action: &Action) -> Duration {
     match action {
         Action::Switchover { .. } | Action::Failover { .. } => Duration::from_secs(120),
-        Action::Backup { .. } => Duration::from_secs(3600),
+        // A restore copies the backup, replays WAL and builds two replicas.
+        Action::Backup { .. } | Action::Restore { .. } => Duration::from_secs(3600),
         Action::CancelBackend { .. } | Action::TerminateBackend { .. } => Duration::from_secs(30),
+        Action::CreateDatabase { .. } | Action::CreateUser { .. } => Duration::from_secs(60),
     }
 }
 
@@ -225,6 +304,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use async_trait::async_trait;
+    use chrono::{DateTime, Utc};
 
     use super::*;
     use crate::action::BackupKind;
@@ -265,6 +345,18 @@ mod tests {
         async fn backup(&self, _: BackupKind) -> anyhow::Result<String> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             anyhow::bail!("disk full")
+        }
+        async fn restore(&self, _: &str, _: Option<DateTime<Utc>>, _: &str) -> anyhow::Result<String> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Ok("restored".into())
+        }
+        async fn create_database(&self, _: &str, _: &str) -> anyhow::Result<String> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Ok("created".into())
+        }
+        async fn create_user(&self, _: &str, _: &str) -> anyhow::Result<String> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Ok("created".into())
         }
     }
 
@@ -327,6 +419,9 @@ mod tests {
             (Action::Backup { kind: BackupKind::Incremental }, None),
             (Action::CancelBackend { member: "m1".into(), pid: 7 }, None),
             (Action::TerminateBackend { member: "m1".into(), pid: 7 }, Some("7".to_owned())),
+            (restore_to("orders-copy"), Some("orders-copy".to_owned())),
+            (Action::CreateDatabase { name: "orders".into(), owner: "app".into() }, None),
+            (Action::CreateUser { name: "alice".into(), database: "app".into() }, None),
         ];
         for (action, confirmation) in every_action.clone() {
             assert_eq!(d.submit(action, confirmation, &state()).unwrap_err(), Refusal::ReadOnly);
@@ -361,6 +456,103 @@ mod tests {
         assert!(preconditions(&Action::Failover { candidate: "m2".into() }, &s)
             .unwrap_err()
             .contains("use switchover"));
+    }
+
+    fn restore_to(name: &str) -> Action {
+        Action::Restore { backup: "20261125-020000F".into(), target_time: None, new_cluster: name.into() }
+    }
+
+    /// The state above, with the leader's catalog (database `app` owned by `app`) and one backup.
+    fn state_with_catalog() -> State {
+        let mut s = state();
+        let role = |name: &str| crate::model::RoleRow {
+            name: name.into(),
+            superuser: false,
+            login: true,
+            create_db: false,
+            create_role: false,
+            replication: false,
+            connection_limit: -1,
+            member_of: vec![],
+            can_connect: vec![],
+        };
+        let database = crate::model::DatabaseRow {
+            name: "app".into(),
+            owner: "app".into(),
+            size_bytes: 1,
+            encoding: "UTF8".into(),
+            connection_limit: -1,
+        };
+        let listed = ObservationKind::CatalogListed {
+            member: "m1".into(),
+            databases: vec![database],
+            roles: vec![role("app"), role("postgres")],
+        };
+        let stopped = clock::now() - chrono::Duration::hours(1);
+        let backup = crate::model::BackupReport {
+            id: "20261125-020000F".into(),
+            kind: "full".into(),
+            method: "pgbackrest".into(),
+            status: BackupStatus::Completed,
+            started_at: Some(stopped - chrono::Duration::minutes(1)),
+            stopped_at: Some(stopped),
+            size_bytes: None,
+            repository_bytes: None,
+            wal_start: None,
+            wal_stop: None,
+            error: None,
+        };
+        let backups = ObservationKind::BackupsListed {
+            catalog: crate::model::BackupCatalog {
+                backups: vec![backup],
+                schedule: None,
+                retention: None,
+                next_scheduled_at: None,
+                archive_min_wal: None,
+                archive_max_wal: None,
+            },
+        };
+        s.apply(&Observation::new(clock::now(), "sql:m1", listed));
+        s.apply(&Observation::new(clock::now(), "pgbackrest", backups));
+        s
+    }
+
+    #[test]
+    fn new_names_are_checked_against_the_leaders_catalog() {
+        let create_db = |name: &str, owner: &str| Action::CreateDatabase { name: name.into(), owner: owner.into() };
+        let create_user = |name: &str, db: &str| Action::CreateUser { name: name.into(), database: db.into() };
+        let unknown = preconditions(&create_db("orders", "app"), &state()).unwrap_err();
+        assert!(unknown.contains("have not been read yet"), "{unknown}");
+        let s = state_with_catalog();
+        assert!(preconditions(&create_db("orders", "app"), &s).is_ok());
+        assert!(preconditions(&create_db("app", "app"), &s).unwrap_err().contains("already exists"));
+        assert!(preconditions(&create_db("orders", "nobody"), &s).unwrap_err().contains("not a role"));
+        let injected = preconditions(&create_db("x\"; DROP DATABASE postgres; --", "app"), &s).unwrap_err();
+        assert!(injected.contains("is not allowed"), "{injected}");
+        assert!(preconditions(&create_user("alice", "app"), &s).is_ok());
+        assert!(preconditions(&create_user("app", "app"), &s).unwrap_err().contains("already exists"));
+        assert!(preconditions(&create_user("alice", "nope"), &s).unwrap_err().contains("no database `nope`"));
+    }
+
+    #[test]
+    fn a_restore_needs_a_complete_backup_a_new_name_and_a_reachable_time() {
+        let s = state_with_catalog();
+        assert!(preconditions(&restore_to("orders-copy"), &s).is_ok());
+        assert!(preconditions(&restore_to("c"), &s).unwrap_err().contains("never replaces"));
+        let missing = Action::Restore { backup: "nope".into(), target_time: None, new_cluster: "x".into() };
+        assert!(preconditions(&missing, &s).unwrap_err().contains("no backup `nope`"));
+        let before = Action::Restore {
+            backup: "20261125-020000F".into(),
+            target_time: Some(clock::now() - chrono::Duration::hours(2)),
+            new_cluster: "x".into(),
+        };
+        assert!(preconditions(&before, &s).unwrap_err().contains("before backup"));
+        let future = Action::Restore {
+            backup: "20261125-020000F".into(),
+            target_time: Some(clock::now() + chrono::Duration::hours(2)),
+            new_cluster: "x".into(),
+        };
+        assert!(preconditions(&future, &s).unwrap_err().contains("future"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod command;
 pub mod config;
 pub mod dispatch;
 pub mod model;
+pub mod names;
 pub mod observation;
 pub mod platform;
 pub mod secrets;

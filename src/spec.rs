@@ -100,6 +100,15 @@ pub struct SecretsSpec {
     /// The application role and database the app secret is for.
     pub app_user: String,
     pub app_database: String,
+    /// Where a user created by pgdeck keeps its credentials; `{user}` becomes the role name.
+    pub user_pattern: String,
+}
+
+impl SecretsSpec {
+    /// The secret name for `user`'s credentials.
+    pub fn user_secret(&self, user: &str) -> String {
+        self.user_pattern.replace("{user}", user)
+    }
 }
 
 /// When an observed value becomes a finding, and how far a switchover candidate may lag.
@@ -201,6 +210,7 @@ impl Default for SecretsSpec {
             app: "postgres/app-credentials".into(),
             app_user: "app".into(),
             app_database: "app".into(),
+            user_pattern: "postgres/{user}-credentials".into(),
         }
     }
 }
@@ -381,6 +391,13 @@ impl ClusterSpec {
             if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)) {
                 return Err(bad(field, value, "a Secrets Manager name: letters, digits and /_+=.@-"));
             }
+        }
+        let pattern = &self.secrets.user_pattern;
+        let filled = pattern.replace("{user}", "u");
+        if !pattern.contains("{user}") || !filled.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)) {
+            let allowed =
+                "a Secrets Manager name with `{user}` where the role name goes, e.g. postgres/{user}-credentials";
+            return Err(bad("secrets.user_pattern", pattern, allowed));
         }
         for (field, value) in
             [("secrets.app_user", &self.secrets.app_user), ("secrets.app_database", &self.secrets.app_database)]

@@ -3,6 +3,7 @@
 pub mod patroni;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::action::{Action, BackupKind};
 use crate::source::Source;
@@ -23,4 +24,15 @@ pub trait Platform: Send + Sync {
     async fn backup(&self, kind: BackupKind) -> anyhow::Result<String>;
     /// `pg_cancel_backend` (or, with `terminate`, `pg_terminate_backend`) on one member.
     async fn signal_backend(&self, member: &str, pid: i32, terminate: bool) -> anyhow::Result<String>;
+    /// Bring `backup` up as the new cluster `new_cluster` (which must not exist), replaying WAL to
+    /// `target_time` when given. Returns where the new cluster is and how to open it.
+    async fn restore(
+        &self,
+        backup: &str,
+        target_time: Option<DateTime<Utc>>,
+        new_cluster: &str,
+    ) -> anyhow::Result<String>;
+    async fn create_database(&self, name: &str, owner: &str) -> anyhow::Result<String>;
+    /// Creates a login role with a generated password, stores its credentials, grants it `database`.
+    async fn create_user(&self, name: &str, database: &str) -> anyhow::Result<String>;
 }

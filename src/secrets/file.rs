@@ -8,8 +8,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use async_trait::async_trait;
 
-use crate::secrets::{Credentials, CredentialsWire};
+use crate::secrets::{CredentialStore, Credentials, CredentialsWire};
 
 pub struct CredentialFile {
     path: PathBuf,
@@ -55,6 +56,14 @@ impl CredentialFile {
         self.entries.insert(name.to_owned(), credentials);
     }
 
+    pub fn contains(&self, name: &str) -> bool {
+        self.entries.contains_key(name)
+    }
+
+    pub fn remove(&mut self, name: &str) -> bool {
+        self.entries.remove(name).is_some()
+    }
+
     /// Writes the store atomically with mode 0600 from the first byte.
     pub fn save(&self) -> Result<()> {
         let wire: BTreeMap<&String, CredentialsWire> = self.entries.iter().map(|(k, v)| (k, v.into())).collect();
@@ -71,6 +80,40 @@ impl CredentialFile {
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         fs::rename(&tmp, &self.path).with_context(|| format!("cannot write {}", self.path.display()))?;
+        Ok(())
+    }
+}
+
+/// The credential file as a [`CredentialStore`]: each call reads the file afresh, so a secret
+/// another pgdeck process wrote meanwhile is neither missed nor overwritten.
+pub struct FileStore {
+    pub path: PathBuf,
+}
+
+#[async_trait]
+impl CredentialStore for FileStore {
+    fn location(&self) -> String {
+        format!("the credential file {}", self.path.display())
+    }
+
+    async fn read(&self, name: &str) -> Result<Credentials> {
+        Ok(CredentialFile::open(&self.path)?.get(name)?.clone())
+    }
+
+    async fn create(&self, name: &str, credentials: &Credentials, _cluster: &str) -> Result<()> {
+        let mut file = CredentialFile::open(&self.path)?;
+        if file.contains(name) {
+            bail!("{} already holds a secret `{name}`; remove it or choose another user name", self.path.display());
+        }
+        file.insert(name, credentials.clone());
+        file.save()
+    }
+
+    async fn delete(&self, name: &str) -> Result<()> {
+        let mut file = CredentialFile::open(&self.path)?;
+        if file.remove(name) {
+            file.save()?;
+        }
         Ok(())
     }
 }
@@ -117,5 +160,21 @@ mod tests {
         store.save().unwrap();
         let e = CredentialFile::open(&path).unwrap().get("b").err().unwrap().to_string();
         assert!(e.contains("no secret `b`") && e.contains(": a"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn file_store_creates_once_and_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        CredentialFile::new(path.clone()).save().unwrap();
+        let store = FileStore { path: path.clone() };
+        let alice = Credentials { username: "alice".into(), password: Secret::new("pw") };
+        store.create("postgres/alice-credentials", &alice, "c").await.unwrap();
+        assert_eq!(store.read("postgres/alice-credentials").await.unwrap(), alice);
+        let again = store.create("postgres/alice-credentials", &alice, "c").await.unwrap_err().to_string();
+        assert!(again.contains("already holds"), "{again}");
+        store.delete("postgres/alice-credentials").await.unwrap();
+        assert!(store.read("postgres/alice-credentials").await.is_err());
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

@@ -4,6 +4,7 @@ pub mod file;
 
 use std::fmt;
 
+use async_trait::async_trait;
 use rand::distr::{Alphanumeric, SampleString};
 use rand::TryRngCore;
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,18 @@ impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
     }
+}
+
+/// Where a target's credentials live: the local file, AWS Secrets Manager, Kubernetes Secrets.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// Where the credentials are kept, for previews and messages; never a secret.
+    fn location(&self) -> String;
+    async fn read(&self, name: &str) -> anyhow::Result<Credentials>;
+    /// Stores a new secret, tagged with `cluster`; an existing secret of that name is an error.
+    async fn create(&self, name: &str, credentials: &Credentials, cluster: &str) -> anyhow::Result<()>;
+    /// Removes a secret this session created (the undo of a failed user creation).
+    async fn delete(&self, name: &str) -> anyhow::Result<()>;
 }
 
 /// The JSON shape of the reference's Secrets Manager entries: `{"username": …, "password": …}`.

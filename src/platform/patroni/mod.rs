@@ -7,15 +7,19 @@ pub mod run_as;
 mod sources;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::action::{Action, BackupKind};
 use crate::platform::Platform;
-use crate::secrets::Credentials;
+use crate::secrets::{CredentialStore, Credentials, Secret};
 use crate::source::Source;
+use crate::spec::SecretsSpec;
+use crate::sql::admin;
 use crate::sql::Endpoint;
 use pgbackrest::{PgBackRest, PgTarget};
 use rest::PatroniRest;
@@ -39,7 +43,7 @@ pub struct PoolerEndpoint {
 }
 
 /// Everything needed to watch and act on one Patroni cluster.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PatroniTarget {
     pub cluster: String,
     pub members: Vec<MemberEndpoint>,
@@ -50,6 +54,12 @@ pub struct PatroniTarget {
     pub backup_retention: String,
     /// How long any one source may take before its member shows as not answering.
     pub source_timeout: Duration,
+    /// Where new users' credentials are stored, and under which names.
+    pub credential_store: Arc<dyn CredentialStore>,
+    pub secrets: SecretsSpec,
+    /// The local cluster's directory, when this is the cluster `pgdeck local up` made: a restore
+    /// then builds its new cluster beside it.
+    pub local_dir: Option<PathBuf>,
 }
 
 pub struct PatroniPlatform {
@@ -65,6 +75,18 @@ impl PatroniPlatform {
 
     pub fn target(&self) -> &PatroniTarget {
         &self.target
+    }
+
+    /// An admin session on the current leader, in `database`.
+    async fn leader_session(&self, database: &str) -> Result<(String, tokio_postgres::Client)> {
+        let leader = self.current_leader().await?;
+        let endpoint = Endpoint {
+            host: leader.pg_host.clone(),
+            port: leader.pg_port,
+            database: database.to_owned(),
+            credentials: self.target.superuser.clone(),
+        };
+        Ok((leader.name.clone(), crate::sql::connect(&endpoint, self.target.source_timeout, false).await?))
     }
 
     /// The current leader, asked of the members in turn.
@@ -136,6 +158,20 @@ impl Platform for PatroniPlatform {
                 let at = member(Some(name)).map_or_else(|| "<unknown member>".into(), |m| format!("{}:{}", m.pg_host, m.pg_port));
                 format!("SELECT {function}({pid});\n(on {name}, {at}, as {})", self.target.superuser.username)
             }
+            Action::CreateDatabase { name, owner } => {
+                format!("{};\n(on the leader {}, as {})", admin::create_database(name, owner), leader.unwrap_or("<none>"), self.target.superuser.username)
+            }
+            Action::CreateUser { name, database } => {
+                let statements = admin::create_user(name, "<SCRAM verifier of a generated password>", database, "<owner of the database>");
+                format!(
+                    "BEGIN;\n{};\n-- store {{\"username\": \"{name}\", \"password\": …}} as {} in {}\nCOMMIT;\n(in database {database} on the leader {}; if storing fails, ROLLBACK)",
+                    statements.join(";\n"),
+                    self.target.secrets.user_secret(name),
+                    self.target.credential_store.location(),
+                    leader.unwrap_or("<none>"),
+                )
+            }
+            Action::Restore { backup, target_time, new_cluster } => local_restore_preview(&self.target, backup, *target_time, new_cluster),
         }
     }
 
@@ -171,6 +207,54 @@ impl Platform for PatroniPlatform {
         }
     }
 
+    async fn create_database(&self, name: &str, owner: &str) -> Result<String> {
+        let (leader, client) = self.leader_session("postgres").await?;
+        client.batch_execute(&admin::create_database(name, owner)).await.map_err(|e| sql_error(&e))?;
+        Ok(format!("database {name} created on {leader}, owned by {owner}"))
+    }
+
+    async fn create_user(&self, name: &str, database: &str) -> Result<String> {
+        let (leader, mut client) = self.leader_session(database).await?;
+        let owner: String = client
+            .query_one("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()", &[])
+            .await?
+            .try_get(0)?;
+        let password = Secret::generate();
+        let transaction = client.transaction().await?;
+        for statement in admin::create_user(name, &admin::scram_verifier(&password), database, &owner) {
+            transaction.batch_execute(&statement).await.map_err(|e| sql_error(&e))?;
+        }
+        // The role is committed only once its password is stored: a failure to store rolls the
+        // role back, so no login is left behind with a password nobody knows.
+        let secret_name = self.target.secrets.user_secret(name);
+        let store = &self.target.credential_store;
+        let credentials = Credentials { username: name.to_owned(), password };
+        if let Err(e) = store.create(&secret_name, &credentials, &self.target.cluster).await {
+            let _ = transaction.rollback().await;
+            bail!("could not store the credentials in {}: {e:#}; nothing was created", store.location());
+        }
+        if let Err(e) = transaction.commit().await {
+            let undo = store
+                .delete(&secret_name)
+                .await
+                .err()
+                .map(|u| format!(" (and removing the stored secret failed too: {u:#})"))
+                .unwrap_or_default();
+            bail!("creating {name} failed at commit: {}{undo}", sql_error(&e));
+        }
+        Ok(format!(
+            "user {name} created on {leader} with access to {database}; credentials stored as {secret_name} in {}",
+            store.location()
+        ))
+    }
+
+    async fn restore(&self, backup: &str, target_time: Option<DateTime<Utc>>, new_cluster: &str) -> Result<String> {
+        let Some(dir) = &self.target.local_dir else {
+            bail!("restoring a Patroni cluster on other machines is not supported; run pgbackrest restore on its hosts")
+        };
+        local::restore::restore(dir, backup, target_time, new_cluster).await
+    }
+
     async fn backup(&self, kind: BackupKind) -> Result<String> {
         let Some(pgbackrest) = &self.target.pgbackrest else {
             bail!("no pgBackRest repository is configured for {}", self.target.cluster)
@@ -180,5 +264,25 @@ impl Platform for PatroniPlatform {
             bail!("the leader {} runs on another machine; run pgbackrest there", leader.name)
         };
         pgbackrest.backup(&PgTarget { data_dir, port: leader.pg_port }, kind).await
+    }
+}
+
+/// A server error with its SQLSTATE message, not tokio-postgres's generic "db error".
+fn sql_error(e: &tokio_postgres::Error) -> anyhow::Error {
+    match e.as_db_error() {
+        Some(db) => anyhow::anyhow!("{}: {}", db.severity(), db.message()),
+        None => anyhow::anyhow!("{e}"),
+    }
+}
+
+fn local_restore_preview(
+    target: &PatroniTarget,
+    backup: &str,
+    target_time: Option<DateTime<Utc>>,
+    new_cluster: &str,
+) -> String {
+    match &target.local_dir {
+        Some(dir) => local::restore::describe(dir, backup, target_time, new_cluster),
+        None => "restoring a Patroni cluster on other machines is not supported: the restore will fail".into(),
     }
 }

@@ -6,15 +6,17 @@ mod down;
 pub mod layout;
 pub mod prereq;
 pub mod process;
+pub mod restore;
 mod up;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
 use crate::platform::patroni::pgbackrest::PgBackRest;
 use crate::platform::patroni::{MemberEndpoint, PatroniTarget, PoolerEndpoint};
-use crate::secrets::file::CredentialFile;
+use crate::secrets::file::{CredentialFile, FileStore};
 use crate::secrets::Credentials;
 use layout::{ClusterFile, Layout, LOOPBACK};
 use process::Tracked;
@@ -103,6 +105,9 @@ impl LocalCluster {
             backup_schedule: self.file.spec.backup.schedule.clone(),
             backup_retention: self.file.spec.backup.retention.clone(),
             source_timeout: SOURCE_TIMEOUT,
+            credential_store: Arc::new(FileStore { path: self.layout.credentials_file() }),
+            secrets: self.file.spec.secrets.clone(),
+            local_dir: Some(self.layout.root.clone()),
         })
     }
 }
