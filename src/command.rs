@@ -110,11 +110,17 @@ pub enum Command {
     Backup,
     CancelBackend,
     TerminateBackend,
+    Restore,
+    CreateDatabase,
+    CreateUser,
+    /// Move between a form's fields.
+    NextField,
+    PreviousField,
 }
 
 impl Command {
     /// Every command, for keymap validation and the help screen.
-    pub const ALL: [Command; 37] = [
+    pub const ALL: [Command; 42] = [
         Command::Quit,
         Command::Back,
         Command::Help,
@@ -151,6 +157,11 @@ impl Command {
         Command::Backup,
         Command::CancelBackend,
         Command::TerminateBackend,
+        Command::Restore,
+        Command::CreateDatabase,
+        Command::CreateUser,
+        Command::NextField,
+        Command::PreviousField,
         Command::ShowView(ViewId::Help),
     ];
 
@@ -194,6 +205,11 @@ impl Command {
             Command::Backup => "backup",
             Command::CancelBackend => "cancel-backend",
             Command::TerminateBackend => "terminate-backend",
+            Command::Restore => "restore",
+            Command::CreateDatabase => "create-database",
+            Command::CreateUser => "create-user",
+            Command::NextField => "next-field",
+            Command::PreviousField => "previous-field",
         }
     }
 
@@ -210,6 +226,9 @@ impl Command {
                 | Command::Backup
                 | Command::CancelBackend
                 | Command::TerminateBackend
+                | Command::Restore
+                | Command::CreateDatabase
+                | Command::CreateUser
         )
     }
 }

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use crate::action::{Action, ActionOutcome, ActionRequest};
 use crate::audit::{AuditLog, Entry};
 use crate::clock;
-use crate::model::{BackupStatus, Role};
+use crate::model::{BackupReport, BackupStatus, Role};
 use crate::names::{check_cluster_name, check_identifier, NameKind};
 use crate::observation::{Observation, ObservationKind};
 use crate::platform::Platform;
@@ -210,7 +210,7 @@ pub fn preconditions(action: &Action, state: &State) -> Result<(), String> {
 fn creation_preconditions(action: &Action, state: &State) -> Result<(), String> {
     match action {
         Action::CreateDatabase { name, owner } => {
-            let catalog = leader_catalog(state)?;
+            let catalog = state.leader_catalog()?;
             check_identifier(NameKind::Database, name, catalog.databases.iter().map(|d| d.name.as_str()))?;
             if catalog.roles.iter().any(|r| &r.name == owner) {
                 Ok(())
@@ -219,7 +219,7 @@ fn creation_preconditions(action: &Action, state: &State) -> Result<(), String> 
             }
         }
         Action::CreateUser { name, database } => {
-            let catalog = leader_catalog(state)?;
+            let catalog = state.leader_catalog()?;
             check_identifier(NameKind::Role, name, catalog.roles.iter().map(|r| r.name.as_str()))?;
             if catalog.databases.iter().any(|d| &d.name == database) {
                 Ok(())
@@ -246,29 +246,30 @@ fn restore_preconditions(
     if chosen.status != BackupStatus::Completed {
         return Err(format!("backup {backup} is not complete"));
     }
-    if let (Some(target), Some(stopped)) = (target_time, chosen.stopped_at) {
-        if target < stopped {
-            return Err(format!(
-                "{} is before backup {backup} finished ({}); choose a later time or an older backup",
-                target.format("%Y-%m-%d %H:%M:%S UTC"),
-                stopped.format("%Y-%m-%d %H:%M:%S UTC")
-            ));
-        }
-        if state.now.is_some_and(|now| target > now) {
-            return Err("the recovery target is in the future".into());
-        }
+    match target_time {
+        Some(target) => check_recovery_target(chosen, target, state.now),
+        None => Ok(()),
     }
-    Ok(())
 }
 
-/// The leader's databases and roles, which new names are checked against.
-fn leader_catalog(state: &State) -> Result<&crate::state::Catalog, String> {
-    let leader = state.leader_name().ok_or("there is no leader to create it on")?;
-    state
-        .catalog
-        .get(leader)
-        .map(|c| &c.value)
-        .ok_or_else(|| format!("the databases and roles of {leader} have not been read yet; try again in a moment"))
+/// A point in time a restore of `backup` can reach: after the backup ended, and not in the future.
+pub fn check_recovery_target(
+    backup: &BackupReport,
+    target: DateTime<Utc>,
+    now: Option<DateTime<Utc>>,
+) -> Result<(), String> {
+    if let Some(stopped) = backup.stopped_at.filter(|stopped| target < *stopped) {
+        return Err(format!(
+            "{} is before backup {} finished ({}); choose a later time or an older backup",
+            target.format("%Y-%m-%d %H:%M:%S UTC"),
+            backup.id,
+            stopped.format("%Y-%m-%d %H:%M:%S UTC")
+        ));
+    }
+    if now.is_some_and(|now| target > now) {
+        return Err("that time is in the future".into());
+    }
+    Ok(())
 }
 
 async fn run(platform: &dyn Platform, action: &Action, leader: Option<&str>) -> anyhow::Result<String> {
@@ -311,7 +312,7 @@ mod tests {
     use crate::model::MemberSample;
     use crate::source::Source;
     use crate::spec::ThresholdsSpec;
-    use crate::testing::{report, sample, streaming};
+    use crate::testing::{backup_catalog, completed_backup, database, report, role, sample, streaming};
 
     /// Counts the mutating calls that reach it: the Dispatcher's guard is what is under test.
     #[derive(Default)]
@@ -465,52 +466,14 @@ mod tests {
     /// The state above, with the leader's catalog (database `app` owned by `app`) and one backup.
     fn state_with_catalog() -> State {
         let mut s = state();
-        let role = |name: &str| crate::model::RoleRow {
-            name: name.into(),
-            superuser: false,
-            login: true,
-            create_db: false,
-            create_role: false,
-            replication: false,
-            connection_limit: -1,
-            member_of: vec![],
-            can_connect: vec![],
-        };
-        let database = crate::model::DatabaseRow {
-            name: "app".into(),
-            owner: "app".into(),
-            size_bytes: 1,
-            encoding: "UTF8".into(),
-            connection_limit: -1,
-        };
         let listed = ObservationKind::CatalogListed {
             member: "m1".into(),
-            databases: vec![database],
+            databases: vec![database("app", "app")],
             roles: vec![role("app"), role("postgres")],
         };
         let stopped = clock::now() - chrono::Duration::hours(1);
-        let backup = crate::model::BackupReport {
-            id: "20261125-020000F".into(),
-            kind: "full".into(),
-            method: "pgbackrest".into(),
-            status: BackupStatus::Completed,
-            started_at: Some(stopped - chrono::Duration::minutes(1)),
-            stopped_at: Some(stopped),
-            size_bytes: None,
-            repository_bytes: None,
-            wal_start: None,
-            wal_stop: None,
-            error: None,
-        };
         let backups = ObservationKind::BackupsListed {
-            catalog: crate::model::BackupCatalog {
-                backups: vec![backup],
-                schedule: None,
-                retention: None,
-                next_scheduled_at: None,
-                archive_min_wal: None,
-                archive_max_wal: None,
-            },
+            catalog: backup_catalog(vec![completed_backup("20261125-020000F", stopped)]),
         };
         s.apply(&Observation::new(clock::now(), "sql:m1", listed));
         s.apply(&Observation::new(clock::now(), "pgbackrest", backups));
@@ -552,7 +515,7 @@ mod tests {
             target_time: Some(clock::now() + chrono::Duration::hours(2)),
             new_cluster: "x".into(),
         };
-        assert!(preconditions(&future, &s).unwrap_err().contains("future"));
+        assert!(preconditions(&future, &s).unwrap_err().contains("in the future"));
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! Builders of observed facts for unit tests across the crate.
 
-use crate::model::{Backend, Lsn, MemberReport, MemberSample, ReplicationRow, Role};
+use chrono::{DateTime, Utc};
+
+use crate::model::{
+    Backend, BackupCatalog, BackupReport, BackupStatus, DatabaseRow, Lsn, MemberReport, MemberSample, ReplicationRow,
+    Role, RoleRow,
+};
 
 /// A member as the HA manager reports it, running on loopback.
 pub fn report(name: &str, role: Role, port: u16) -> MemberReport {
@@ -67,5 +72,52 @@ pub fn backend(pid: i32, blocked_by: Vec<i32>, running: f64) -> Backend {
         running_seconds: Some(running),
         query: Some(format!("-- {pid}")),
         blocked_by,
+    }
+}
+
+/// A plain login role.
+pub fn role(name: &str) -> RoleRow {
+    RoleRow {
+        name: name.into(),
+        superuser: false,
+        login: true,
+        create_db: false,
+        create_role: false,
+        replication: false,
+        connection_limit: -1,
+        member_of: vec![],
+        can_connect: vec![],
+    }
+}
+
+pub fn database(name: &str, owner: &str) -> DatabaseRow {
+    DatabaseRow { name: name.into(), owner: owner.into(), size_bytes: 1, encoding: "UTF8".into(), connection_limit: -1 }
+}
+
+/// A full pgBackRest backup that took a minute and ended at `stopped`.
+pub fn completed_backup(id: &str, stopped: DateTime<Utc>) -> BackupReport {
+    BackupReport {
+        id: id.into(),
+        kind: "full".into(),
+        method: "pgbackrest".into(),
+        status: BackupStatus::Completed,
+        started_at: Some(stopped - chrono::Duration::minutes(1)),
+        stopped_at: Some(stopped),
+        size_bytes: None,
+        repository_bytes: None,
+        wal_start: None,
+        wal_stop: None,
+        error: None,
+    }
+}
+
+pub fn backup_catalog(backups: Vec<BackupReport>) -> BackupCatalog {
+    BackupCatalog {
+        backups,
+        schedule: None,
+        retention: None,
+        next_scheduled_at: None,
+        archive_min_wal: None,
+        archive_max_wal: None,
     }
 }

@@ -126,6 +126,62 @@ fn backup_dialog_confirms_with_enter() {
     snapshot("confirm", "backup", &state, &ui);
 }
 
+fn type_text(ui: &mut Ui, text: &str) {
+    for c in text.chars() {
+        ui.type_char(c);
+    }
+}
+
+#[test]
+fn create_database_form_shows_each_problem_under_its_field() {
+    let state = fixtures::healthy();
+    let mut ui = ui_on(ViewId::Databases);
+    ui.update(&state, Command::CreateDatabase);
+    type_text(&mut ui, "Orders");
+    ui.update(&state, Command::NextField);
+    type_text(&mut ui, "k");
+    snapshot("form", "create_database_invalid", &state, &ui);
+}
+
+#[test]
+fn create_user_form_filled_in() {
+    let state = fixtures::healthy();
+    let mut ui = ui_on(ViewId::Databases);
+    ui.update(&state, Command::CreateUser);
+    type_text(&mut ui, "alice");
+    snapshot("form", "create_user_valid", &state, &ui);
+}
+
+#[test]
+fn restore_form_refuses_the_running_clusters_name_and_a_time_before_the_backup() {
+    let state = fixtures::healthy();
+    let mut ui = ui_on(ViewId::Backups);
+    ui.update(&state, Command::Restore);
+    type_text(&mut ui, "postgres-cluster");
+    ui.update(&state, Command::NextField);
+    type_text(&mut ui, "2026-11-24 23:00:00");
+    snapshot("form", "restore_invalid", &state, &ui);
+}
+
+#[test]
+fn create_user_dialog_shows_the_sql_and_where_the_password_goes() {
+    let state = fixtures::healthy();
+    let mut ui = ui_on(ViewId::Databases);
+    let preview = "BEGIN;\nCREATE ROLE \"alice\" LOGIN PASSWORD '<SCRAM verifier of a generated password>';\nGRANT CONNECT, TEMPORARY ON DATABASE \"app\" TO \"alice\";\n-- store {\"username\": \"alice\", \"password\": …} as postgres/alice-credentials in the credential file /var/lib/pgdeck/local/credentials.json\nCOMMIT;".to_owned();
+    ui.open_confirmation(&state, Action::CreateUser { name: "alice".into(), database: "app".into() }, preview);
+    snapshot("confirm", "create_user", &state, &ui);
+}
+
+#[test]
+fn each_view_hints_its_own_actions_in_the_footer() {
+    let state = fixtures::healthy();
+    let footer = |view| text_of(&draw(&state, &ui_on(view), 160, 48)).lines().last().unwrap_or_default().to_owned();
+    assert!(footer(ViewId::Databases).contains("D Create database"), "{}", footer(ViewId::Databases));
+    assert!(footer(ViewId::Backups).contains("R Restore"), "{}", footer(ViewId::Backups));
+    assert!(footer(ViewId::Activity).contains("T Terminate session"), "{}", footer(ViewId::Activity));
+    assert!(!footer(ViewId::Overview).contains("Create database"));
+}
+
 #[test]
 fn a_refusal_is_shown_on_the_status_line() {
     let state = fixtures::healthy();
@@ -161,10 +217,14 @@ fn no_size_panics_from_1x1_up() {
         for state in &states {
             let mut ui = ui_on(view);
             ui.open_confirmation(state, Action::Backup { kind: BackupKind::Full }, "x\ny".into());
+            let mut with_form = ui_on(view);
+            with_form.update(state, Command::CreateUser);
+            type_text(&mut with_form, "a-very-long-name-that-is-wrong-in-more-than-one-way-and-goes-on");
             for w in (1..=200).step_by(13) {
                 for h in (1..=60).step_by(7) {
                     draw(state, &ui, w, h);
                     draw(state, &ui_on(view), w, h);
+                    draw(state, &with_form, w, h);
                 }
             }
         }

@@ -43,6 +43,16 @@ fn key(row: &StatementRow) -> (i64, Option<&str>, Option<&str>) {
 
 impl State {
     /// The member the workload views show: the chosen one, else the leader, else the first.
+    /// The leader's databases and roles, which new names are checked against; the error says
+    /// why they are not known.
+    pub fn leader_catalog(&self) -> Result<&Catalog, String> {
+        let leader = self.leader_name().ok_or("there is no leader to create it on")?;
+        self.catalog
+            .get(leader)
+            .map(|c| &c.value)
+            .ok_or_else(|| format!("the databases and roles of {leader} have not been read yet; try again in a moment"))
+    }
+
     pub fn workload_member<'a>(&'a self, chosen: Option<&'a str>) -> Option<&'a str> {
         chosen
             .filter(|c| self.members.contains_key(*c))

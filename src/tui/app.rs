@@ -140,8 +140,10 @@ fn handle_event(event: &Event, ui: &mut Ui, state: &State, keymap: &Keymap) -> V
     if let Some(command) = keymap.resolve(key, context) {
         return ui.update(state, command);
     }
-    if context == KeyContext::Input {
-        type_into(ui, key);
+    match context {
+        KeyContext::Input => type_into(ui, key),
+        KeyContext::Form => ui.form_key(*key),
+        KeyContext::Global | KeyContext::Normal | KeyContext::Modal => {}
     }
     Vec::new()
 }

@@ -17,7 +17,7 @@ const VIM_TOML: &str = include_str!("../../keymaps/vim.toml");
 
 const ENTRY_SYNTAX: &str =
     "entries are `command-name = { keys = [\"j\", \"down\"], desc = \"Move down\" }` in tables [global], [normal], \
-     [modal], [input]";
+     [modal], [input], [form]";
 
 /// Where a key is being pressed; `Global` bindings apply in every other context too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,10 +29,13 @@ pub enum KeyContext {
     Modal,
     /// Typing into a line: plain characters belong to the input, not the keymap.
     Input,
+    /// Filling in a form: plain characters go to the focused field.
+    Form,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 4] = [KeyContext::Global, KeyContext::Normal, KeyContext::Modal, KeyContext::Input];
+    pub const ALL: [KeyContext; 5] =
+        [KeyContext::Global, KeyContext::Normal, KeyContext::Modal, KeyContext::Input, KeyContext::Form];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -40,6 +43,7 @@ impl KeyContext {
             KeyContext::Normal => "normal",
             KeyContext::Modal => "modal",
             KeyContext::Input => "input",
+            KeyContext::Form => "form",
         }
     }
 
@@ -53,7 +57,7 @@ impl KeyContext {
 
     /// Contexts where a plain character must reach a text input (global is active during input).
     fn types_text(self) -> bool {
-        matches!(self, KeyContext::Global | KeyContext::Input)
+        matches!(self, KeyContext::Global | KeyContext::Input | KeyContext::Form)
     }
 }
 
@@ -135,7 +139,7 @@ struct Entry {
 #[derive(Debug, Clone)]
 pub struct Keymap {
     /// Indexed by `KeyContext::index`, entries in file order.
-    tables: [Vec<Entry>; 4],
+    tables: [Vec<Entry>; 5],
 }
 
 impl Default for Keymap {
@@ -221,7 +225,7 @@ impl Keymap {
             return None;
         }
         let spec = KeySpec::from_event(key);
-        if ctx == KeyContext::Input && spec.is_printable() {
+        if ctx.types_text() && spec.is_printable() {
             return None;
         }
         self.lookup(ctx, spec).or_else(|| self.lookup(KeyContext::Global, spec))
@@ -369,7 +373,7 @@ fn parse_layer(text: &str, origin: &str) -> Result<Vec<LayerEntry>, KeymapError>
     let mut out = Vec::new();
     for (table, entries) in tables {
         let ctx = KeyContext::from_name(table.get_ref()).ok_or_else(|| {
-            let allowed = "[global], [normal], [modal], [input]".to_owned();
+            let allowed = "[global], [normal], [modal], [input], [form]".to_owned();
             err(table.span().start, table.get_ref(), "unknown context table".to_owned(), allowed)
         })?;
         let mut entries: Vec<_> = entries.into_iter().collect();
@@ -451,12 +455,16 @@ mod tests {
             let keymap = Keymap::builtin(base);
             let bound = |ctx| keymap.bindings(ctx).into_iter().map(|b| b.command).collect::<Vec<_>>();
             let browsing = [bound(KeyContext::Normal), bound(KeyContext::Global)].concat();
-            for command in Command::ALL.into_iter().filter(|c| *c != Command::Submit) {
+            let in_forms = [Command::Submit, Command::NextField, Command::PreviousField];
+            for command in Command::ALL.into_iter().filter(|c| !in_forms.contains(c)) {
                 assert!(browsing.contains(&command), "{base:?}: `{command}` has no key in [normal] or [global]");
             }
-            for ctx in [KeyContext::Modal, KeyContext::Input] {
+            for ctx in [KeyContext::Modal, KeyContext::Input, KeyContext::Form] {
                 assert!(bound(ctx).contains(&Command::Submit), "{base:?}: submit in [{}]", ctx.name());
                 assert!(bound(ctx).contains(&Command::Back), "{base:?}: back in [{}]", ctx.name());
+            }
+            for command in in_forms {
+                assert!(bound(KeyContext::Form).contains(&command), "{base:?}: `{command}` in [form]");
             }
         }
     }

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod clipboard;
+pub mod form;
 pub mod keymap;
 mod keys;
 pub mod terminal;

@@ -9,6 +9,7 @@ use crate::command::{Command, ViewId};
 use crate::dispatch::Refusal;
 use crate::model::Role;
 use crate::state::State;
+use crate::tui::form::Form;
 use crate::tui::keymap::KeyContext;
 
 /// The refresh interval's bounds and steps, as `+` and `-` move it.
@@ -94,6 +95,8 @@ pub struct Ui {
     pub filter: Option<String>,
     pub input: Option<Input>,
     pub confirmation: Option<Confirmation>,
+    /// A form gathering an Action's parameters, before its confirmation.
+    pub form: Option<Form>,
     pub display_paused: bool,
     pub refresh: Duration,
     pub message: Option<Message>,
@@ -112,6 +115,7 @@ impl Ui {
             filter: None,
             input: None,
             confirmation: None,
+            form: None,
             display_paused: false,
             refresh,
             message: None,
@@ -126,6 +130,7 @@ impl Ui {
         match (&self.input, &self.confirmation) {
             (Some(_), _) | (None, Some(Confirmation { phrase: Some(_), .. })) => KeyContext::Input,
             (None, Some(_)) => KeyContext::Modal,
+            (None, None) if self.form.is_some() => KeyContext::Form,
             (None, None) => KeyContext::Normal,
         }
     }
@@ -144,13 +149,16 @@ impl Ui {
         match self.context() {
             KeyContext::Input => self.update_input(state, command),
             KeyContext::Modal => self.update_modal(command),
+            KeyContext::Form => self.update_form(state, command),
             KeyContext::Normal | KeyContext::Global => self.update_normal(state, command),
         }
     }
 
     /// A printable character typed into the active input.
     pub fn type_char(&mut self, c: char) {
-        if let Some(input) = &mut self.input {
+        if let Some(form) = self.form.as_mut().filter(|_| self.input.is_none() && self.confirmation.is_none()) {
+            form.input(crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char(c)));
+        } else if let Some(input) = &mut self.input {
             input.text.push(c);
         } else if let Some(confirmation) = &mut self.confirmation {
             confirmation.typed.push(c);
@@ -162,6 +170,15 @@ impl Ui {
             input.text.pop();
         } else if let Some(confirmation) = &mut self.confirmation {
             confirmation.typed.pop();
+        }
+    }
+
+    /// A key for the open form's focused field.
+    pub fn form_key(&mut self, key: crossterm::event::KeyEvent) {
+        if let Some(form) = &mut self.form {
+            form.input(key);
+            // A refusal of the last submit no longer applies once the field changed.
+            self.message = None;
         }
     }
 
@@ -208,6 +225,30 @@ impl Ui {
             Command::Submit => self.submit_confirmation(),
             _ => Vec::new(),
         }
+    }
+
+    fn update_form(&mut self, state: &State, command: Command) -> Vec<Effect> {
+        let Some(form) = &mut self.form else { return Vec::new() };
+        match command {
+            Command::Back => self.form = None,
+            Command::NextField => form.next_field(),
+            Command::PreviousField => form.previous_field(),
+            Command::Submit => match form.action(state) {
+                Ok(action) => {
+                    self.form = None;
+                    self.message = None;
+                    return vec![Effect::Prepare(action)];
+                }
+                Err(problem) => {
+                    if let Some(first) = form.problems(state).iter().position(Option::is_some) {
+                        form.focus = first;
+                    }
+                    self.error(&problem);
+                }
+            },
+            _ => {}
+        }
+        Vec::new()
     }
 
     fn submit_confirmation(&mut self) -> Vec<Effect> {
@@ -332,7 +373,8 @@ impl Ui {
             | Command::Backup
             | Command::CancelBackend
             | Command::TerminateBackend => return self.mutation(state, command),
-            Command::Submit | Command::Quit | Command::Redraw => {}
+            Command::Restore | Command::CreateDatabase | Command::CreateUser => return self.open_form(state, command),
+            Command::Submit | Command::Quit | Command::Redraw | Command::NextField | Command::PreviousField => {}
         }
         Vec::new()
     }
@@ -463,6 +505,53 @@ impl Ui {
             return vec![Effect::Dispatch { action, confirmation: None }];
         }
         vec![Effect::Prepare(action)]
+    }
+
+    /// A mutation that needs parameters opens its form; read-only sends it to the Dispatcher as
+    /// it stands, to be refused and audited without asking for input that could not be used.
+    fn open_form(&mut self, state: &State, command: Command) -> Vec<Effect> {
+        let form = match command {
+            Command::Restore => {
+                let Some(backup) = self.selected_backup(state) else {
+                    self.error("select a completed backup first (in Backups, with j/k)");
+                    return Vec::new();
+                };
+                Form::restore(&backup)
+            }
+            Command::CreateUser => {
+                let on_databases = self.view == ViewId::Databases;
+                let databases = crate::tui::views::databases::visible_databases(state, self);
+                let selected = databases.get(self.selected(ViewId::Databases)).filter(|_| on_databases);
+                Form::create_user(selected.map(|d| d.name.as_str()))
+            }
+            _ => Form::create_database(),
+        };
+        if self.read_only {
+            let action = match form.kind {
+                crate::tui::form::FormKind::Restore { backup } => {
+                    Action::Restore { backup, target_time: None, new_cluster: String::new() }
+                }
+                crate::tui::form::FormKind::CreateUser => {
+                    Action::CreateUser { name: String::new(), database: String::new() }
+                }
+                crate::tui::form::FormKind::CreateDatabase => {
+                    Action::CreateDatabase { name: String::new(), owner: String::new() }
+                }
+            };
+            return vec![Effect::Dispatch { action, confirmation: None }];
+        }
+        self.form = Some(form);
+        Vec::new()
+    }
+
+    /// The completed backup under the cursor in Backups (newest first, as listed).
+    fn selected_backup(&self, state: &State) -> Option<String> {
+        if self.view != ViewId::Backups {
+            return None;
+        }
+        let backups = &state.backups.as_ref()?.value.backups;
+        let chosen = backups.iter().rev().filter(|b| self.matches(&b.id)).nth(self.selected(ViewId::Backups))?;
+        (chosen.status == crate::model::BackupStatus::Completed).then(|| chosen.id.clone())
     }
 
     /// The replica under the cursor in views that list members.

@@ -9,7 +9,7 @@ use super::*;
 use crate::model::Role as MemberRole;
 use crate::observation::{Observation, ObservationKind};
 use crate::spec::ThresholdsSpec;
-use crate::testing::{backend, report};
+use crate::testing::{backend, backup_catalog, completed_backup, database, report, role};
 
 fn state() -> State {
     let mut s = State::new(ThresholdsSpec::default());
@@ -195,6 +195,7 @@ proptest! {
             }
             if read_only {
                 prop_assert!(ui.confirmation.is_none());
+                prop_assert!(ui.form.is_none());
                 for effect in effects {
                     prop_assert!(!matches!(effect, Effect::Prepare(_)));
                     if let Effect::Dispatch { confirmation, .. } = effect {
@@ -254,4 +255,114 @@ fn copy_takes_the_selected_object_of_the_view() {
     ui.update(&s, Command::ShowView(ViewId::Replication));
     assert!(ui.update(&s, Command::Copy).is_empty());
     assert_eq!(ui.message.as_ref().map(|m| m.tone), Some(Tone::Error));
+}
+
+/// The state above with the leader's catalog (database `app` of role `app`) and one backup.
+fn state_with_catalog() -> State {
+    let mut s = state();
+    let at = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 2).unwrap();
+    let catalog = ObservationKind::CatalogListed {
+        member: "m1".into(),
+        databases: vec![database("app", "app")],
+        roles: vec![role("app"), role("postgres")],
+    };
+    s.apply(&Observation::new(at, "sql:m1", catalog));
+    let stopped = Utc.with_ymd_and_hms(2026, 11, 25, 2, 1, 0).unwrap();
+    let backups = backup_catalog(vec![completed_backup("20261125-020000F", stopped)]);
+    s.apply(&Observation::new(at, "pgbackrest", ObservationKind::BackupsListed { catalog: backups }));
+    s
+}
+
+fn type_into_form(ui: &mut Ui, text: &str) {
+    for c in text.chars() {
+        ui.type_char(c);
+    }
+}
+
+#[test]
+fn create_database_form_validates_as_typed_and_prepares_only_when_valid() {
+    let s = state_with_catalog();
+    let mut ui = ui();
+    assert!(ui.update(&s, Command::CreateDatabase).is_empty());
+    assert_eq!(ui.context(), KeyContext::Form);
+    type_into_form(&mut ui, "app");
+    let problems = ui.form.as_ref().unwrap().problems(&s);
+    assert!(problems[0].as_ref().unwrap().contains("already exists"), "{problems:?}");
+    assert!(ui.update(&s, Command::Submit).is_empty(), "a form with problems is not submitted");
+    assert!(ui.message.as_ref().unwrap().text.starts_with("Database name: a database named `app`"));
+    assert_eq!(ui.form.as_ref().unwrap().focus, 0, "focus goes to the first field with a problem");
+    for _ in 0.."app".len() {
+        ui.form.as_mut().unwrap().input(crossterm::event::KeyCode::Backspace.into());
+    }
+    type_into_form(&mut ui, "orders");
+    ui.update(&s, Command::NextField);
+    type_into_form(&mut ui, "ap");
+    let problems = ui.form.as_ref().unwrap().problems(&s);
+    assert_eq!(problems[0], None);
+    assert_eq!(problems[1].as_deref(), Some("no role `ap` on the leader; app"));
+    type_into_form(&mut ui, "p");
+    let effects = ui.update(&s, Command::Submit);
+    assert_eq!(effects, vec![Effect::Prepare(Action::CreateDatabase { name: "orders".into(), owner: "app".into() })]);
+    assert!(ui.form.is_none());
+}
+
+#[test]
+fn esc_drops_a_form_with_nothing_requested() {
+    let s = state_with_catalog();
+    let mut ui = ui();
+    ui.update(&s, Command::CreateUser);
+    type_into_form(&mut ui, "alice");
+    assert!(ui.update(&s, Command::Back).is_empty());
+    assert!(ui.form.is_none());
+    assert_eq!(ui.context(), KeyContext::Normal);
+}
+
+#[test]
+fn create_user_form_starts_with_the_selected_database() {
+    let s = state_with_catalog();
+    let mut ui = ui();
+    ui.update(&s, Command::ShowView(ViewId::Databases));
+    ui.update(&s, Command::CreateUser);
+    type_into_form(&mut ui, "alice");
+    let effects = ui.update(&s, Command::Submit);
+    assert_eq!(effects, vec![Effect::Prepare(Action::CreateUser { name: "alice".into(), database: "app".into() })]);
+}
+
+#[test]
+fn restore_form_takes_the_selected_backup_a_new_name_and_an_optional_time() {
+    let s = state_with_catalog();
+    let mut ui = ui();
+    assert!(ui.update(&s, Command::Restore).is_empty());
+    assert!(ui.form.is_none(), "no backup is selected outside Backups");
+    ui.update(&s, Command::ShowView(ViewId::Backups));
+    ui.update(&s, Command::Restore);
+    type_into_form(&mut ui, "c");
+    let problems = ui.form.as_ref().unwrap().problems(&s);
+    assert!(problems[0].as_ref().unwrap().contains("never replaces"), "{problems:?}");
+    type_into_form(&mut ui, "-copy");
+    ui.update(&s, Command::NextField);
+    type_into_form(&mut ui, "2026-11-25 01:00:00");
+    let problems = ui.form.as_ref().unwrap().problems(&s);
+    assert!(problems[1].as_ref().unwrap().contains("before backup"), "{problems:?}");
+    ui.update(&s, Command::Back);
+    ui.update(&s, Command::Restore);
+    type_into_form(&mut ui, "c-copy");
+    ui.update(&s, Command::NextField);
+    type_into_form(&mut ui, "2026-11-25 11:30:00");
+    let effects = ui.update(&s, Command::Submit);
+    let target_time = Some(Utc.with_ymd_and_hms(2026, 11, 25, 11, 30, 0).unwrap());
+    let expected = Action::Restore { backup: "20261125-020000F".into(), target_time, new_cluster: "c-copy".into() };
+    assert_eq!(effects, vec![Effect::Prepare(expected)]);
+}
+
+#[test]
+fn read_only_refuses_forms_through_the_dispatcher_without_opening_them() {
+    let s = state_with_catalog();
+    let mut ui = Ui::new(true, Duration::from_secs(1));
+    let effects = ui.update(&s, Command::CreateDatabase);
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Dispatch { action: Action::CreateDatabase { .. }, confirmation: None }]
+    ));
+    assert!(ui.form.is_none());
 }

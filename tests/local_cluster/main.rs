@@ -34,9 +34,11 @@ fn main() {
         ("lag_grows_while_replay_is_paused_and_returns_to_zero", lag_grows_while_paused),
         ("switchover_needs_confirmation_and_moves_leader_and_pooler", switchover_moves_leader_and_pooler),
         ("console_in_tmux_shows_members_backs_up_and_switches_over", console_in_tmux),
+        ("console_creates_a_database_and_a_user_who_logs_in", console_creates_database_and_user),
         ("read_only_refuses_actions", read_only_refuses_actions),
         ("console_cancels_a_query_and_terminates_a_session", console_cancels_and_terminates),
         ("console_restores_the_terminal_on_sigterm_and_sighup", console_restores_terminal_on_signals),
+        ("console_keeps_up_through_a_resize_storm", console_survives_resize_storm),
         ("manual_backup_appears_in_status", manual_backup_appears),
         ("hung_member_is_reported_and_status_returns", hung_member_is_reported),
         ("killed_leader_fails_over_and_rejoins_as_replica", killed_leader_fails_over),
@@ -262,6 +264,130 @@ fn console_in_tmux(cluster: &LocalCluster) {
         assert!(Instant::now() < deadline, "ctrl-c did not end the console:\n{}", console.capture());
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// At 80x24: D opens the create-database form, U the create-user form; each is confirmed with
+/// Enter after its SQL is shown. The user then logs in with the password pgdeck stored, and the
+/// grants let it write to a table the database's owner creates later.
+fn console_creates_database_and_user(cluster: &LocalCluster) {
+    let doc = healthy(cluster);
+    let leader_port = port_of(&doc, &leader(&doc).unwrap());
+    let home = cluster.root.join("home");
+    let dir = cluster.dir();
+    let console = Tmux::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
+        &["--dir", dir.to_str().unwrap()],
+        &[("PGDECK_HOME", home.to_str().unwrap()), ("TERM", "xterm-256color")],
+        80,
+        24,
+    );
+    console.keys(&["7"]);
+    console.wait_for("the catalog", SETTLE, |s| s.contains("Databases on") && s.contains("app"));
+
+    console.keys(&["D"]);
+    console.wait_for("the create-database form", Duration::from_secs(10), |s| s.contains("Create database"));
+    console.type_text("App");
+    console.wait_for("the name refused as typed", Duration::from_secs(10), |s| {
+        s.contains("✗ a database name starts with a lowercase letter")
+    });
+    console.keys(&["BSpace", "BSpace", "BSpace"]);
+    console.type_text("shop");
+    console.keys(&["Tab"]);
+    console.type_text("app");
+    console.wait_for("both fields valid", Duration::from_secs(10), |s| s.matches('✓').count() == 2);
+    console.keys(&["Enter"]);
+    console.wait_for("the SQL before confirming", Duration::from_secs(10), |s| {
+        s.contains(r#"CREATE DATABASE "shop" OWNER "app""#) && s.contains("Enter to confirm")
+    });
+    console.keys(&["Enter"]);
+    console.keys(&["8"]);
+    console.wait_for("the database created", SETTLE, |s| s.contains("owned by app (#1) succeeded"));
+
+    console.keys(&["7"]);
+    console.wait_for("the new database listed", SETTLE, |s| {
+        s.contains("Databases on") && s.lines().any(|l| l.starts_with("│shop "))
+    });
+    console.keys(&["U"]);
+    console.wait_for("the create-user form", Duration::from_secs(10), |s| s.contains("Create user"));
+    console.type_text("alice");
+    console.keys(&["Tab"]);
+    console.keys(&["BSpace"; 20]);
+    console.type_text("shop");
+    console.keys(&["Enter"]);
+    console.wait_for("the user's SQL before confirming", Duration::from_secs(10), |s| {
+        s.contains(r#"CREATE ROLE "alice" LOGIN"#) && s.contains("postgres/alice-credentials")
+    });
+    console.keys(&["Enter"]);
+    console.keys(&["8"]);
+    console
+        .wait_for("the user created", SETTLE, |s| s.contains("create user alice with access to shop (#2) succeeded"));
+    let screen = console.capture();
+
+    // A secret that is already there cannot be stored again: the role is rolled back with it.
+    let mut credentials = cluster.credentials();
+    credentials["postgres/bob-credentials"] = serde_json::json!({ "username": "bob", "password": "taken" });
+    std::fs::write(dir.join("credentials.json"), credentials.to_string()).unwrap();
+    console.keys(&["7"]);
+    console.wait_for("the catalog", SETTLE, |s| s.contains("Databases on"));
+    console.keys(&["U"]);
+    console.type_text("bob");
+    console.keys(&["Tab"]);
+    console.keys(&["BSpace"; 20]);
+    console.type_text("shop");
+    console.keys(&["Enter"]);
+    console.wait_for("bob's SQL before confirming", Duration::from_secs(10), |s| s.contains(r#"CREATE ROLE "bob""#));
+    console.keys(&["Enter", "8"]);
+    console.wait_for("bob refused", SETTLE, |s| s.contains("create user bob with access to shop (#3) FAILED"));
+    console.keys(&["C-c"]);
+    let admin = Login { port: leader_port, database: "postgres", user: "postgres", password: &admin_password(cluster) };
+    let bob = query(&admin, "SELECT count(*) FROM pg_roles WHERE rolname = 'bob'").unwrap();
+    assert_eq!(bob, vec![vec![Some("0".into())]], "the role was left behind without its secret");
+
+    let stored = &cluster.credentials()["postgres/alice-credentials"];
+    assert_eq!(stored["username"], "alice");
+    let password = stored["password"].as_str().unwrap().to_owned();
+    assert!(!screen.contains(&password), "the password reached the screen");
+    let (app_user, app_password) = app_login(cluster);
+    let as_owner = Login { port: leader_port, database: "shop", user: &app_user, password: &app_password };
+    query(&as_owner, "CREATE TABLE orders (id int PRIMARY KEY, item text)").unwrap();
+    let as_alice = Login { port: leader_port, database: "shop", user: "alice", password: &password };
+    query(&as_alice, "INSERT INTO orders VALUES (1, 'pgdeck')").unwrap();
+    let rows = query(&as_alice, "SELECT current_user, item FROM orders").unwrap();
+    assert_eq!(rows, vec![vec![Some("alice".into()), Some("pgdeck".into())]]);
+    let wrong = Login { password: "not-the-password", ..as_alice };
+    assert!(query(&wrong, "SELECT 1").is_err(), "a wrong password must not log in");
+}
+
+/// Sixty resizes without a pause, down to 1x1 and up to 240x70: the console neither dies nor
+/// stalls, says when it is too small, and then draws the right view at the final size.
+fn console_survives_resize_storm(cluster: &LocalCluster) {
+    let home = cluster.root.join("home");
+    let dir = cluster.dir();
+    let console = Tmux::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
+        &["--dir", dir.to_str().unwrap()],
+        &[("PGDECK_HOME", home.to_str().unwrap()), ("TERM", "xterm-256color")],
+        160,
+        48,
+    );
+    console.wait_for("the members", SETTLE, |s| s.contains(" Members "));
+    let sizes: [(u16, u16); 6] = [(1, 1), (240, 70), (39, 9), (80, 24), (13, 40), (200, 12)];
+    for round in 0..60 {
+        let (w, h) = sizes[round % sizes.len()];
+        console.resize(w, h);
+    }
+    console.resize(30, 8);
+    console.wait_for("the too-small notice", Duration::from_secs(10), |s| s.contains("too small (30x8)"));
+    console.resize(100, 30);
+    console.keys(&["2"]);
+    let screen = console.wait_for("Replication at 100x30", Duration::from_secs(10), |s| {
+        s.contains("Replication") && s.lines().count() >= 29
+    });
+    assert!(!console.pane_dead(), "the console died in the storm:\n{screen}");
+    let widest = screen.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(widest <= 100, "drawn wider than the terminal:\n{screen}");
+    assert!(screen.lines().any(|l| l.starts_with('┌') && l.trim_end().ends_with('┐') && l.chars().count() == 100));
+    console.keys(&["C-c"]);
 }
 
 /// A long query started by the test, seen in Activity, cancelled with C (Enter confirms) and its

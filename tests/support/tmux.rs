@@ -31,6 +31,16 @@ impl Tmux {
         Self { socket }
     }
 
+    /// Resizes the window, as a terminal emulator would: the program gets SIGWINCH.
+    pub fn resize(&self, width: u16, height: u16) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "resize-window", "-t", "pgdeck"])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .status()
+            .expect("tmux");
+        assert!(status.success(), "tmux resize-window failed");
+    }
+
     pub fn capture(&self) -> String {
         let out = Command::new("tmux")
             .args(["-L", &self.socket, "capture-pane", "-p", "-t", "pgdeck"])

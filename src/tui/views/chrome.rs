@@ -83,21 +83,44 @@ pub fn status_line(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-/// The hints the footer shows, most useful first; it shows as many as fit.
-const FOOTER: [Command; 12] = [
-    Command::Help,
-    Command::Back,
-    Command::Submit,
-    Command::CommandLine,
-    Command::Filter,
-    Command::Switchover,
-    Command::Failover,
-    Command::Backup,
-    Command::PauseDisplay,
-    Command::RefreshNow,
-    Command::NextView,
-    Command::Quit,
-];
+/// The hints the footer shows, most useful first (it shows as many as fit): in a view, that
+/// view's own actions come right after help; in a dialog, form or input, how to get on or out.
+fn footer_commands(cx: &Context<'_>) -> Vec<Command> {
+    match cx.ui.context() {
+        KeyContext::Normal | KeyContext::Global => {
+            let mut commands = vec![Command::Help];
+            commands.extend_from_slice(view_commands(cx.ui.view));
+            commands.extend([
+                Command::CommandLine,
+                Command::Filter,
+                Command::PauseDisplay,
+                Command::RefreshNow,
+                Command::NextView,
+                Command::Quit,
+            ]);
+            commands
+        }
+        KeyContext::Modal | KeyContext::Input | KeyContext::Form => {
+            vec![Command::Submit, Command::NextField, Command::PreviousField, Command::Back, Command::Quit]
+        }
+    }
+}
+
+/// What each view is for, as keys.
+fn view_commands(view: ViewId) -> &'static [Command] {
+    match view {
+        ViewId::Overview | ViewId::Replication => &[Command::Switchover, Command::Failover, Command::Backup],
+        ViewId::Storage => &[Command::Backup],
+        ViewId::Backups => &[Command::Backup, Command::Restore, Command::Copy],
+        ViewId::Statements => &[Command::SortNext, Command::SortReverse, Command::NextMember, Command::Copy],
+        ViewId::Activity => {
+            &[Command::CancelBackend, Command::TerminateBackend, Command::SortNext, Command::NextMember]
+        }
+        ViewId::Databases => &[Command::CreateDatabase, Command::CreateUser, Command::SortNext, Command::NextMember],
+        ViewId::Events => &[Command::Copy],
+        ViewId::Help => &[Command::Back],
+    }
+}
 
 /// Key hints for the current context, from the keymap, without mutating keys when read-only.
 pub fn footer(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
@@ -106,7 +129,7 @@ pub fn footer(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     let global = cx.keymap.bindings(KeyContext::Global);
     let mut spans = Vec::new();
     let mut width = 0;
-    for command in FOOTER {
+    for command in footer_commands(cx) {
         if cx.ui.read_only && command.is_mutating() {
             continue;
         }

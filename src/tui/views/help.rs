@@ -31,6 +31,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     let mut right = section(cx, KeyContext::Global, "Everywhere");
     right.extend(section(cx, KeyContext::Modal, "In a dialog"));
     right.extend(section(cx, KeyContext::Input, "Typing"));
+    right.extend(section(cx, KeyContext::Form, "In a form"));
     if cx.ui.read_only {
         right.push(Line::from(Span::styled(
             "read-only: actions that change the cluster are disabled",

@@ -7,6 +7,7 @@ mod columns;
 mod confirm;
 pub(crate) mod databases;
 pub(crate) mod events;
+mod form;
 mod help;
 mod overview;
 mod replication;
@@ -97,6 +98,9 @@ pub fn render(frame: &mut Frame<'_>, state: &State, ui: &Ui, theme: &Theme, keym
     }
     chrome::status_line(frame, status, &cx);
     chrome::footer(frame, footer, &cx);
+    if let Some(form) = &ui.form {
+        form::render(frame, area, &cx, form);
+    }
     if let Some(confirmation) = &ui.confirmation {
         confirm::render(frame, area, &cx, confirmation);
     }
