@@ -116,6 +116,39 @@ impl CredentialStore for FileStore {
         }
         Ok(())
     }
+
+    async fn stage(&self, name: &str, credentials: &Credentials) -> Result<String> {
+        let mut file = CredentialFile::open(&self.path)?;
+        file.get(name)?;
+        file.insert(&pending_key(name), credentials.clone());
+        file.save()?;
+        Ok(PENDING_VERSION.to_owned())
+    }
+
+    async fn promote(&self, name: &str, _version: &str) -> Result<()> {
+        let mut file = CredentialFile::open(&self.path)?;
+        let staged = file.get(&pending_key(name))?.clone();
+        file.insert(name, staged);
+        file.remove(&pending_key(name));
+        file.save()
+    }
+
+    async fn discard(&self, name: &str, _version: &str) -> Result<()> {
+        self.delete(&pending_key(name)).await
+    }
+
+    async fn pending(&self, name: &str) -> Result<Option<(String, Credentials)>> {
+        let file = CredentialFile::open(&self.path)?;
+        Ok(file.entries.get(&pending_key(name)).map(|c| (PENDING_VERSION.to_owned(), c.clone())))
+    }
+}
+
+/// The file's stand-in for a staged version: a second entry beside the secret, so that a
+/// rotation interrupted after PostgreSQL took the new password still has it on disk.
+const PENDING_VERSION: &str = "pending";
+
+fn pending_key(name: &str) -> String {
+    format!("{name}#pending")
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Credential sources. A password lives in [`Secret`], which never prints and is never serialised by accident.
 
+pub mod aws;
 pub mod file;
+pub mod rotate;
 
 use std::fmt;
 
@@ -50,6 +52,15 @@ pub trait CredentialStore: Send + Sync {
     async fn create(&self, name: &str, credentials: &Credentials, cluster: &str) -> anyhow::Result<()>;
     /// Removes a secret this session created (the undo of a failed user creation).
     async fn delete(&self, name: &str) -> anyhow::Result<()>;
+    /// Rotation, first step: keeps `credentials` beside the current ones without putting them
+    /// in use (Secrets Manager's `AWSPENDING`); returns the staged version's id.
+    async fn stage(&self, name: &str, credentials: &Credentials) -> anyhow::Result<String>;
+    /// Rotation, last step: the staged version becomes the current one.
+    async fn promote(&self, name: &str, version: &str) -> anyhow::Result<()>;
+    /// Drops a staged version that will not be used.
+    async fn discard(&self, name: &str, version: &str) -> anyhow::Result<()>;
+    /// A version staged by a rotation that never finished, with its credentials.
+    async fn pending(&self, name: &str) -> anyhow::Result<Option<(String, Credentials)>>;
 }
 
 /// The JSON shape of the reference's Secrets Manager entries: `{"username": …, "password": …}`.
