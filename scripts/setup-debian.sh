@@ -26,3 +26,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   "${as_root[@]}" apt-get update -qq
   "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# moto's server mode stands in for AWS Secrets Manager in the tests (PyPI `moto[server]`).
+if ! python3 -c 'import moto.server, flask_cors' >/dev/null 2>&1; then
+  echo "installing moto[server] from PyPI"
+  python3 -m pip install --quiet 'moto[server]' \
+    || python3 -m pip install --quiet --break-system-packages 'moto[server]'
+fi

@@ -6,5 +6,6 @@
 
 pub mod fixtures;
 pub mod local_cluster;
+pub mod moto;
 pub mod sql;
 pub mod tmux;
