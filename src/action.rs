@@ -25,6 +25,8 @@ pub enum Action {
     CreateDatabase { name: String, owner: String },
     /// A login role with a generated password, stored in the credential store, granted use of `database`.
     CreateUser { name: String, database: String },
+    /// A new password for a login role: staged in the credential store, set, verified, promoted.
+    RotatePassword { user: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +56,8 @@ impl Action {
             Action::Switchover { candidate: None } => Some(cluster.to_owned()),
             Action::TerminateBackend { pid, .. } => Some(pid.to_string()),
             Action::Restore { new_cluster, .. } => Some(new_cluster.clone()),
+            // Every client still on the old password fails its next login: type the name.
+            Action::RotatePassword { user } => Some(user.clone()),
             Action::Backup { .. }
             | Action::CancelBackend { .. }
             | Action::CreateDatabase { .. }
@@ -71,6 +75,7 @@ impl Action {
             Action::Restore { .. } => "restore",
             Action::CreateDatabase { .. } => "create-database",
             Action::CreateUser { .. } => "create-user",
+            Action::RotatePassword { .. } => "rotate-password",
         }
     }
 }
@@ -94,6 +99,7 @@ impl fmt::Display for Action {
             ),
             Action::CreateDatabase { name, owner } => write!(f, "create database {name} owned by {owner}"),
             Action::CreateUser { name, database } => write!(f, "create user {name} with access to {database}"),
+            Action::RotatePassword { user } => write!(f, "rotate the password of {user}"),
         }
     }
 }

@@ -190,6 +190,14 @@ pub fn preconditions(action: &Action, state: &State) -> Result<(), String> {
             }
         }
         Action::CreateDatabase { .. } | Action::CreateUser { .. } => creation_preconditions(action, state),
+        Action::RotatePassword { user } => {
+            let catalog = state.leader_catalog()?;
+            match catalog.roles.iter().find(|r| &r.name == user) {
+                Some(role) if role.login => Ok(()),
+                Some(_) => Err(format!("{user} cannot log in: there is no password to rotate")),
+                None => Err(format!("there is no role `{user}` on the leader")),
+            }
+        }
         Action::Restore { backup, target_time, new_cluster } => {
             restore_preconditions(backup, *target_time, new_cluster, state)
         }
@@ -287,6 +295,7 @@ async fn run(platform: &dyn Platform, action: &Action, leader: Option<&str>) -> 
         }
         Action::CreateDatabase { name, owner } => platform.create_database(name, owner).await,
         Action::CreateUser { name, database } => platform.create_user(name, database).await,
+        Action::RotatePassword { user } => platform.rotate_password(user).await,
     }
 }
 
@@ -296,7 +305,9 @@ fn timeout_for(action: &Action) -> Duration {
         // A restore copies the backup, replays WAL and builds two replicas.
         Action::Backup { .. } | Action::Restore { .. } => Duration::from_secs(3600),
         Action::CancelBackend { .. } | Action::TerminateBackend { .. } => Duration::from_secs(30),
-        Action::CreateDatabase { .. } | Action::CreateUser { .. } => Duration::from_secs(60),
+        Action::CreateDatabase { .. } | Action::CreateUser { .. } | Action::RotatePassword { .. } => {
+            Duration::from_secs(60)
+        }
     }
 }
 
@@ -358,6 +369,10 @@ mod tests {
         async fn create_user(&self, _: &str, _: &str) -> anyhow::Result<String> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             Ok("created".into())
+        }
+        async fn rotate_password(&self, _: &str) -> anyhow::Result<String> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Ok("rotated".into())
         }
     }
 
@@ -423,6 +438,7 @@ mod tests {
             (restore_to("orders-copy"), Some("orders-copy".to_owned())),
             (Action::CreateDatabase { name: "orders".into(), owner: "app".into() }, None),
             (Action::CreateUser { name: "alice".into(), database: "app".into() }, None),
+            (Action::RotatePassword { user: "app".into() }, Some("app".to_owned())),
         ];
         for (action, confirmation) in every_action.clone() {
             assert_eq!(d.submit(action, confirmation, &state()).unwrap_err(), Refusal::ReadOnly);

@@ -35,4 +35,5 @@ pub trait Platform: Send + Sync {
     async fn create_database(&self, name: &str, owner: &str) -> anyhow::Result<String>;
     /// Creates a login role with a generated password, stores its credentials, grants it `database`.
     async fn create_user(&self, name: &str, database: &str) -> anyhow::Result<String>;
+    async fn rotate_password(&self, user: &str) -> anyhow::Result<String>;
 }

@@ -34,6 +34,11 @@ pub fn create_user(user: &str, password: &str, database: &str, database_owner: &
     ]
 }
 
+/// `ALTER ROLE … PASSWORD` with a SCRAM verifier (see [`scram_verifier`]).
+pub fn set_password(user: &str, verifier: &str) -> String {
+    format!("ALTER ROLE {} PASSWORD {}", quote_ident(user), quote_literal(verifier))
+}
+
 /// The password as it goes over the wire: a SCRAM-SHA-256 verifier with a fresh salt, as
 /// psql's `\password` sends it.
 pub fn scram_verifier(password: &crate::secrets::Secret) -> String {

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::action::{Action, BackupKind};
 use crate::platform::Platform;
+use crate::secrets::rotate::{self, PasswordServer};
 use crate::secrets::{CredentialStore, Credentials, Secret};
 use crate::source::Source;
 use crate::spec::SecretsSpec;
@@ -75,6 +76,29 @@ impl PatroniPlatform {
 
     pub fn target(&self) -> &PatroniTarget {
         &self.target
+    }
+
+    /// The secret that holds `user`'s credentials: the app's own, else the pattern for users.
+    fn user_secret(&self, user: &str) -> String {
+        let secrets = &self.target.secrets;
+        if user == secrets.app_user {
+            secrets.app.clone()
+        } else {
+            secrets.user_secret(user)
+        }
+    }
+
+    fn rotation_preview(&self, user: &str, leader: Option<&str>) -> String {
+        format!(
+            "1. stage a generated password for {user} as {} in {} (AWSPENDING)\n\
+             2. ALTER ROLE \"{user}\" PASSWORD '<SCRAM verifier>' on the leader {}\n\
+             3. log in as {user} with it\n\
+             4. make it the current version (AWSCURRENT)\n\
+             a failed step puts the old password back; clients must fetch the new secret",
+            self.user_secret(user),
+            self.target.credential_store.location(),
+            leader.unwrap_or("<none>")
+        )
     }
 
     /// An admin session on the current leader, in `database`.
@@ -171,6 +195,7 @@ impl Platform for PatroniPlatform {
                     leader.unwrap_or("<none>"),
                 )
             }
+            Action::RotatePassword { user } => self.rotation_preview(user, leader),
             Action::Restore { backup, target_time, new_cluster } => local_restore_preview(&self.target, backup, *target_time, new_cluster),
         }
     }
@@ -248,6 +273,17 @@ impl Platform for PatroniPlatform {
         ))
     }
 
+    async fn rotate_password(&self, user: &str) -> Result<String> {
+        if user == self.target.superuser.username {
+            bail!(
+                "{user}'s password is also in each member's Patroni configuration (pg_rewind uses it); pgdeck does not                  rotate it yet"
+            );
+        }
+        let name = self.user_secret(user);
+        let server = LeaderPasswords { platform: self };
+        rotate::rotate(self.target.credential_store.as_ref(), &server, &name).await
+    }
+
     async fn restore(&self, backup: &str, target_time: Option<DateTime<Utc>>, new_cluster: &str) -> Result<String> {
         let Some(dir) = &self.target.local_dir else {
             bail!("restoring a Patroni cluster on other machines is not supported; run pgbackrest restore on its hosts")
@@ -284,5 +320,49 @@ fn local_restore_preview(
     match &target.local_dir {
         Some(dir) => local::restore::describe(dir, backup, target_time, new_cluster),
         None => "restoring a Patroni cluster on other machines is not supported: the restore will fail".into(),
+    }
+}
+
+/// Passwords are set and tried on whichever member leads at that moment.
+struct LeaderPasswords<'a> {
+    platform: &'a PatroniPlatform,
+}
+
+#[async_trait]
+impl PasswordServer for LeaderPasswords<'_> {
+    fn describe(&self) -> String {
+        format!("the leader of {}", self.platform.target.cluster)
+    }
+
+    async fn set_password(&self, user: &str, password: &Secret) -> Result<()> {
+        let (_, client) = self.platform.leader_session("postgres").await?;
+        client
+            .batch_execute(&admin::set_password(user, &admin::scram_verifier(password)))
+            .await
+            .map_err(|e| sql_error(&e))
+    }
+
+    async fn check_login(&self, user: &str, password: &Secret) -> Result<()> {
+        let (_, admin_client) = self.platform.leader_session("postgres").await?;
+        // A database the role may connect to: its own grant, or postgres when nothing narrower.
+        let database: String = admin_client
+            .query_one(
+                "SELECT datname FROM pg_database WHERE datallowconn AND has_database_privilege($1, datname, 'CONNECT') \
+                 ORDER BY datname = 'postgres', datname LIMIT 1",
+                &[&user],
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{user} may connect to no database: {}", sql_error(&e)))?
+            .try_get(0)?;
+        let leader = self.platform.current_leader().await?;
+        let endpoint = Endpoint {
+            host: leader.pg_host.clone(),
+            port: leader.pg_port,
+            database,
+            credentials: Credentials { username: user.to_owned(), password: password.clone() },
+        };
+        let client = crate::sql::connect(&endpoint, self.platform.target.source_timeout, true).await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
     }
 }
