@@ -270,7 +270,15 @@ pub async fn restore(
     if let Err(e) = up::start(&cluster, &Bootstrap::Restore(&plan.restore), &mut log).await {
         let _ = writeln!(log, "the restore failed: {e:#}");
         let cause = last_failure(&plan.layout.log_file(plan.first_member()))
-            .map(|line| format!(" ({} logged: {line})", plan.first_member()))
+            .map(|line| {
+                let hint = if line.contains("before configured recovery target") {
+                    "; the source has not archived WAL up to the target time yet: choose an earlier time, or wait \
+                     for its next WAL segment to be archived"
+                } else {
+                    ""
+                };
+                format!(" ({} logged: {line}{hint})", plan.first_member())
+            })
             .unwrap_or_default();
         let _ = super::down(&plan.layout, false, &mut log).await;
         bail!(
