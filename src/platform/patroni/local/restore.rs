@@ -198,8 +198,9 @@ fn new_spec(source: &ClusterSpec, new_cluster: &str) -> ClusterSpec {
 
 /// What [`restore`] will do, shown before the operator confirms it.
 pub fn describe(dir: &Path, backup: &str, target_time: Option<DateTime<Utc>>, new_cluster: &str) -> String {
-    let plan = LocalCluster::open(Layout::new(dir.to_owned()))
-        .and_then(|source| Plan::new(&source, backup, target_time, new_cluster));
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+    let plan =
+        LocalCluster::open(Layout::new(dir)).and_then(|source| Plan::new(&source, backup, target_time, new_cluster));
     match plan {
         Ok(plan) => {
             let mut text = plan.render();

@@ -72,6 +72,15 @@ pub(super) enum Bootstrap<'a> {
     Restore(&'a RestoreSource),
 }
 
+impl Bootstrap<'_> {
+    fn restore(&self) -> Option<&RestoreSource> {
+        match self {
+            Bootstrap::Initdb => None,
+            Bootstrap::Restore(source) => Some(source),
+        }
+    }
+}
+
 /// Where a new cluster's credentials come from.
 pub(super) enum NewCredentials<'a> {
     Generate,
@@ -92,10 +101,7 @@ pub(super) async fn start(
 ) -> Result<()> {
     write_configs(cluster, bootstrap)?;
     start_etcd(cluster).await?;
-    let restore = match bootstrap {
-        Bootstrap::Initdb => None,
-        Bootstrap::Restore(source) => Some(*source),
-    };
+    let restore = bootstrap.restore();
     if let Some(source) = restore {
         restore_first_member(cluster, source, out).await?;
     }
@@ -235,11 +241,7 @@ pub(super) fn write_configs(cluster: &LocalCluster, bootstrap: &Bootstrap<'_>) -
     let app = store.get(&file.spec.secrets.app)?;
     let secrets = Secrets { superuser, replication, app };
     for member in &file.ports.members {
-        let restore = match bootstrap {
-            Bootstrap::Initdb => None,
-            Bootstrap::Restore(source) => Some(*source),
-        };
-        let text = configs::patroni_config(layout, file, member, &secrets, restore);
+        let text = configs::patroni_config(layout, file, member, &secrets, bootstrap.restore());
         write_private(&layout.patroni_config(&member.name), &text, &file.run_as)?;
     }
     write_private(&layout.pgbouncer_userlist(), &configs::pgbouncer_userlist(&[superuser, app]), &file.run_as)?;
