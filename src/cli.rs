@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
+use chrono::{DateTime, FixedOffset, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio::sync::mpsc;
 
@@ -103,6 +104,27 @@ pub enum Command {
         #[arg(long = "type", value_enum, default_value = "full")]
         kind: BackupType,
     },
+    /// Restore a backup as a NEW cluster beside the running one (which it never changes).
+    Restore {
+        /// The backup's id, as `pgdeck status` and the Backups view show it.
+        #[arg(long)]
+        backup: String,
+        /// Roll forward to this time, e.g. 2026-11-25T17:00:00Z (default: the backup as it finished).
+        #[arg(long, value_parser = parse_target_time)]
+        target_time: Option<DateTime<Utc>>,
+        /// The new cluster's name; it lives in a directory of that name beside the running cluster's.
+        #[arg(long)]
+        name: String,
+        /// The new cluster's name, typed again to confirm.
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+}
+
+fn parse_target_time(text: &str) -> Result<DateTime<Utc>, String> {
+    text.parse::<DateTime<FixedOffset>>().map(|at| at.with_timezone(&Utc)).map_err(|e| {
+        format!("`{text}` is not a time with its zone ({e}); write it as RFC 3339, such as 2026-11-25T17:00:00Z")
+    })
 }
 
 #[derive(Subcommand, Debug)]
@@ -173,6 +195,11 @@ pub fn run(mut cli: Cli) -> Result<ExitCode> {
                     BackupType::Incr => BackupKind::Incremental,
                 };
                 act(&cli, &paths, Action::Backup { kind }, None).await
+            }
+            Command::Restore { backup, target_time, name, confirm } => {
+                let action =
+                    Action::Restore { backup: backup.clone(), target_time: *target_time, new_cluster: name.clone() };
+                act(&cli, &paths, action, confirm.clone()).await
             }
         }
     })
@@ -350,4 +377,40 @@ async fn act(cli: &Cli, paths: &Paths, action: Action, confirmation: Option<Stri
         }
     }
     bail!("the dispatcher ended without an outcome for request {}", request.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_times_need_their_zone() {
+        let at = parse_target_time("2026-11-25T17:00:00.25Z").unwrap();
+        assert_eq!(at.to_rfc3339(), "2026-11-25T17:00:00.250+00:00");
+        assert_eq!(parse_target_time("2026-11-25T18:00:00+01:00").unwrap().to_rfc3339(), "2026-11-25T17:00:00+00:00");
+        assert!(parse_target_time("2026-11-25 17:00:00").unwrap_err().contains("RFC 3339"));
+    }
+
+    #[test]
+    fn restore_takes_its_backup_time_name_and_confirmation() {
+        let cli = Cli::try_parse_from([
+            "pgdeck",
+            "restore",
+            "--backup",
+            "20261125-020000F",
+            "--target-time",
+            "2026-11-25T17:00:00Z",
+            "--name",
+            "orders-copy",
+            "--confirm",
+            "orders-copy",
+        ])
+        .unwrap();
+        let Some(Command::Restore { backup, target_time, name, confirm }) = cli.command else { panic!() };
+        assert_eq!(
+            (backup.as_str(), name.as_str(), confirm.as_deref()),
+            ("20261125-020000F", "orders-copy", Some("orders-copy"))
+        );
+        assert_eq!(target_time.unwrap().to_rfc3339(), "2026-11-25T17:00:00+00:00");
+    }
 }

@@ -8,6 +8,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod restore;
+
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -40,6 +42,7 @@ fn main() {
         ("console_restores_the_terminal_on_sigterm_and_sighup", console_restores_terminal_on_signals),
         ("console_keeps_up_through_a_resize_storm", console_survives_resize_storm),
         ("manual_backup_appears_in_status", manual_backup_appears),
+        ("restore_comes_up_as_a_new_cluster_at_the_target_time", restore::restored_as_new_cluster_to_a_point_in_time),
         ("hung_member_is_reported_and_status_returns", hung_member_is_reported),
         ("killed_leader_fails_over_and_rejoins_as_replica", killed_leader_fails_over),
         ("scheduled_backup_is_taken_by_the_agent", scheduled_backup_by_agent),

@@ -133,6 +133,38 @@ impl LocalCluster {
         eprintln!("cluster logs kept in {}", target.display());
     }
 
+    /// Runs the real pgdeck binary against another local cluster in `dir`, with this run's home.
+    pub fn pgdeck_in(&self, dir: &Path, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_pgdeck"))
+            .env("PGDECK_HOME", self.root.join("home"))
+            .arg("--dir")
+            .arg(dir)
+            .args(args)
+            .output()
+            .expect("pgdeck runs")
+    }
+
+    /// Polls `status --output json` of the cluster in `dir` until `check` holds.
+    pub fn wait_for_status_in(
+        &self,
+        dir: &Path,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = self.pgdeck_in(dir, &["status", "--output", "json"]);
+            assert!(out.status.success(), "status of {} failed: {}", dir.display(), describe(&out));
+            let doc: Value = serde_json::from_slice(&out.stdout).expect("status prints JSON");
+            if check(&doc) {
+                return doc;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; last status: {doc:#}");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
     pub fn teardown(&self) {
         let out = self.pgdeck(&["local", "down", "--purge"]);
         if !out.status.success() {
@@ -140,6 +172,21 @@ impl LocalCluster {
         }
         let _ = std::fs::remove_dir_all(&self.root);
     }
+}
+
+/// Every live process whose command line mentions `dir`.
+pub fn processes_in(dir: &Path) -> Vec<(i32, String)> {
+    let needle = dir.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if cmdline.contains(&needle) && !is_zombie(pid) {
+            found.push((pid, cmdline));
+        }
+    }
+    found
 }
 
 fn is_zombie(pid: i32) -> bool {

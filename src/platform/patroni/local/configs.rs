@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use crate::platform::patroni::local::layout::{ClusterFile, Layout, MemberPorts, ScaledParameter, LOOPBACK};
+use crate::platform::patroni::local::restore::{shell_words, RestoreSource};
 use crate::secrets::Credentials;
 
 /// Patroni's bootstrap DCS timings: short, so a local failover takes seconds, within Patroni's
@@ -57,9 +58,10 @@ fn divide_memory(value: &str, divisor: u64) -> Option<String> {
     Some(if kb % 1024 == 0 { format!("{}MB", kb / 1024) } else { format!("{kb}kB") })
 }
 
-fn pgbackrest_command(layout: &Layout, cluster: &ClusterFile, member: &MemberPorts, verb: &str) -> String {
+/// The member's `archive_command`: into its own cluster's stanza.
+pub fn archive_command(layout: &Layout, cluster: &ClusterFile, member: &MemberPorts) -> String {
     format!(
-        "pgbackrest --config={} --stanza={} --pg1-path={} {verb}",
+        "pgbackrest --config={} --stanza={} --pg1-path={} archive-push %p",
         layout.pgbackrest_config().display(),
         cluster.stanza,
         layout.member_data_dir(&member.name).display(),
@@ -67,7 +69,14 @@ fn pgbackrest_command(layout: &Layout, cluster: &ClusterFile, member: &MemberPor
 }
 
 /// One member's `patroni.yml`. JSON is YAML, so it is rendered as JSON: every string quoted right.
-pub fn patroni_config(layout: &Layout, cluster: &ClusterFile, member: &MemberPorts, secrets: &Secrets<'_>) -> String {
+/// With `restore`, a member that initialises the cluster restores that backup instead of running initdb.
+pub fn patroni_config(
+    layout: &Layout,
+    cluster: &ClusterFile,
+    member: &MemberPorts,
+    secrets: &Secrets<'_>,
+    restore: Option<&RestoreSource>,
+) -> String {
     let spec = &cluster.spec;
     let (mut parameters, _) = local_parameters(&spec.postgresql.parameters);
     for (name, value) in [
@@ -92,6 +101,39 @@ pub fn patroni_config(layout: &Layout, cluster: &ClusterFile, member: &MemberPor
         format!("host all all {LOOPBACK}/32 scram-sha-256"),
     ];
     hba.extend(spec.network.allowed_cidrs.iter().map(|cidr| format!("host all all {cidr} scram-sha-256")));
+    let mut bootstrap = json!({
+        "dcs": {
+            "ttl": TTL_SECONDS,
+            "loop_wait": LOOP_WAIT_SECONDS,
+            "retry_timeout": RETRY_TIMEOUT_SECONDS,
+            "maximum_lag_on_failover": spec.thresholds.switchover_max_lag_bytes,
+            "postgresql": {
+                "use_pg_rewind": true,
+                "use_slots": true,
+                "parameters": parameters,
+            },
+        },
+    });
+    if let Some(source) = restore {
+        // Patroni's custom bootstrap (patroni/postgresql/bootstrap.py): it runs `command` split
+        // as a shell would (no shell), `no_params` keeps it from appending --scope/--datadir,
+        // which pgbackrest refuses. `keep_existing_recovery_conf` keeps the recovery.signal and
+        // the restore_command and target that pgbackrest wrote to postgresql.auto.conf, so
+        // PostgreSQL replays to exactly the target pgbackrest was given and promotes there; no
+        // `recovery_conf` is given, which would make Patroni write its own recovery settings
+        // instead. Patroni drops those settings from postgresql.auto.conf once it has promoted.
+        // An unknown method silently falls back to initdb, so the method name and the
+        // section's key must match.
+        let argv = source.argv(layout, &layout.member_data_dir(&member.name));
+        bootstrap["method"] = json!("pgbackrest");
+        bootstrap["pgbackrest"] = json!({
+            "command": shell_words(&argv),
+            "keep_existing_recovery_conf": true,
+            "no_params": true,
+        });
+    } else {
+        bootstrap["initdb"] = json!(["data-checksums", { "encoding": "UTF8" }, { "locale": "C.UTF-8" }, { "auth-host": "scram-sha-256" }, { "auth-local": "peer" }]);
+    }
     let doc = json!({
         "scope": spec.name,
         "namespace": "/pgdeck/",
@@ -101,20 +143,7 @@ pub fn patroni_config(layout: &Layout, cluster: &ClusterFile, member: &MemberPor
             "connect_address": format!("{LOOPBACK}:{}", member.rest),
         },
         "etcd3": { "hosts": [format!("{LOOPBACK}:{}", cluster.ports.etcd_client)] },
-        "bootstrap": {
-            "dcs": {
-                "ttl": TTL_SECONDS,
-                "loop_wait": LOOP_WAIT_SECONDS,
-                "retry_timeout": RETRY_TIMEOUT_SECONDS,
-                "maximum_lag_on_failover": spec.thresholds.switchover_max_lag_bytes,
-                "postgresql": {
-                    "use_pg_rewind": true,
-                    "use_slots": true,
-                    "parameters": parameters,
-                },
-            },
-            "initdb": ["data-checksums", { "encoding": "UTF8" }, { "locale": "C.UTF-8" }, { "auth-host": "scram-sha-256" }, { "auth-local": "peer" }],
-        },
+        "bootstrap": bootstrap,
         "postgresql": {
             "listen": format!("{LOOPBACK}:{}", member.postgres),
             "connect_address": format!("{LOOPBACK}:{}", member.postgres),
@@ -131,7 +160,7 @@ pub fn patroni_config(layout: &Layout, cluster: &ClusterFile, member: &MemberPor
             // standby. Replication slots keep the WAL the standbys need instead.
             "parameters": {
                 "unix_socket_directories": layout.run_dir(),
-                "archive_command": pgbackrest_command(layout, cluster, member, "archive-push %p"),
+                "archive_command": archive_command(layout, cluster, member),
             },
             "pg_hba": hba,
             "pg_ident": [format!("pgdeck {} {}", cluster.run_as.user, secrets.superuser.username)],
@@ -228,6 +257,70 @@ mod tests {
         assert_eq!(divide_memory("1GB", 4).as_deref(), Some("256MB"));
         assert_eq!(divide_memory("10MB", 4).as_deref(), Some("2560kB"));
         assert_eq!(divide_memory("lots", 4), None);
+    }
+
+    fn cluster_file() -> ClusterFile {
+        let spec = crate::spec::ClusterSpec { name: "orders-copy".into(), ..crate::spec::ClusterSpec::default() };
+        let member = |n: u16| MemberPorts { name: format!("orders-copy-{n}"), postgres: 6000 + n, rest: 7000 + n };
+        ClusterFile {
+            spec,
+            ports: crate::platform::patroni::local::layout::Ports {
+                etcd_client: 5001,
+                etcd_peer: 5002,
+                pgbouncer: 5003,
+                members: vec![member(1), member(2), member(3)],
+            },
+            run_as: crate::platform::patroni::run_as::RunAs {
+                user: "postgres".into(),
+                uid: 999,
+                gid: 999,
+                home: "/var/lib/postgresql".into(),
+            },
+            postgres_bin_dir: "/usr/lib/postgresql/15/bin".into(),
+            postgres_major: 15,
+            scaled_parameters: vec![],
+            stanza: "orders-copy".into(),
+            pgdeck_exe: "/usr/bin/pgdeck".into(),
+            unfinished_restore: None,
+        }
+    }
+
+    #[test]
+    fn a_restoring_member_bootstraps_with_pgbackrest_and_archives_into_its_own_stanza() {
+        let layout = Layout::new("/var/lib/pgdeck/orders-copy".into());
+        let file = cluster_file();
+        let c = |name: &str| Credentials { username: name.into(), password: crate::secrets::Secret::new("pw") };
+        let (superuser, replication, app) = (c("postgres"), c("replicator"), c("app"));
+        let secrets = Secrets { superuser: &superuser, replication: &replication, app: &app };
+        let source = RestoreSource {
+            program: "/usr/bin/pgbackrest".into(),
+            config: "/var/lib/pgdeck/local/pgbackrest/pgbackrest.conf".into(),
+            stanza: "postgres-cluster".into(),
+            backup: "20261125-020000F".into(),
+            target_time: None,
+        };
+        let member = &file.ports.members[0];
+        let doc: serde_json::Value =
+            serde_json::from_str(&patroni_config(&layout, &file, member, &secrets, Some(&source))).unwrap();
+        let bootstrap = &doc["bootstrap"];
+        assert_eq!(bootstrap["method"], "pgbackrest");
+        assert_eq!(bootstrap["pgbackrest"]["keep_existing_recovery_conf"], true);
+        assert_eq!(bootstrap["pgbackrest"]["no_params"], true);
+        assert!(bootstrap.get("recovery_conf").is_none() && bootstrap.get("initdb").is_none());
+        let command = bootstrap["pgbackrest"]["command"].as_str().unwrap();
+        assert!(command.starts_with("/usr/bin/pgbackrest --config=/var/lib/pgdeck/local/pgbackrest/pgbackrest.conf"));
+        assert!(command.contains("--pg1-path=/var/lib/pgdeck/orders-copy/members/orders-copy-1/data"), "{command}");
+        assert!(command.ends_with(" --set=20261125-020000F --type=immediate --target-action=promote restore"));
+        assert_eq!(
+            doc["postgresql"]["parameters"]["archive_command"],
+            "pgbackrest --config=/var/lib/pgdeck/orders-copy/pgbackrest/pgbackrest.conf --stanza=orders-copy \
+             --pg1-path=/var/lib/pgdeck/orders-copy/members/orders-copy-1/data archive-push %p"
+        );
+        let plain: serde_json::Value =
+            serde_json::from_str(&patroni_config(&layout, &file, member, &secrets, None)).unwrap();
+        assert!(plain["bootstrap"].get("method").is_none());
+        assert_eq!(plain["bootstrap"]["initdb"][0], "data-checksums");
+        assert_eq!(plain["bootstrap"]["dcs"], bootstrap["dcs"]);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::platform::patroni::rest::PatroniRest;
 const MEMBER_STOP_GRACE: Duration = Duration::from_secs(60);
 const OTHER_STOP_GRACE: Duration = Duration::from_secs(15);
 
-pub async fn down(layout: &Layout, purge: bool, out: &mut dyn Write) -> Result<()> {
+pub async fn down(layout: &Layout, purge: bool, out: &mut (dyn Write + Send)) -> Result<()> {
     let Some(file) = ClusterFile::load(layout)? else {
         writeln!(out, "there is no local cluster in {}; nothing to stop", layout.root.display())?;
         return Ok(());

@@ -104,6 +104,10 @@ pub struct ClusterFile {
     pub stanza: String,
     /// The pgdeck binary that runs the scheduler and pooler follower.
     pub pgdeck_exe: PathBuf,
+    /// What a restore is building this cluster from, until it is up: a cluster whose restore
+    /// failed must not be started by `up`, which would initdb it and bring it up empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unfinished_restore: Option<String>,
 }
 
 pub const LOOPBACK: &str = "127.0.0.1";

@@ -11,8 +11,9 @@ use anyhow::{bail, Context, Result};
 use crate::action::BackupKind;
 use crate::model::Role;
 use crate::platform::patroni::local::configs::{self, Secrets};
-use crate::platform::patroni::local::layout::{ClusterFile, Layout, Ports, LOOPBACK};
+use crate::platform::patroni::local::layout::{ClusterFile, Layout, MemberPorts, Ports, LOOPBACK};
 use crate::platform::patroni::local::process::{self, spawn_detached};
+use crate::platform::patroni::local::restore::RestoreSource;
 use crate::platform::patroni::local::{prereq, LocalCluster, REPLICATION_SECRET};
 use crate::platform::patroni::pgbackrest::PgTarget;
 use crate::platform::patroni::rest::PatroniRest;
@@ -25,11 +26,21 @@ use crate::sql::{connect, Endpoint};
 
 const CLUSTER_READY_TIMEOUT: Duration = Duration::from_secs(240);
 const ETCD_READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Copying a backup and replaying its WAL; the restore action as a whole has an hour.
+const RESTORE_READY_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Brings the local cluster up; says so and changes nothing when it already runs.
-pub async fn up(layout: &Layout, spec: &ClusterSpec, out: &mut dyn Write) -> Result<()> {
+pub async fn up(layout: &Layout, spec: &ClusterSpec, out: &mut (dyn Write + Send)) -> Result<()> {
     let installed = prereq::check()?;
     let cluster = if let Some(file) = ClusterFile::load(layout)? {
+        if let Some(restoring) = &file.unfinished_restore {
+            bail!(
+                "the cluster in {} is a restore of {restoring} that did not finish; remove it with \
+                 `pgdeck --dir {} local down --purge` and restore again",
+                layout.root.display(),
+                layout.root.display()
+            );
+        }
         let cluster = LocalCluster { layout: layout.clone(), file };
         let components = cluster.components();
         if components.iter().all(process::Tracked::is_running) {
@@ -46,27 +57,78 @@ pub async fn up(layout: &Layout, spec: &ClusterSpec, out: &mut dyn Write) -> Res
         writeln!(out, "starting the existing local cluster in {}", layout.root.display())?;
         cluster
     } else {
-        let cluster = create(layout, spec, &installed)?;
+        let cluster = create(layout, spec, &installed, &NewCredentials::Generate)?;
         writeln!(out, "created a new local cluster in {}", layout.root.display())?;
         cluster
     };
-    write_configs(&cluster)?;
-    start_etcd(&cluster).await?;
-    start_members(&cluster)?;
-    let leader_port = wait_for_cluster(&cluster, out).await?;
-    prepare_databases(&cluster, leader_port).await?;
-    prepare_backups(&cluster, leader_port, out).await?;
-    start_pgbouncer(&cluster, leader_port)?;
-    start_agent(&cluster)?;
+    start(&cluster, &Bootstrap::Initdb, out).await
+}
+
+/// Where a new cluster's first member gets its data from.
+pub(super) enum Bootstrap<'a> {
+    /// initdb, or the data the members already have.
+    Initdb,
+    /// Patroni's custom bootstrap restores another cluster's backup (see `configs::patroni_config`).
+    Restore(&'a RestoreSource),
+}
+
+impl Bootstrap<'_> {
+    fn restore(&self) -> Option<&RestoreSource> {
+        match self {
+            Bootstrap::Initdb => None,
+            Bootstrap::Restore(source) => Some(source),
+        }
+    }
+}
+
+/// Where a new cluster's credentials come from.
+pub(super) enum NewCredentials<'a> {
+    Generate,
+    /// A copy of another cluster's credential file, for data restored from it: that data holds
+    /// its roles. `restoring` says what is restored, until the restore is done.
+    CopyFrom {
+        file: &'a Path,
+        restoring: String,
+    },
+}
+
+/// Starts every component that is not running, from etcd to the agent, and prepares the
+/// databases and the backups; with [`Bootstrap::Restore`], the first member restores alone first.
+pub(super) async fn start(
+    cluster: &LocalCluster,
+    bootstrap: &Bootstrap<'_>,
+    out: &mut (dyn Write + Send),
+) -> Result<()> {
+    write_configs(cluster, bootstrap)?;
+    start_etcd(cluster).await?;
+    let restore = bootstrap.restore();
+    if let Some(source) = restore {
+        restore_first_member(cluster, source, out).await?;
+    }
+    start_members(cluster)?;
+    let leader_port = wait_for_cluster(cluster, out).await?;
+    if restore.is_some() {
+        super::restore::check_archiving(cluster).await?;
+    }
+    prepare_databases(cluster, leader_port).await?;
+    prepare_backups(cluster, leader_port, out).await?;
+    start_pgbouncer(cluster, leader_port)?;
+    start_agent(cluster)?;
     wait_for_port(cluster.file.ports.pgbouncer, Duration::from_secs(15), "pgbouncer").await?;
-    report(&cluster, out)?;
+    report(cluster, out)?;
     Ok(())
 }
 
-fn create(layout: &Layout, spec: &ClusterSpec, installed: &prereq::Installed) -> Result<LocalCluster> {
+/// Records a new cluster in `layout` (its directory may exist, empty or just claimed).
+pub(super) fn create(
+    layout: &Layout,
+    spec: &ClusterSpec,
+    installed: &prereq::Installed,
+    credentials: &NewCredentials<'_>,
+) -> Result<LocalCluster> {
     let run_as = RunAs::for_this_process()?;
     super::layout::check_reachable(&layout.root, &run_as)?;
-    let names: Vec<String> = (1..=spec.instances).map(|i| format!("{}-{i}", spec.name)).collect();
+    let names = member_names(spec);
     let (_, scaled_parameters) = configs::local_parameters(&spec.postgresql.parameters);
     let file = ClusterFile {
         spec: spec.clone(),
@@ -77,17 +139,56 @@ fn create(layout: &Layout, spec: &ClusterSpec, installed: &prereq::Installed) ->
         scaled_parameters,
         stanza: spec.name.clone(),
         pgdeck_exe: std::env::current_exe().context("cannot find the pgdeck binary's own path")?,
+        unfinished_restore: match credentials {
+            NewCredentials::Generate => None,
+            NewCredentials::CopyFrom { restoring, .. } => Some(restoring.clone()),
+        },
     };
     let cluster = LocalCluster { layout: layout.clone(), file };
     make_dirs(&cluster)?;
-    let mut store = CredentialFile::new(layout.credentials_file());
-    let secrets = &cluster.file.spec.secrets;
-    store.insert(&secrets.admin, Credentials { username: "postgres".into(), password: Secret::generate() });
-    store.insert(REPLICATION_SECRET, Credentials { username: "replicator".into(), password: Secret::generate() });
-    store.insert(&secrets.app, Credentials { username: secrets.app_user.clone(), password: Secret::generate() });
-    store.save()?;
+    match credentials {
+        NewCredentials::Generate => {
+            let mut store = CredentialFile::new(layout.credentials_file());
+            let secrets = &cluster.file.spec.secrets;
+            store.insert(&secrets.admin, Credentials { username: "postgres".into(), password: Secret::generate() });
+            store.insert(
+                REPLICATION_SECRET,
+                Credentials { username: "replicator".into(), password: Secret::generate() },
+            );
+            store
+                .insert(&secrets.app, Credentials { username: secrets.app_user.clone(), password: Secret::generate() });
+            store.save()?;
+        }
+        NewCredentials::CopyFrom { file, .. } => copy_credentials(file, &layout.credentials_file())?,
+    }
+    // Every secret the configs need must be there before cluster.json says the cluster exists.
+    let store = cluster.credentials()?;
+    for name in [&cluster.file.spec.secrets.admin, REPLICATION_SECRET, &cluster.file.spec.secrets.app] {
+        store.get(name)?;
+    }
     cluster.file.save(layout)?;
     Ok(cluster)
+}
+
+/// The members of a cluster with this spec: `<name>-1..n`.
+pub(super) fn member_names(spec: &ClusterSpec) -> Vec<String> {
+    (1..=spec.instances).map(|i| format!("{}-{i}", spec.name)).collect()
+}
+
+/// Copies a credential file byte for byte, mode 0600 from the first byte, never over another.
+fn copy_credentials(source: &Path, target: &Path) -> Result<()> {
+    // Opening checks the source's mode and shape before anything is copied.
+    CredentialFile::open(source)?;
+    let text = fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(target)
+        .with_context(|| format!("cannot create {}", target.display()))?;
+    file.write_all(&text)?;
+    file.sync_all()?;
+    Ok(())
 }
 
 fn make_dirs(cluster: &LocalCluster) -> Result<()> {
@@ -131,7 +232,7 @@ fn write_private(path: &Path, text: &str, run_as: &RunAs) -> Result<()> {
     run_as.chown(path)
 }
 
-fn write_configs(cluster: &LocalCluster) -> Result<()> {
+pub(super) fn write_configs(cluster: &LocalCluster, bootstrap: &Bootstrap<'_>) -> Result<()> {
     let (layout, file) = (&cluster.layout, &cluster.file);
     make_dirs(cluster)?;
     let store = cluster.credentials()?;
@@ -140,7 +241,7 @@ fn write_configs(cluster: &LocalCluster) -> Result<()> {
     let app = store.get(&file.spec.secrets.app)?;
     let secrets = Secrets { superuser, replication, app };
     for member in &file.ports.members {
-        let text = configs::patroni_config(layout, file, member, &secrets);
+        let text = configs::patroni_config(layout, file, member, &secrets, bootstrap.restore());
         write_private(&layout.patroni_config(&member.name), &text, &file.run_as)?;
     }
     write_private(&layout.pgbouncer_userlist(), &configs::pgbouncer_userlist(&[superuser, app]), &file.run_as)?;
@@ -200,21 +301,80 @@ async fn start_etcd(cluster: &LocalCluster) -> Result<()> {
 }
 
 fn start_members(cluster: &LocalCluster) -> Result<()> {
-    let patroni = prereq::find_program("patroni").context("patroni is not installed")?;
     for member in &cluster.file.ports.members {
-        let tracked = cluster.tracked(&member.name, "patroni");
-        if tracked.is_running() {
-            continue;
-        }
-        let mut command = cluster.file.run_as.command(&patroni);
-        command.arg(cluster.layout.patroni_config(&member.name)).current_dir(cluster.layout.member_dir(&member.name));
-        spawn_detached(command, &cluster.layout.log_file(&member.name), &tracked.pid_file)?;
+        start_member(cluster, member)?;
     }
     Ok(())
 }
 
+fn start_member(cluster: &LocalCluster, member: &MemberPorts) -> Result<()> {
+    let tracked = cluster.tracked(&member.name, "patroni");
+    if tracked.is_running() {
+        return Ok(());
+    }
+    let patroni = prereq::find_program("patroni").context("patroni is not installed")?;
+    let mut command = cluster.file.run_as.command(&patroni);
+    command.arg(cluster.layout.patroni_config(&member.name)).current_dir(cluster.layout.member_dir(&member.name));
+    spawn_detached(command, &cluster.layout.log_file(&member.name), &tracked.pid_file)?;
+    Ok(())
+}
+
+/// Starts the first member alone, so that it and no other initialises the cluster from the
+/// backup, and waits until it leads; the others then join it as replicas by basebackup.
+async fn restore_first_member(
+    cluster: &LocalCluster,
+    source: &RestoreSource,
+    out: &mut (dyn Write + Send),
+) -> Result<()> {
+    let first = cluster.file.ports.members.first().context("the cluster has no members")?;
+    let data_dir = cluster.layout.member_data_dir(&first.name);
+    // pgbackrest restores only into a directory that exists, and PostgreSQL wants it 0700.
+    // Not recursive: a data directory that is already there is never restored over.
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&data_dir)
+        .with_context(|| format!("cannot create {} for the restore", data_dir.display()))?;
+    cluster.file.run_as.chown(&data_dir)?;
+    writeln!(out, "{} restores backup {} (Patroni custom bootstrap)…", first.name, source.backup)?;
+    start_member(cluster, first)?;
+    let tracked = cluster.tracked(&first.name, "patroni");
+    let rest = PatroniRest::new(Duration::from_secs(2))?;
+    let deadline = Instant::now() + RESTORE_READY_TIMEOUT;
+    let mut last = String::from("Patroni has not answered yet");
+    while Instant::now() < deadline {
+        if !tracked.is_running() {
+            bail!(
+                "the restore on {} failed and Patroni stopped; see {} and pgBackRest's {}-restore.log in {}",
+                first.name,
+                cluster.layout.log_file(&first.name).display(),
+                source.stanza,
+                cluster.layout.logs_dir().display()
+            );
+        }
+        if let Ok(view) = rest.cluster(&ClusterFile::api_url(first)).await {
+            if let Some(me) = view.members.iter().find(|m| m.name == first.name) {
+                if me.role == Role::Primary && me.state == "running" {
+                    writeln!(out, "{} has restored the backup and leads", first.name)?;
+                    return Ok(());
+                }
+                if me.state != last {
+                    writeln!(out, "  {}: {}", first.name, me.state)?;
+                    last.clone_from(&me.state);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    bail!(
+        "{} did not finish restoring within {} minutes (last state: {last}); see {}",
+        first.name,
+        RESTORE_READY_TIMEOUT.as_secs() / 60,
+        cluster.layout.log_file(&first.name).display()
+    )
+}
+
 /// Waits for one leader and every replica streaming; returns the leader's port.
-async fn wait_for_cluster(cluster: &LocalCluster, out: &mut dyn Write) -> Result<u16> {
+async fn wait_for_cluster(cluster: &LocalCluster, out: &mut (dyn Write + Send)) -> Result<u16> {
     writeln!(out, "waiting for Patroni to elect a leader and the replicas to stream…")?;
     let rest = PatroniRest::new(Duration::from_secs(2))?;
     let deadline = Instant::now() + CLUSTER_READY_TIMEOUT;
@@ -297,7 +457,7 @@ async fn prepare_databases(cluster: &LocalCluster, leader_port: u16) -> Result<(
 }
 
 /// The pgBackRest stanza and, on a new repository, the first full backup.
-async fn prepare_backups(cluster: &LocalCluster, leader_port: u16, out: &mut dyn Write) -> Result<()> {
+async fn prepare_backups(cluster: &LocalCluster, leader_port: u16, out: &mut (dyn Write + Send)) -> Result<()> {
     let pgbackrest = cluster.pgbackrest();
     let leader = cluster
         .file
@@ -362,7 +522,7 @@ async fn wait_for_port(port: u16, timeout: Duration, what: &str) -> Result<()> {
     bail!("{what} is not listening on {LOOPBACK}:{port} after {}s", timeout.as_secs())
 }
 
-fn report(cluster: &LocalCluster, out: &mut dyn Write) -> Result<()> {
+fn report(cluster: &LocalCluster, out: &mut (dyn Write + Send)) -> Result<()> {
     let file = &cluster.file;
     writeln!(out, "local cluster `{}` is up (PostgreSQL {}):", file.spec.name, file.postgres_major)?;
     for member in &file.ports.members {
