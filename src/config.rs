@@ -30,9 +30,11 @@ impl Paths {
         Ok(paths)
     }
 
-    /// The local cluster's directory, unless `--dir` names another.
+    /// The local cluster's directory, unless `--dir` names another. Always absolute: the path
+    /// goes into configs (pgBackRest's, Patroni's) that are read from other working directories.
     pub fn local_cluster_dir(&self, dir: Option<&Path>) -> PathBuf {
-        dir.map_or_else(|| self.data_dir.join("local"), Path::to_owned)
+        let dir = dir.map_or_else(|| self.data_dir.join("local"), Path::to_owned);
+        std::path::absolute(&dir).unwrap_or(dir)
     }
 
     /// One JSON line per action request and outcome.

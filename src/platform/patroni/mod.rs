@@ -88,6 +88,40 @@ impl PatroniPlatform {
         }
     }
 
+    fn backup_preview(&self, kind: BackupKind, leader: Option<&MemberEndpoint>) -> String {
+        let (Some(pgbackrest), Some(leader)) = (&self.target.pgbackrest, leader) else {
+            return if self.target.pgbackrest.is_none() {
+                "no pgBackRest repository is configured: the backup will be refused".into()
+            } else {
+                "there is no leader to back up: the backup will be refused".into()
+            };
+        };
+        let data_dir = leader.data_dir.as_ref().map_or_else(|| "<remote>".into(), |d| d.display().to_string());
+        format!(
+            "pgbackrest --config={} --stanza={} --pg1-path={data_dir} --pg1-port={} --type={} backup\n\
+             (as OS user {}, against the leader {})",
+            pgbackrest.config.display(),
+            pgbackrest.stanza,
+            leader.pg_port,
+            kind.pgbackrest_type(),
+            pgbackrest.run_as.user,
+            leader.name
+        )
+    }
+
+    fn create_user_preview(&self, name: &str, database: &str, leader: Option<&str>) -> String {
+        let statements =
+            admin::create_user(name, "<SCRAM verifier of a generated password>", database, "<owner of the database>");
+        format!(
+            "BEGIN;\n{};\n-- store {{\"username\": \"{name}\", \"password\": …}} as {} in {}\nCOMMIT;\n\
+             (in database {database} on the leader {}; if storing fails, ROLLBACK)",
+            statements.join(";\n"),
+            self.user_secret(name),
+            self.target.credential_store.location(),
+            leader.unwrap_or("<none>"),
+        )
+    }
+
     fn rotation_preview(&self, user: &str, leader: Option<&str>) -> String {
         format!(
             "1. stage a generated password for {user} as {} in {} (AWSPENDING)\n\
@@ -162,41 +196,25 @@ impl Platform for PatroniPlatform {
                 let api = member(Some(candidate)).map_or("<unknown member>", |m| m.api_url.as_str());
                 format!("POST {api}/failover\n{}", serde_json::json!({ "candidate": candidate }))
             }
-            Action::Backup { kind } => match (&self.target.pgbackrest, leader_member) {
-                (Some(pgbackrest), Some(leader)) => format!(
-                    "pgbackrest --config={} --stanza={} --pg1-path={} --pg1-port={} --type={} backup\n(as OS user {}, against the leader {})",
-                    pgbackrest.config.display(),
-                    pgbackrest.stanza,
-                    leader.data_dir.as_ref().map_or_else(|| "<remote>".into(), |d| d.display().to_string()),
-                    leader.pg_port,
-                    kind.pgbackrest_type(),
-                    pgbackrest.run_as.user,
-                    leader.name
-                ),
-                (None, _) => "no pgBackRest repository is configured: the backup will be refused".into(),
-                (_, None) => "there is no leader to back up: the backup will be refused".into(),
-            },
+            Action::Backup { kind } => self.backup_preview(*kind, leader_member),
             Action::CancelBackend { member: name, pid } | Action::TerminateBackend { member: name, pid } => {
-                let function =
-                    if matches!(action, Action::TerminateBackend { .. }) { "pg_terminate_backend" } else { "pg_cancel_backend" };
-                let at = member(Some(name)).map_or_else(|| "<unknown member>".into(), |m| format!("{}:{}", m.pg_host, m.pg_port));
+                let terminate = matches!(action, Action::TerminateBackend { .. });
+                let function = if terminate { "pg_terminate_backend" } else { "pg_cancel_backend" };
+                let at = member(Some(name))
+                    .map_or_else(|| "<unknown member>".into(), |m| format!("{}:{}", m.pg_host, m.pg_port));
                 format!("SELECT {function}({pid});\n(on {name}, {at}, as {})", self.target.superuser.username)
             }
-            Action::CreateDatabase { name, owner } => {
-                format!("{};\n(on the leader {}, as {})", admin::create_database(name, owner), leader.unwrap_or("<none>"), self.target.superuser.username)
-            }
-            Action::CreateUser { name, database } => {
-                let statements = admin::create_user(name, "<SCRAM verifier of a generated password>", database, "<owner of the database>");
-                format!(
-                    "BEGIN;\n{};\n-- store {{\"username\": \"{name}\", \"password\": …}} as {} in {}\nCOMMIT;\n(in database {database} on the leader {}; if storing fails, ROLLBACK)",
-                    statements.join(";\n"),
-                    self.target.secrets.user_secret(name),
-                    self.target.credential_store.location(),
-                    leader.unwrap_or("<none>"),
-                )
-            }
+            Action::CreateDatabase { name, owner } => format!(
+                "{};\n(on the leader {}, as {})",
+                admin::create_database(name, owner),
+                leader.unwrap_or("<none>"),
+                self.target.superuser.username
+            ),
+            Action::CreateUser { name, database } => self.create_user_preview(name, database, leader),
             Action::RotatePassword { user } => self.rotation_preview(user, leader),
-            Action::Restore { backup, target_time, new_cluster } => local_restore_preview(&self.target, backup, *target_time, new_cluster),
+            Action::Restore { backup, target_time, new_cluster } => {
+                local_restore_preview(&self.target, backup, *target_time, new_cluster)
+            }
         }
     }
 
@@ -276,7 +294,8 @@ impl Platform for PatroniPlatform {
     async fn rotate_password(&self, user: &str) -> Result<String> {
         if user == self.target.superuser.username {
             bail!(
-                "{user}'s password is also in each member's Patroni configuration (pg_rewind uses it); pgdeck does not                  rotate it yet"
+                "{user}'s password is also in each member's Patroni configuration (pg_rewind uses it); pgdeck does not \
+                 rotate it yet"
             );
         }
         let name = self.user_secret(user);
