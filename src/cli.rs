@@ -19,6 +19,8 @@ use crate::observation::ObservationKind;
 use crate::platform::patroni::local::{self, layout::Layout, LocalCluster};
 use crate::platform::patroni::PatroniPlatform;
 use crate::platform::Platform;
+use crate::secrets::aws::AwsSettings;
+use crate::secrets::CredentialSource;
 use crate::spec::{ClusterSpec, ThresholdsSpec};
 use crate::state::State;
 use crate::tui::app;
@@ -104,6 +106,11 @@ pub enum Command {
         #[arg(long = "type", value_enum, default_value = "full")]
         kind: BackupType,
     },
+    /// Login roles whose passwords pgdeck generates and keeps in the credential store.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Restore a backup as a NEW cluster beside the running one (which it never changes).
     Restore {
         /// The backup's id, as `pgdeck status` and the Backups view show it.
@@ -128,6 +135,32 @@ fn parse_target_time(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// A new login role with a generated password, stored as secrets.user_pattern says, with
+    /// read-write use of DATABASE's public schema. If storing fails, the role is not created.
+    Create {
+        name: String,
+        #[arg(long)]
+        database: String,
+    },
+    /// A new password: staged in the store, set in PostgreSQL, tried, then made current.
+    Rotate {
+        name: String,
+        /// The user's name, typed again to confirm (its clients need the new secret).
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialChoice {
+    /// `credentials.json` in the cluster's directory (mode 0600).
+    File,
+    /// AWS Secrets Manager, through the SDK's credential and region chains.
+    Aws,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum SpecCommand {
     /// Print the effective spec: defaults patched by the spec file.
     Show {
@@ -142,6 +175,15 @@ pub enum LocalCommand {
     Up {
         #[arg(long)]
         spec: Option<PathBuf>,
+        /// Where a new cluster's credentials go (an existing cluster keeps its own).
+        #[arg(long, value_enum, default_value = "file")]
+        credentials: CredentialChoice,
+        /// Secrets Manager's region (else AWS_REGION, the profile, or [aws] in config.toml).
+        #[arg(long)]
+        aws_region: Option<String>,
+        /// Secrets Manager's endpoint URL (else AWS_ENDPOINT_URL, or [aws] in config.toml).
+        #[arg(long)]
+        aws_endpoint: Option<String>,
     },
     /// Stop every process of the local cluster; keep its data unless --purge.
     Down {
@@ -170,7 +212,8 @@ pub enum BackupType {
 
 pub fn run(mut cli: Cli) -> Result<ExitCode> {
     let paths = Paths::resolve()?;
-    cli.read_only |= Config::load(&paths.config_dir)?.read_only;
+    let config = Config::load(&paths.config_dir)?;
+    cli.read_only |= config.read_only;
     let _log_guard = init_logging(&paths);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
@@ -179,7 +222,7 @@ pub fn run(mut cli: Cli) -> Result<ExitCode> {
         };
         match command {
             Command::Spec { command: SpecCommand::Show { spec } } => spec_show(&paths, spec.as_deref()),
-            Command::Local { command } => local_command(&cli, &paths, command).await,
+            Command::Local { command } => local_command(&cli, &paths, &config, command).await,
             Command::Status { output, watch } => status_command(&cli, &paths, *output, *watch).await,
             Command::Switchover { to, confirm } => {
                 let action = Action::Switchover { candidate: to.clone() };
@@ -195,6 +238,12 @@ pub fn run(mut cli: Cli) -> Result<ExitCode> {
                     BackupType::Incr => BackupKind::Incremental,
                 };
                 act(&cli, &paths, Action::Backup { kind }, None).await
+            }
+            Command::User { command: UserCommand::Create { name, database } } => {
+                act(&cli, &paths, Action::CreateUser { name: name.clone(), database: database.clone() }, None).await
+            }
+            Command::User { command: UserCommand::Rotate { name, confirm } } => {
+                act(&cli, &paths, Action::RotatePassword { user: name.clone() }, confirm.clone()).await
             }
             Command::Restore { backup, target_time, name, confirm } => {
                 let action =
@@ -231,15 +280,23 @@ fn mutating_refused(cli: &Cli, what: &str) -> Result<()> {
     Ok(())
 }
 
-async fn local_command(cli: &Cli, paths: &Paths, command: &LocalCommand) -> Result<ExitCode> {
+async fn local_command(cli: &Cli, paths: &Paths, config: &Config, command: &LocalCommand) -> Result<ExitCode> {
     let layout = Layout::new(paths.local_cluster_dir(cli.dir.as_deref()));
     let mut out = std::io::stdout();
     match command {
-        LocalCommand::Up { spec } => {
+        LocalCommand::Up { spec, credentials, aws_region, aws_endpoint } => {
             mutating_refused(cli, "`local up`")?;
             let file = spec.clone().or_else(|| crate::spec::default_spec_file(&paths.config_dir));
             let spec = ClusterSpec::load(file.as_deref())?;
-            local::up(&layout, &spec, &mut out).await?;
+            let source = match credentials {
+                CredentialChoice::File => CredentialSource::File,
+                CredentialChoice::Aws => CredentialSource::Aws(AwsSettings {
+                    region: aws_region.clone().or_else(|| config.aws.region.clone()),
+                    endpoint: aws_endpoint.clone().or_else(|| config.aws.endpoint.clone()),
+                    profile: config.aws.profile.clone(),
+                }),
+            };
+            local::up(&layout, &spec, &source, &mut out).await?;
         }
         LocalCommand::Down { purge } => {
             mutating_refused(cli, "`local down`")?;
@@ -282,7 +339,7 @@ fn local_status(layout: Layout, out: &mut dyn Write) -> Result<()> {
 }
 
 async fn console(cli: &Cli, paths: &Paths) -> Result<ExitCode> {
-    let (platform, thresholds) = platform_for(cli, paths)?;
+    let (platform, thresholds) = platform_for(cli, paths).await?;
     let platform: Arc<dyn Platform> = Arc::new(platform);
     let env = |name: &str| std::env::var(name).ok();
     let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -311,12 +368,12 @@ fn os_user() -> String {
 }
 
 /// The target's platform and the thresholds its spec sets, from one read of `cluster.json`.
-fn platform_for(cli: &Cli, paths: &Paths) -> Result<(PatroniPlatform, ThresholdsSpec)> {
+async fn platform_for(cli: &Cli, paths: &Paths) -> Result<(PatroniPlatform, ThresholdsSpec)> {
     if cli.target != "local" {
         bail!("unknown target `{}`; the targets pgdeck knows are: local", cli.target);
     }
     let cluster = LocalCluster::open(Layout::new(paths.local_cluster_dir(cli.dir.as_deref())))?;
-    Ok((PatroniPlatform::new(cluster.target()?)?, cluster.file.spec.thresholds))
+    Ok((PatroniPlatform::new(cluster.target().await?)?, cluster.file.spec.thresholds))
 }
 
 /// One observation round of every source, folded into a fresh State.
@@ -330,7 +387,7 @@ async fn observe(platform: &dyn Platform, thresholds: ThresholdsSpec) -> State {
 }
 
 async fn status_command(cli: &Cli, paths: &Paths, output: Output, watch: Option<u64>) -> Result<ExitCode> {
-    let (platform, thresholds) = platform_for(cli, paths)?;
+    let (platform, thresholds) = platform_for(cli, paths).await?;
     loop {
         let state = observe(&platform, thresholds.clone()).await;
         let doc = status::document(&state);
@@ -350,7 +407,7 @@ async fn status_command(cli: &Cli, paths: &Paths, output: Output, watch: Option<
 }
 
 async fn act(cli: &Cli, paths: &Paths, action: Action, confirmation: Option<String>) -> Result<ExitCode> {
-    let (platform, thresholds) = platform_for(cli, paths)?;
+    let (platform, thresholds) = platform_for(cli, paths).await?;
     let platform: Arc<dyn Platform> = Arc::new(platform);
     let state = observe(platform.as_ref(), thresholds).await;
     let (tx, mut rx) = mpsc::channel(16);

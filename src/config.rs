@@ -59,6 +59,9 @@ fn default_data_dir(xdg: &Path) -> PathBuf {
 pub struct Config {
     /// Observe only, as `--read-only`: observers' machines set it once.
     pub read_only: bool,
+    /// How to reach AWS Secrets Manager (region, endpoint, profile), where the SDK's own
+    /// resolution should not decide.
+    pub aws: crate::secrets::aws::AwsSettings,
 }
 
 impl Config {
@@ -69,7 +72,8 @@ impl Config {
         toml::from_str(&text).map_err(|e| {
             let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             anyhow::anyhow!(
-                "{}:{line}: {}; the settings it takes are: read_only = true|false",
+                "{}:{line}: {}; the settings it takes are: read_only = true|false, and [aws] with region, endpoint, \
+                 profile",
                 path.display(),
                 e.message().trim()
             )
@@ -87,6 +91,16 @@ mod tests {
         assert_eq!(Config::load(dir.path()).unwrap(), Config::default());
         std::fs::write(dir.path().join("config.toml"), "read_only = true\n").unwrap();
         assert!(Config::load(dir.path()).unwrap().read_only);
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[aws]\nregion = \"eu-west-1\"\nendpoint = \"http://127.0.0.1:5000\"\n",
+        )
+        .unwrap();
+        let aws = Config::load(dir.path()).unwrap().aws;
+        assert_eq!(
+            (aws.region.as_deref(), aws.endpoint.as_deref()),
+            (Some("eu-west-1"), Some("http://127.0.0.1:5000"))
+        );
         std::fs::write(dir.path().join("config.toml"), "\nreadonly = true\n").unwrap();
         let e = Config::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("config.toml:2") && e.contains("readonly"), "{e}");

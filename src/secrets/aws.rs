@@ -182,6 +182,14 @@ impl CredentialStore for AwsStore {
         Ok(self.read_stage(name, CURRENT).await?.1)
     }
 
+    async fn exists(&self, name: &str) -> Result<bool> {
+        match self.client.describe_secret().secret_id(name).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(false),
+            Err(e) => Err(self.explain(&e, "look up", name, "DescribeSecret")),
+        }
+    }
+
     async fn create(&self, name: &str, credentials: &Credentials, cluster: &str) -> Result<()> {
         let tag = Tag::builder().key(CLUSTER_TAG).value(cluster).build();
         self.client

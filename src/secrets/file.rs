@@ -100,6 +100,10 @@ impl CredentialStore for FileStore {
         Ok(CredentialFile::open(&self.path)?.get(name)?.clone())
     }
 
+    async fn exists(&self, name: &str) -> Result<bool> {
+        Ok(CredentialFile::open(&self.path)?.contains(name))
+    }
+
     async fn create(&self, name: &str, credentials: &Credentials, _cluster: &str) -> Result<()> {
         let mut file = CredentialFile::open(&self.path)?;
         if file.contains(name) {

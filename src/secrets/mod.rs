@@ -42,12 +42,35 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Which credential store a target uses, as recorded in its configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CredentialSource {
+    /// The local credential file beside the cluster.
+    #[default]
+    File,
+    /// AWS Secrets Manager, reached as these settings (and the SDK's chains) say.
+    Aws(aws::AwsSettings),
+}
+
+impl CredentialSource {
+    /// Opens the store; `file` is where the local credential file is (used by `File`).
+    pub async fn open(&self, file: &std::path::Path) -> anyhow::Result<std::sync::Arc<dyn CredentialStore>> {
+        Ok(match self {
+            CredentialSource::File => std::sync::Arc::new(file::FileStore { path: file.to_owned() }),
+            CredentialSource::Aws(settings) => std::sync::Arc::new(aws::AwsStore::connect(settings).await?),
+        })
+    }
+}
+
 /// Where a target's credentials live: the local file, AWS Secrets Manager, Kubernetes Secrets.
 #[async_trait]
 pub trait CredentialStore: Send + Sync {
     /// Where the credentials are kept, for previews and messages; never a secret.
     fn location(&self) -> String;
     async fn read(&self, name: &str) -> anyhow::Result<Credentials>;
+    /// Whether a secret of this name exists (whatever it holds).
+    async fn exists(&self, name: &str) -> anyhow::Result<bool>;
     /// Stores a new secret, tagged with `cluster`; an existing secret of that name is an error.
     async fn create(&self, name: &str, credentials: &Credentials, cluster: &str) -> anyhow::Result<()>;
     /// Removes a secret this session created (the undo of a failed user creation).

@@ -141,6 +141,9 @@ mod tests {
         async fn read(&self, name: &str) -> Result<Credentials> {
             self.0.read(name).await
         }
+        async fn exists(&self, name: &str) -> Result<bool> {
+            self.0.exists(name).await
+        }
         async fn create(&self, name: &str, c: &Credentials, cluster: &str) -> Result<()> {
             self.0.create(name, c, cluster).await
         }

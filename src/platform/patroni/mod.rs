@@ -307,7 +307,7 @@ impl Platform for PatroniPlatform {
         let Some(dir) = &self.target.local_dir else {
             bail!("restoring a Patroni cluster on other machines is not supported; run pgbackrest restore on its hosts")
         };
-        local::restore::restore(dir, backup, target_time, new_cluster).await
+        Box::pin(local::restore::restore(dir, backup, target_time, new_cluster)).await
     }
 
     async fn backup(&self, kind: BackupKind) -> Result<String> {

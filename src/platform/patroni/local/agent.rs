@@ -70,8 +70,7 @@ fn follow_leader(cluster: &LocalCluster, leader_port: u16) -> Result<()> {
     if configs::pgbouncer_target_port(&current) == Some(leader_port) {
         return Ok(());
     }
-    let admin = cluster.superuser()?.username;
-    let ini = configs::pgbouncer_ini(&cluster.layout, &cluster.file, leader_port, &admin);
+    let ini = configs::pgbouncer_ini(&cluster.layout, &cluster.file, leader_port, super::SUPERUSER);
     let tmp = ini_path.with_extension("ini.tmp");
     std::fs::write(&tmp, ini)?;
     cluster.file.run_as.chown(&tmp)?;

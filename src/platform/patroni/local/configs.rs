@@ -264,6 +264,7 @@ mod tests {
         let member = |n: u16| MemberPorts { name: format!("orders-copy-{n}"), postgres: 6000 + n, rest: 7000 + n };
         ClusterFile {
             spec,
+            credentials: crate::secrets::CredentialSource::File,
             ports: crate::platform::patroni::local::layout::Ports {
                 etcd_client: 5001,
                 etcd_peer: 5002,

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::platform::patroni::run_as::RunAs;
+use crate::secrets::CredentialSource;
 use crate::spec::ClusterSpec;
 
 /// Paths under the local cluster's directory.
@@ -96,6 +97,9 @@ pub struct ScaledParameter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterFile {
     pub spec: ClusterSpec,
+    /// Where the cluster's credentials are kept (files written before this field: the file).
+    #[serde(default)]
+    pub credentials: CredentialSource,
     pub ports: Ports,
     pub run_as: RunAs,
     pub postgres_bin_dir: PathBuf,

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 
 use crate::platform::patroni::pgbackrest::PgBackRest;
 use crate::platform::patroni::{MemberEndpoint, PatroniTarget, PoolerEndpoint};
-use crate::secrets::file::{CredentialFile, FileStore};
+use crate::secrets::CredentialStore;
 use crate::secrets::Credentials;
 use layout::{ClusterFile, Layout, LOOPBACK};
 use process::Tracked;
@@ -26,8 +26,18 @@ pub use up::up;
 
 /// The secret name of the replication user's credentials in the local store.
 pub const REPLICATION_SECRET: &str = "postgres/replication-credentials";
+/// The logins `up` creates for the superuser and for streaming replication.
+pub const SUPERUSER: &str = "postgres";
+pub const REPLICATION_USER: &str = "replicator";
 /// How long a source may take before its member shows as not answering.
 pub const SOURCE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The superuser, replication and application logins of a local cluster.
+pub struct ClusterSecrets {
+    pub superuser: Credentials,
+    pub replication: Credentials,
+    pub app: Credentials,
+}
 
 /// A local cluster that `up` has created (it may or may not be running).
 pub struct LocalCluster {
@@ -43,12 +53,20 @@ impl LocalCluster {
         Ok(Self { layout, file })
     }
 
-    pub fn credentials(&self) -> Result<CredentialFile> {
-        CredentialFile::open(&self.layout.credentials_file())
+    /// The cluster's credential store: its file, or Secrets Manager.
+    pub async fn store(&self) -> Result<Arc<dyn CredentialStore>> {
+        self.file.credentials.open(&self.layout.credentials_file()).await
     }
 
-    pub fn superuser(&self) -> Result<Credentials> {
-        Ok(self.credentials()?.get(&self.file.spec.secrets.admin)?.clone())
+    /// The three logins the cluster itself needs, read once from its store.
+    pub async fn secrets(&self) -> Result<ClusterSecrets> {
+        let store = self.store().await?;
+        let names = &self.file.spec.secrets;
+        Ok(ClusterSecrets {
+            superuser: store.read(&names.admin).await?,
+            replication: store.read(REPLICATION_SECRET).await?,
+            app: store.read(&names.app).await?,
+        })
     }
 
     /// Every process the cluster consists of, in start order.
@@ -79,7 +97,9 @@ impl LocalCluster {
     }
 
     /// The cluster as a Patroni target that `status` and the console watch.
-    pub fn target(&self) -> Result<PatroniTarget> {
+    pub async fn target(&self) -> Result<PatroniTarget> {
+        let store = self.store().await?;
+        let superuser = store.read(&self.file.spec.secrets.admin).await?;
         Ok(PatroniTarget {
             cluster: self.file.spec.name.clone(),
             members: self
@@ -95,7 +115,7 @@ impl LocalCluster {
                     data_dir: Some(self.layout.member_data_dir(&m.name)),
                 })
                 .collect(),
-            superuser: self.superuser()?,
+            superuser,
             pooler: Some(PoolerEndpoint {
                 name: format!("{}-pooler-rw", self.file.spec.name),
                 host: LOOPBACK.into(),
@@ -105,7 +125,7 @@ impl LocalCluster {
             backup_schedule: self.file.spec.backup.schedule.clone(),
             backup_retention: self.file.spec.backup.retention.clone(),
             source_timeout: SOURCE_TIMEOUT,
-            credential_store: Arc::new(FileStore { path: self.layout.credentials_file() }),
+            credential_store: store,
             secrets: self.file.spec.secrets.clone(),
             local_dir: Some(self.layout.root.clone()),
         })

@@ -15,6 +15,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use crate::platform::patroni::local::layout::{ClusterFile, Layout, LOOPBACK};
 use crate::platform::patroni::local::up::{self, Bootstrap, NewCredentials};
 use crate::platform::patroni::local::{configs, prereq, LocalCluster};
+use crate::secrets::{CredentialSource, Credentials};
 use crate::spec::ClusterSpec;
 use crate::sql::{connect, Endpoint};
 
@@ -249,11 +250,15 @@ pub async fn restore(
         postgres_major: source.file.postgres_major,
     };
     let spec = new_spec(&source.file.spec, new_cluster);
-    let credentials = NewCredentials::CopyFrom {
-        file: &source.layout.credentials_file(),
-        restoring: format!("backup {backup} of {}", source.file.spec.name),
+    let restoring = format!("backup {backup} of {}", source.file.spec.name);
+    let source_file = source.layout.credentials_file();
+    let credentials = match source.file.credentials {
+        CredentialSource::File => NewCredentials::CopyFrom { file: &source_file, restoring },
+        CredentialSource::Aws(_) => NewCredentials::Shared { restoring },
     };
-    let mut cluster = match up::create(&plan.layout, &spec, &installed, &credentials) {
+    let mut sink = std::io::sink();
+    let created = up::create(&plan.layout, &spec, &installed, &source.file.credentials, &credentials, &mut sink).await;
+    let mut cluster = match created {
         Ok(cluster) => cluster,
         Err(e) => {
             // Nothing runs yet and nothing in the directory is worth keeping.
@@ -292,7 +297,7 @@ pub async fn restore(
     // From now on the new cluster needs nothing of the source: its configs stop naming the
     // source's repository (Patroni reads the bootstrap section only when it initialises),
     // and `up` may start it again.
-    up::write_configs(&cluster, &Bootstrap::Initdb)?;
+    up::write_configs(&cluster, &cluster.secrets().await?, &Bootstrap::Initdb)?;
     cluster.file.unfinished_restore = None;
     cluster.file.save(&cluster.layout)?;
     let until = match target_time {
@@ -325,8 +330,7 @@ fn last_failure(log: &Path) -> Option<String> {
 
 /// Every member archives into the new cluster's own stanza, never into the source's: the
 /// restored data came from there, and a `postgresql.auto.conf` setting would override Patroni's.
-pub(super) async fn check_archiving(cluster: &LocalCluster) -> Result<()> {
-    let superuser = cluster.superuser()?;
+pub(super) async fn check_archiving(cluster: &LocalCluster, superuser: &Credentials) -> Result<()> {
     for member in &cluster.file.ports.members {
         let expected = configs::archive_command(&cluster.layout, &cluster.file, member);
         let endpoint = Endpoint {

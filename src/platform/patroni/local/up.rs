@@ -14,14 +14,16 @@ use crate::platform::patroni::local::configs::{self, Secrets};
 use crate::platform::patroni::local::layout::{ClusterFile, Layout, MemberPorts, Ports, LOOPBACK};
 use crate::platform::patroni::local::process::{self, spawn_detached};
 use crate::platform::patroni::local::restore::RestoreSource;
-use crate::platform::patroni::local::{prereq, LocalCluster, REPLICATION_SECRET};
+use crate::platform::patroni::local::{
+    prereq, ClusterSecrets, LocalCluster, REPLICATION_SECRET, REPLICATION_USER, SUPERUSER,
+};
 use crate::platform::patroni::pgbackrest::PgTarget;
 use crate::platform::patroni::rest::PatroniRest;
 use crate::platform::patroni::run_as::RunAs;
 use crate::secrets::file::CredentialFile;
-use crate::secrets::{Credentials, Secret};
+use crate::secrets::{CredentialSource, Credentials, Secret};
 use crate::spec::ClusterSpec;
-use crate::sql::admin::{quote_ident, quote_literal};
+use crate::sql::admin::{quote_ident, quote_literal, scram_verifier};
 use crate::sql::{connect, Endpoint};
 
 const CLUSTER_READY_TIMEOUT: Duration = Duration::from_secs(240);
@@ -30,7 +32,13 @@ const ETCD_READY_TIMEOUT: Duration = Duration::from_secs(30);
 const RESTORE_READY_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Brings the local cluster up; says so and changes nothing when it already runs.
-pub async fn up(layout: &Layout, spec: &ClusterSpec, out: &mut (dyn Write + Send)) -> Result<()> {
+/// `credentials` says where a new cluster's credentials go; an existing cluster keeps its own.
+pub async fn up(
+    layout: &Layout,
+    spec: &ClusterSpec,
+    credentials: &CredentialSource,
+    out: &mut (dyn Write + Send),
+) -> Result<()> {
     let installed = prereq::check()?;
     let cluster = if let Some(file) = ClusterFile::load(layout)? {
         if let Some(restoring) = &file.unfinished_restore {
@@ -53,11 +61,14 @@ pub async fn up(layout: &Layout, spec: &ClusterSpec, out: &mut (dyn Write + Send
                 "note: the cluster keeps the spec it was created with; to apply another, `pgdeck local down --purge` first"
             )?;
         }
+        if &cluster.file.credentials != credentials {
+            writeln!(out, "note: the cluster keeps its credentials where they were created")?;
+        }
         check_ports_free(&cluster)?;
         writeln!(out, "starting the existing local cluster in {}", layout.root.display())?;
         cluster
     } else {
-        let cluster = create(layout, spec, &installed, &NewCredentials::Generate)?;
+        let cluster = create(layout, spec, &installed, credentials, &NewCredentials::Generate, out).await?;
         writeln!(out, "created a new local cluster in {}", layout.root.display())?;
         cluster
     };
@@ -90,6 +101,11 @@ pub(super) enum NewCredentials<'a> {
         file: &'a Path,
         restoring: String,
     },
+    /// The restored data's logins are the source's, in a store both clusters read (Secrets
+    /// Manager): nothing to copy.
+    Shared {
+        restoring: String,
+    },
 }
 
 /// Starts every component that is not running, from etcd to the agent, and prepares the
@@ -99,18 +115,19 @@ pub(super) async fn start(
     bootstrap: &Bootstrap<'_>,
     out: &mut (dyn Write + Send),
 ) -> Result<()> {
-    write_configs(cluster, bootstrap)?;
+    let secrets = cluster.secrets().await?;
+    write_configs(cluster, &secrets, bootstrap)?;
     start_etcd(cluster).await?;
     let restore = bootstrap.restore();
     if let Some(source) = restore {
         restore_first_member(cluster, source, out).await?;
     }
     start_members(cluster)?;
-    let leader_port = wait_for_cluster(cluster, out).await?;
+    let leader_port = wait_for_cluster(cluster, &secrets.superuser, out).await?;
     if restore.is_some() {
-        super::restore::check_archiving(cluster).await?;
+        super::restore::check_archiving(cluster, &secrets.superuser).await?;
     }
-    prepare_databases(cluster, leader_port).await?;
+    prepare_databases(cluster, &secrets, leader_port).await?;
     prepare_backups(cluster, leader_port, out).await?;
     start_pgbouncer(cluster, leader_port)?;
     start_agent(cluster)?;
@@ -120,11 +137,13 @@ pub(super) async fn start(
 }
 
 /// Records a new cluster in `layout` (its directory may exist, empty or just claimed).
-pub(super) fn create(
+pub(super) async fn create(
     layout: &Layout,
     spec: &ClusterSpec,
     installed: &prereq::Installed,
+    source: &CredentialSource,
     credentials: &NewCredentials<'_>,
+    out: &mut (dyn Write + Send),
 ) -> Result<LocalCluster> {
     let run_as = RunAs::for_this_process()?;
     super::layout::check_reachable(&layout.root, &run_as)?;
@@ -132,6 +151,7 @@ pub(super) fn create(
     let (_, scaled_parameters) = configs::local_parameters(&spec.postgresql.parameters);
     let file = ClusterFile {
         spec: spec.clone(),
+        credentials: source.clone(),
         ports: Ports::choose(&names)?,
         run_as,
         postgres_bin_dir: installed.postgres_bin_dir.clone(),
@@ -141,33 +161,60 @@ pub(super) fn create(
         pgdeck_exe: std::env::current_exe().context("cannot find the pgdeck binary's own path")?,
         unfinished_restore: match credentials {
             NewCredentials::Generate => None,
-            NewCredentials::CopyFrom { restoring, .. } => Some(restoring.clone()),
+            NewCredentials::CopyFrom { restoring, .. } | NewCredentials::Shared { restoring } => {
+                Some(restoring.clone())
+            }
         },
     };
     let cluster = LocalCluster { layout: layout.clone(), file };
     make_dirs(&cluster)?;
     match credentials {
-        NewCredentials::Generate => {
-            let mut store = CredentialFile::new(layout.credentials_file());
-            let secrets = &cluster.file.spec.secrets;
-            store.insert(&secrets.admin, Credentials { username: "postgres".into(), password: Secret::generate() });
-            store.insert(
-                REPLICATION_SECRET,
-                Credentials { username: "replicator".into(), password: Secret::generate() },
-            );
-            store
-                .insert(&secrets.app, Credentials { username: secrets.app_user.clone(), password: Secret::generate() });
-            store.save()?;
-        }
+        NewCredentials::Generate => generate_credentials(&cluster, out).await?,
         NewCredentials::CopyFrom { file, .. } => copy_credentials(file, &layout.credentials_file())?,
+        NewCredentials::Shared { .. } => {}
     }
     // Every secret the configs need must be there before cluster.json says the cluster exists.
-    let store = cluster.credentials()?;
-    for name in [&cluster.file.spec.secrets.admin, REPLICATION_SECRET, &cluster.file.spec.secrets.app] {
-        store.get(name)?;
-    }
+    cluster.secrets().await?;
     cluster.file.save(layout)?;
     Ok(cluster)
+}
+
+/// New logins for the superuser, replication and the application, in the cluster's store. A
+/// secret that is already in Secrets Manager (from an earlier cluster of the same name) is used
+/// as it is, as the reference's ExternalSecret would: the store is the source of truth.
+async fn generate_credentials(cluster: &LocalCluster, out: &mut (dyn Write + Send)) -> Result<()> {
+    let secrets = &cluster.file.spec.secrets;
+    let wanted = [
+        (secrets.admin.as_str(), SUPERUSER),
+        (REPLICATION_SECRET, REPLICATION_USER),
+        (secrets.app.as_str(), secrets.app_user.as_str()),
+    ];
+    if cluster.file.credentials == CredentialSource::File {
+        let mut file = CredentialFile::new(cluster.layout.credentials_file());
+        for (name, user) in wanted {
+            file.insert(name, Credentials { username: user.into(), password: Secret::generate() });
+        }
+        return file.save();
+    }
+    let store = cluster.store().await?;
+    for (name, user) in wanted {
+        if store.exists(name).await? {
+            let existing = store.read(name).await?;
+            if existing.username != user {
+                bail!(
+                    "{name} in {} is for the login `{}`, not `{user}`; remove it or name another secret in the spec",
+                    store.location(),
+                    existing.username
+                );
+            }
+            writeln!(out, "using the existing secret {name} in {}", store.location())?;
+        } else {
+            let credentials = Credentials { username: user.into(), password: Secret::generate() };
+            store.create(name, &credentials, &cluster.file.spec.name).await?;
+            writeln!(out, "created the secret {name} in {}", store.location())?;
+        }
+    }
+    Ok(())
 }
 
 /// The members of a cluster with this spec: `<name>-1..n`.
@@ -232,14 +279,11 @@ fn write_private(path: &Path, text: &str, run_as: &RunAs) -> Result<()> {
     run_as.chown(path)
 }
 
-pub(super) fn write_configs(cluster: &LocalCluster, bootstrap: &Bootstrap<'_>) -> Result<()> {
+pub(super) fn write_configs(cluster: &LocalCluster, logins: &ClusterSecrets, bootstrap: &Bootstrap<'_>) -> Result<()> {
     let (layout, file) = (&cluster.layout, &cluster.file);
     make_dirs(cluster)?;
-    let store = cluster.credentials()?;
-    let superuser = store.get(&file.spec.secrets.admin)?;
-    let replication = store.get(REPLICATION_SECRET)?;
-    let app = store.get(&file.spec.secrets.app)?;
-    let secrets = Secrets { superuser, replication, app };
+    let (superuser, app) = (&logins.superuser, &logins.app);
+    let secrets = Secrets { superuser, replication: &logins.replication, app };
     for member in &file.ports.members {
         let text = configs::patroni_config(layout, file, member, &secrets, bootstrap.restore());
         write_private(&layout.patroni_config(&member.name), &text, &file.run_as)?;
@@ -374,12 +418,15 @@ async fn restore_first_member(
 }
 
 /// Waits for one leader and every replica streaming; returns the leader's port.
-async fn wait_for_cluster(cluster: &LocalCluster, out: &mut (dyn Write + Send)) -> Result<u16> {
+async fn wait_for_cluster(
+    cluster: &LocalCluster,
+    superuser: &Credentials,
+    out: &mut (dyn Write + Send),
+) -> Result<u16> {
     writeln!(out, "waiting for Patroni to elect a leader and the replicas to stream…")?;
     let rest = PatroniRest::new(Duration::from_secs(2))?;
     let deadline = Instant::now() + CLUSTER_READY_TIMEOUT;
     let expected = cluster.file.ports.members.len();
-    let superuser = cluster.superuser()?;
     let mut last = String::from("no member answered yet");
     while Instant::now() < deadline {
         for member in &cluster.file.ports.members {
@@ -390,7 +437,7 @@ async fn wait_for_cluster(cluster: &LocalCluster, out: &mut (dyn Write + Send)) 
             last =
                 format!("{running}/{expected} members running, leader: {}", leader.map_or("none", |l| l.name.as_str()));
             if let (Some(leader), true) = (leader, running == expected) {
-                let streaming = streaming_replicas(leader.port, &superuser).await.unwrap_or(0);
+                let streaming = streaming_replicas(leader.port, superuser).await.unwrap_or(0);
                 last = format!("{last}, {streaming}/{} replicas streaming", expected - 1);
                 if streaming == expected - 1 {
                     return Ok(leader.port);
@@ -416,11 +463,9 @@ async fn streaming_replicas(port: u16, superuser: &Credentials) -> Result<usize>
 }
 
 /// `pg_stat_statements`, the application role and its database; idempotent.
-async fn prepare_databases(cluster: &LocalCluster, leader_port: u16) -> Result<()> {
-    let store = cluster.credentials()?;
+async fn prepare_databases(cluster: &LocalCluster, logins: &ClusterSecrets, leader_port: u16) -> Result<()> {
     let secrets = &cluster.file.spec.secrets;
-    let superuser = store.get(&secrets.admin)?;
-    let app = store.get(&secrets.app)?;
+    let (superuser, app) = (&logins.superuser, &logins.app);
     let endpoint = Endpoint {
         host: LOOPBACK.into(),
         port: leader_port,
@@ -437,7 +482,8 @@ async fn prepare_databases(cluster: &LocalCluster, leader_port: u16) -> Result<(
         .batch_execute(&format!(
             "{verb} ROLE {} LOGIN PASSWORD {}",
             quote_ident(&app.username),
-            quote_literal(app.password.expose())
+            // A SCRAM verifier: the cleartext never reaches the server or its logs.
+            quote_literal(&scram_verifier(&app.password))
         ))
         .await
         .context("cannot create the application role")?;
@@ -482,8 +528,7 @@ fn start_pgbouncer(cluster: &LocalCluster, leader_port: u16) -> Result<()> {
     if tracked.is_running() {
         return Ok(());
     }
-    let admin = cluster.superuser()?.username;
-    let ini = configs::pgbouncer_ini(&cluster.layout, &cluster.file, leader_port, &admin);
+    let ini = configs::pgbouncer_ini(&cluster.layout, &cluster.file, leader_port, SUPERUSER);
     write_private(&cluster.layout.pgbouncer_ini(), &ini, &cluster.file.run_as)?;
     let mut command =
         cluster.file.run_as.command(prereq::find_program("pgbouncer").context("pgbouncer is not installed")?);
