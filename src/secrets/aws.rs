@@ -37,6 +37,7 @@ pub struct AwsSettings {
 pub struct AwsStore {
     client: Client,
     location: String,
+    region: String,
 }
 
 impl AwsStore {
@@ -76,7 +77,12 @@ impl AwsStore {
             Some(url) => format!("AWS Secrets Manager ({region}, {url})"),
             None => format!("AWS Secrets Manager ({region})"),
         };
-        Ok(Self { client: Client::new(&config), location })
+        Ok(Self { client: Client::new(&config), location, region })
+    }
+
+    /// The region the SDK resolved (from the settings, the environment or the profile).
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
     /// The secret's value at `stage`, with its version id.

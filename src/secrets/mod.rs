@@ -54,6 +54,18 @@ pub enum CredentialSource {
 }
 
 impl CredentialSource {
+    /// The same source with the region the SDK resolves now written in, so that a cluster's
+    /// secrets are looked for where they were created even if the environment changes later.
+    pub async fn with_resolved_region(&self) -> anyhow::Result<Self> {
+        Ok(match self {
+            CredentialSource::File => CredentialSource::File,
+            CredentialSource::Aws(settings) => {
+                let region = aws::AwsStore::connect(settings).await?.region().to_owned();
+                CredentialSource::Aws(aws::AwsSettings { region: Some(region), ..settings.clone() })
+            }
+        })
+    }
+
     /// Opens the store; `file` is where the local credential file is (used by `File`).
     pub async fn open(&self, file: &std::path::Path) -> anyhow::Result<std::sync::Arc<dyn CredentialStore>> {
         Ok(match self {

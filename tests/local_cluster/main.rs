@@ -8,6 +8,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod aws;
 mod restore;
 
 use std::sync::{Arc, OnceLock};
@@ -37,6 +38,7 @@ fn main() {
         ("switchover_needs_confirmation_and_moves_leader_and_pooler", switchover_moves_leader_and_pooler),
         ("console_in_tmux_shows_members_backs_up_and_switches_over", console_in_tmux),
         ("console_creates_a_database_and_a_user_who_logs_in", console_creates_database_and_user),
+        ("credentials_in_secrets_manager_create_and_rotate_users", aws::credentials_in_secrets_manager),
         ("read_only_refuses_actions", read_only_refuses_actions),
         ("console_cancels_a_query_and_terminates_a_session", console_cancels_and_terminates),
         ("console_restores_the_terminal_on_sigterm_and_sighup", console_restores_terminal_on_signals),

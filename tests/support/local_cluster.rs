@@ -135,8 +135,14 @@ impl LocalCluster {
 
     /// Runs the real pgdeck binary against another local cluster in `dir`, with this run's home.
     pub fn pgdeck_in(&self, dir: &Path, args: &[&str]) -> Output {
+        self.pgdeck_in_env(dir, args, &[])
+    }
+
+    /// As [`Self::pgdeck_in`], with extra environment (an AWS endpoint, say).
+    pub fn pgdeck_in_env(&self, dir: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_pgdeck"))
             .env("PGDECK_HOME", self.root.join("home"))
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .arg("--dir")
             .arg(dir)
             .args(args)

@@ -68,7 +68,8 @@ pub async fn up(
         writeln!(out, "starting the existing local cluster in {}", layout.root.display())?;
         cluster
     } else {
-        let cluster = create(layout, spec, &installed, credentials, &NewCredentials::Generate, out).await?;
+        let source = credentials.with_resolved_region().await?;
+        let cluster = create(layout, spec, &installed, &source, &NewCredentials::Generate, out).await?;
         writeln!(out, "created a new local cluster in {}", layout.root.display())?;
         cluster
     };
