@@ -345,6 +345,63 @@ mod kube_rs {
         assert_eq!(summary["pods"][0]["volume"][0]["pvcRef"]["name"], "postgres-cluster-2");
     }
 
+    #[tokio::test]
+    async fn server_side_apply_conflicts_with_another_manager_unless_forced() {
+        let fake = FakeKube::start();
+        cnpg::seed(&fake);
+        let kc = fake.kubeconfig("postgres");
+        let api = clusters(&client(&kc).await);
+        let mine = json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "postgres-cluster"},
+            "spec": {"description": "reference cluster", "instances": 3, "postgresql": {"parameters": {"work_mem": "8MB"}}}});
+        api.patch("postgres-cluster", &PatchParams::apply("pgdeck"), &Patch::Apply(&mine)).await.unwrap();
+        let theirs = json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "postgres-cluster"},
+            "spec": {"postgresql": {"parameters": {"work_mem": "16MB"}}}});
+        let err = api
+            .patch("postgres-cluster", &PatchParams::apply("someone-else"), &Patch::Apply(&theirs))
+            .await
+            .unwrap_err();
+        assert_eq!(api_code(&err), Some((409, "Conflict".into())), "{err}");
+        let forced = api
+            .patch("postgres-cluster", &PatchParams::apply("someone-else").force(), &Patch::Apply(&theirs))
+            .await
+            .unwrap();
+        assert_eq!(forced.data["spec"]["postgresql"]["parameters"]["work_mem"], "16MB");
+
+        // A field dropped from pgdeck's applied configuration goes when nobody else owns it.
+        let fewer = json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "postgres-cluster"},
+            "spec": {"postgresql": {"parameters": {}}}});
+        let after = api.patch("postgres-cluster", &PatchParams::apply("pgdeck"), &Patch::Apply(&fewer)).await.unwrap();
+        assert!(after.data["spec"].get("description").is_none(), "{}", after.data["spec"]);
+        assert_eq!(after.data["spec"]["instances"], 3, "also owned by the operator, so kept");
+        assert_eq!(after.data["spec"]["postgresql"]["parameters"]["work_mem"], "16MB", "owned by the other manager");
+    }
+
+    #[tokio::test]
+    async fn streaming_list_watcher_gets_initial_events_then_a_bookmark() {
+        let fake = FakeKube::start();
+        cnpg::seed(&fake);
+        let kc = fake.kubeconfig("postgres");
+        let pods: Api<Pod> = Api::namespaced(client(&kc).await, "postgres");
+        let config = watcher::Config::default().labels("cnpg.io/podRole=instance").streaming_lists();
+        let (tx, mut rx) = tmpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let mut stream = watcher(pods, config).default_backoff().boxed();
+            while let Some(Ok(e)) = stream.next().await {
+                if tx.send(describe(&e)).is_err() {
+                    return;
+                }
+            }
+        });
+        // With streaming lists the runtime emits InitDone only on the BOOKMARK marked
+        // `k8s.io/initial-events-end`, so reaching it proves the fake sent one.
+        let init = next_matching(&mut rx, "InitDone").await;
+        assert_eq!(init.len(), 5, "{init:?}");
+        let watch =
+            fake.requests().into_iter().find(|r| r.query.contains("sendInitialEvents=true")).expect("a watch-list");
+        assert!(watch.query.contains("allowWatchBookmarks=true"), "{}", watch.query);
+        task.abort();
+    }
+
     fn describe(e: &Event<Pod>) -> String {
         let name = |p: &Pod| p.metadata.name.clone().unwrap_or_default();
         match e {

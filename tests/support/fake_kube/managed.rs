@@ -221,6 +221,10 @@ pub fn apply(
     let mut conflicts = Vec::new();
     for e in list.iter().filter(|e| e.manager != manager && e.status == status) {
         for p in &applied {
+            // An empty map merges into the live one and changes nothing: nothing to clash over.
+            if value_at(config, p).is_some_and(|v| v.as_object().is_some_and(Map::is_empty)) {
+                continue;
+            }
             let clash = e.fields.iter().any(|f| overlaps(f, p));
             if clash && current.and_then(|c| value_at(c, p)) != value_at(config, p) {
                 conflicts.push((e.manager.clone(), format!(".{}", p.join("."))));
