@@ -9,6 +9,9 @@ packages=(
   pgbouncer pgbackrest            # pooler and backups
   tmux                            # end-to-end tests drive the real binary in tmux
 )
+# kubectl, for the tests against the fake Kubernetes API server. Any kubectl on PATH will do, and
+# Debian's conflicts with others (google-cloud-sdk's), so it is installed only when there is none.
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 
 as_root=()
 if [ "$(id -u)" -ne 0 ]; then

@@ -4,6 +4,7 @@
 // Test support: a failed expectation is a test failure, so panicking is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+pub mod fake_kube;
 pub mod fixtures;
 pub mod local_cluster;
 pub mod moto;
