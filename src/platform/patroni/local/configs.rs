@@ -55,7 +55,7 @@ fn divide_memory(value: &str, divisor: u64) -> Option<String> {
         "TB" => number * 1024 * 1024 * 1024,
         _ => return None,
     } / divisor;
-    Some(if kb % 1024 == 0 { format!("{}MB", kb / 1024) } else { format!("{kb}kB") })
+    Some(if kb.is_multiple_of(1024) { format!("{}MB", kb / 1024) } else { format!("{kb}kB") })
 }
 
 /// The member's `archive_command`: into its own cluster's stanza.
