@@ -118,6 +118,15 @@ pub fn credentials_in_secrets_manager(shared: &LocalCluster) {
     assert_ne!(first.password, second.password);
     assert!(login(second.password.expose()).is_ok(), "the rotated password does not log in");
     assert!(login(first.password.expose()).is_err(), "the old password still logs in");
+    let pooler: u16 = serde_json::from_str::<Value>(&std::fs::read_to_string(dir.join("cluster.json")).unwrap())
+        .unwrap()["ports"]["pgbouncer"]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap();
+    let via_pgbouncer =
+        |password: &str| Login { port: pooler, database: "app", user: "carol", password }.query_one_row();
+    assert!(via_pgbouncer(second.password.expose()).is_ok(), "the rotated password does not log in through PgBouncer");
+    assert!(via_pgbouncer(first.password.expose()).is_err(), "the old password still logs in through PgBouncer");
 
     // A rotation cut short between PostgreSQL and the store leaves AWSCURRENT working.
     let server = SqlServer { port, admin: admin.clone() };

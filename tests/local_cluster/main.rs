@@ -361,6 +361,10 @@ fn console_creates_database_and_user(cluster: &LocalCluster) {
     assert_eq!(rows, vec![vec![Some("alice".into()), Some("pgdeck".into())]]);
     let wrong = Login { password: "not-the-password", ..as_alice };
     assert!(query(&wrong, "SELECT 1").is_err(), "a wrong password must not log in");
+    // Through the pooler too: PgBouncer looks the new login up in PostgreSQL (auth_query).
+    let pooled = Login { port: cluster.pgbouncer_port(), ..as_alice };
+    assert_eq!(query(&pooled, "SELECT count(*) FROM orders").unwrap(), vec![vec![Some("1".into())]]);
+    assert!(query(&Login { password: "not-the-password", ..pooled }, "SELECT 1").is_err());
 }
 
 /// Sixty resizes without a pause, down to 1x1 and up to 240x70: the console neither dies nor

@@ -187,6 +187,10 @@ pub fn pgbouncer_ini(layout: &Layout, cluster: &ClusterFile, leader_port: u16, a
     let _ = writeln!(ini, "unix_socket_dir =");
     let _ = writeln!(ini, "auth_type = scram-sha-256");
     let _ = writeln!(ini, "auth_file = {}", layout.pgbouncer_userlist().display());
+    // Every other login is looked up in PostgreSQL as it is now, so a user pgdeck creates or
+    // rotates logs in through the pooler at once; its SCRAM secret serves both legs.
+    let _ = writeln!(ini, "auth_user = {admin_user}");
+    let _ = writeln!(ini, "auth_query = SELECT usename, passwd FROM pg_shadow WHERE usename = $1");
     let _ = writeln!(ini, "admin_users = {admin_user}");
     let _ = writeln!(ini, "stats_users = {admin_user}");
     let _ = writeln!(ini, "pool_mode = {}", pooler.pool_mode);
@@ -204,7 +208,8 @@ pub fn pgbouncer_target_port(ini: &str) -> Option<u16> {
     ini.lines().find(|l| l.starts_with("* = "))?.split_whitespace().find_map(|w| w.strip_prefix("port=")?.parse().ok())
 }
 
-/// `userlist.txt`: PgBouncer authenticates clients and servers with these (the file is 0600).
+/// `userlist.txt`: the logins PgBouncer knows without asking PostgreSQL, i.e. its `auth_user`
+/// (the file is 0600).
 pub fn pgbouncer_userlist(users: &[&Credentials]) -> String {
     let mut out = String::new();
     for c in users {

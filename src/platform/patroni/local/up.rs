@@ -289,7 +289,7 @@ pub(super) fn write_configs(cluster: &LocalCluster, logins: &ClusterSecrets, boo
         let text = configs::patroni_config(layout, file, member, &secrets, bootstrap.restore());
         write_private(&layout.patroni_config(&member.name), &text, &file.run_as)?;
     }
-    write_private(&layout.pgbouncer_userlist(), &configs::pgbouncer_userlist(&[superuser, app]), &file.run_as)?;
+    write_private(&layout.pgbouncer_userlist(), &configs::pgbouncer_userlist(&[superuser]), &file.run_as)?;
     write_private(&layout.pgbackrest_config(), &configs::pgbackrest_conf(layout, file), &file.run_as)?;
     Ok(())
 }
