@@ -113,6 +113,7 @@ pub enum Command {
     Restore,
     CreateDatabase,
     CreateUser,
+    RotatePassword,
     /// Move between a form's fields.
     NextField,
     PreviousField,
@@ -120,7 +121,7 @@ pub enum Command {
 
 impl Command {
     /// Every command, for keymap validation and the help screen.
-    pub const ALL: [Command; 42] = [
+    pub const ALL: [Command; 43] = [
         Command::Quit,
         Command::Back,
         Command::Help,
@@ -160,6 +161,7 @@ impl Command {
         Command::Restore,
         Command::CreateDatabase,
         Command::CreateUser,
+        Command::RotatePassword,
         Command::NextField,
         Command::PreviousField,
         Command::ShowView(ViewId::Help),
@@ -208,6 +210,7 @@ impl Command {
             Command::Restore => "restore",
             Command::CreateDatabase => "create-database",
             Command::CreateUser => "create-user",
+            Command::RotatePassword => "rotate-password",
             Command::NextField => "next-field",
             Command::PreviousField => "previous-field",
         }
@@ -229,6 +232,7 @@ impl Command {
                 | Command::Restore
                 | Command::CreateDatabase
                 | Command::CreateUser
+                | Command::RotatePassword
         )
     }
 }

@@ -164,6 +164,27 @@ fn restore_form_refuses_the_running_clusters_name_and_a_time_before_the_backup()
 }
 
 #[test]
+fn rotate_password_form_lists_the_logins_to_choose_from() {
+    let state = fixtures::healthy();
+    let mut ui = ui_on(ViewId::Databases);
+    ui.update(&state, Command::RotatePassword);
+    type_text(&mut ui, "k");
+    snapshot("form", "rotate_password", &state, &ui);
+}
+
+#[test]
+fn restore_dialog_shows_the_command_and_asks_for_the_new_name() {
+    let state = fixtures::healthy();
+    let mut ui = ui_on(ViewId::Backups);
+    let action =
+        Action::Restore { backup: "20261125-020000F".into(), target_time: None, new_cluster: "orders-copy".into() };
+    let preview = "Restore backup 20261125-020000F of `postgres-cluster`, as it was when the backup finished, as a NEW local cluster `orders-copy`.\nThe running cluster in /var/lib/pgdeck/local is only read, never changed.\nnew directory  /var/lib/pgdeck/orders-copy (refused if it exists)\norders-copy-1  restores the backup through Patroni's custom bootstrap, running:\n  /usr/bin/pgbackrest --config=/var/lib/pgdeck/local/pgbackrest/pgbackrest.conf --stanza=postgres-cluster --pg1-path=/var/lib/pgdeck/orders-copy/members/orders-copy-1/data --set=20261125-020000F --type=immediate --target-action=promote restore\nopen it with   pgdeck --dir /var/lib/pgdeck/orders-copy".to_owned();
+    ui.open_confirmation(&state, action, preview);
+    type_text(&mut ui, "orders");
+    snapshot("confirm", "restore", &state, &ui);
+}
+
+#[test]
 fn create_user_dialog_shows_the_sql_and_where_the_password_goes() {
     let state = fixtures::healthy();
     let mut ui = ui_on(ViewId::Databases);

@@ -22,6 +22,7 @@ pub enum FormKind {
     Restore {
         backup: String,
     },
+    RotatePassword,
 }
 
 #[derive(Debug, Clone)]
@@ -95,11 +96,20 @@ impl Form {
         }
     }
 
+    pub fn rotate_password() -> Self {
+        Self {
+            kind: FormKind::RotatePassword,
+            fields: vec![Field::new("User", "a login role whose password is kept in the credential store", "")],
+            focus: 0,
+        }
+    }
+
     pub fn title(&self) -> String {
         match &self.kind {
             FormKind::CreateDatabase => "Create database".into(),
             FormKind::CreateUser => "Create user".into(),
             FormKind::Restore { backup } => format!("Restore backup {backup}"),
+            FormKind::RotatePassword => "Rotate a password".into(),
         }
     }
 
@@ -126,7 +136,8 @@ impl Form {
     /// What is wrong with each field, in field order (`None`: nothing).
     pub fn problems(&self, state: &State) -> Vec<Option<String>> {
         let values: Vec<String> = self.fields.iter().map(Field::value).collect();
-        let (first, second) = (values[0].as_str(), values[1].as_str());
+        let value = |i: usize| values.get(i).map_or("", String::as_str);
+        let (first, second) = (value(0), value(1));
         let catalog = state.leader_catalog();
         let database_names = || catalog.iter().flat_map(|c| c.databases.iter().map(|d| d.name.as_str()));
         let role_names = || catalog.iter().flat_map(|c| c.roles.iter().map(|r| r.name.as_str()));
@@ -140,6 +151,15 @@ impl Form {
                 check_identifier(NameKind::Role, first, role_names()).err().or(catalog_error.clone()),
                 existing(second, "database", database_names()).or(catalog_error),
             ],
+            FormKind::RotatePassword => {
+                let login = catalog.iter().flat_map(|c| c.roles.iter()).find(|r| r.name == first);
+                let problem = match login {
+                    Some(role) if role.login => None,
+                    Some(_) => Some(format!("{first} cannot log in: there is no password to rotate")),
+                    None => existing(first, "role", role_names()).or(catalog_error),
+                };
+                vec![problem]
+            }
             FormKind::Restore { backup } => vec![
                 check_cluster_name(first, &state.cluster).err(),
                 parse_target_time(second)
@@ -161,8 +181,10 @@ impl Form {
         {
             return Err(format!("{}: {problem}", field.label));
         }
-        let (first, second) = (self.fields[0].value(), self.fields[1].value());
+        let value = |i: usize| self.fields.get(i).map(Field::value).unwrap_or_default();
+        let (first, second) = (value(0), value(1));
         Ok(match &self.kind {
+            FormKind::RotatePassword => Action::RotatePassword { user: first },
             FormKind::CreateDatabase => Action::CreateDatabase { name: first, owner: second },
             FormKind::CreateUser => Action::CreateUser { name: first, database: second },
             FormKind::Restore { backup } => {

@@ -373,7 +373,9 @@ impl Ui {
             | Command::Backup
             | Command::CancelBackend
             | Command::TerminateBackend => return self.mutation(state, command),
-            Command::Restore | Command::CreateDatabase | Command::CreateUser => return self.open_form(state, command),
+            Command::Restore | Command::CreateDatabase | Command::CreateUser | Command::RotatePassword => {
+                return self.open_form(state, command)
+            }
             Command::Submit | Command::Quit | Command::Redraw | Command::NextField | Command::PreviousField => {}
         }
         Vec::new()
@@ -524,6 +526,7 @@ impl Ui {
                 let selected = databases.get(self.selected(ViewId::Databases)).filter(|_| on_databases);
                 Form::create_user(selected.map(|d| d.name.as_str()))
             }
+            Command::RotatePassword => Form::rotate_password(),
             _ => Form::create_database(),
         };
         if self.read_only {
@@ -537,6 +540,7 @@ impl Ui {
                 crate::tui::form::FormKind::CreateDatabase => {
                     Action::CreateDatabase { name: String::new(), owner: String::new() }
                 }
+                crate::tui::form::FormKind::RotatePassword => Action::RotatePassword { user: String::new() },
             };
             return vec![Effect::Dispatch { action, confirmation: None }];
         }

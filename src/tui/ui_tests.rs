@@ -366,3 +366,20 @@ fn read_only_refuses_forms_through_the_dispatcher_without_opening_them() {
     ));
     assert!(ui.form.is_none());
 }
+
+#[test]
+fn rotate_form_takes_an_existing_login_and_asks_for_its_name_typed() {
+    let s = state_with_catalog();
+    let mut ui = ui();
+    ui.update(&s, Command::RotatePassword);
+    type_into_form(&mut ui, "bob");
+    let problems = ui.form.as_ref().unwrap().problems(&s);
+    assert_eq!(problems[0].as_deref(), Some("no role `bob` on the leader; none starts like that"));
+    ui.update(&s, Command::Back);
+    ui.update(&s, Command::RotatePassword);
+    type_into_form(&mut ui, "app");
+    let effects = ui.update(&s, Command::Submit);
+    assert_eq!(effects, vec![Effect::Prepare(Action::RotatePassword { user: "app".into() })]);
+    ui.open_confirmation(&s, Action::RotatePassword { user: "app".into() }, "1. stage …".into());
+    assert_eq!(ui.confirmation.as_ref().and_then(|c| c.phrase.clone()), Some("app".into()));
+}

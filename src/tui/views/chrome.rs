@@ -116,7 +116,9 @@ fn view_commands(view: ViewId) -> &'static [Command] {
         ViewId::Activity => {
             &[Command::CancelBackend, Command::TerminateBackend, Command::SortNext, Command::NextMember]
         }
-        ViewId::Databases => &[Command::CreateDatabase, Command::CreateUser, Command::SortNext, Command::NextMember],
+        ViewId::Databases => {
+            &[Command::CreateDatabase, Command::CreateUser, Command::RotatePassword, Command::SortNext]
+        }
         ViewId::Events => &[Command::Copy],
         ViewId::Help => &[Command::Back],
     }
