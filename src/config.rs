@@ -1,8 +1,10 @@
 //! Where pgdeck keeps things, and which targets it knows.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
 
 /// pgdeck's directories. `PGDECK_HOME` puts all of them under one root; `PGDECK_CONFIG_DIR`
 /// moves only the config dir. Otherwise XDG paths from `directories`.
@@ -62,6 +64,85 @@ pub struct Config {
     /// How to reach AWS Secrets Manager (region, endpoint, profile), where the SDK's own
     /// resolution should not decide.
     pub aws: crate::secrets::aws::AwsSettings,
+    /// `[targets.<name>]`: clusters elsewhere, picked with `--target <name>`.
+    pub targets: BTreeMap<String, TargetConfig>,
+}
+
+/// One configured target. Only CNPG clusters are configured here; `local` is built in.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    pub platform: PlatformKind,
+    /// The kubeconfig context (the current one when absent).
+    #[serde(default)]
+    pub context: Option<String>,
+    #[serde(default = "default_namespace")]
+    pub namespace: toml::Spanned<String>,
+    #[serde(default = "default_cluster")]
+    pub cluster: toml::Spanned<String>,
+    #[serde(default)]
+    pub sql: SqlRoute,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlatformKind {
+    Cnpg,
+}
+
+/// How pgdeck reaches each instance's PostgreSQL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SqlRoute {
+    /// The pod IP, port 5432: from inside the cluster's network.
+    #[default]
+    Direct,
+    /// Through the API server's port-forward: from outside the cluster.
+    PortForward,
+}
+
+pub const DEFAULT_NAMESPACE: &str = "postgres";
+pub const DEFAULT_CLUSTER: &str = "postgres-cluster";
+
+fn default_namespace() -> toml::Spanned<String> {
+    toml::Spanned::new(0..0, DEFAULT_NAMESPACE.to_owned())
+}
+
+fn default_cluster() -> toml::Spanned<String> {
+    toml::Spanned::new(0..0, DEFAULT_CLUSTER.to_owned())
+}
+
+/// A CNPG target after config and command line are combined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CnpgTargetConfig {
+    /// The configured name, or `--context`'s ad hoc target.
+    pub name: String,
+    pub context: Option<String>,
+    pub namespace: String,
+    pub cluster: String,
+    pub sql: SqlRoute,
+}
+
+/// Which cluster a command works on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetChoice {
+    /// The Patroni cluster `pgdeck local up` made.
+    Local,
+    Cnpg(CnpgTargetConfig),
+}
+
+/// `--context`, `--namespace`, `--cluster` as given on the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KubeOverrides {
+    pub context: Option<String>,
+    pub namespace: Option<String>,
+    pub cluster: Option<String>,
+}
+
+impl KubeOverrides {
+    fn any(&self) -> bool {
+        self.context.is_some() || self.namespace.is_some() || self.cluster.is_some()
+    }
 }
 
 impl Config {
@@ -69,15 +150,110 @@ impl Config {
     pub fn load(config_dir: &Path) -> Result<Self> {
         let path = config_dir.join("config.toml");
         let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Self::default()) };
-        toml::from_str(&text).map_err(|e| {
-            let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let line_of = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
+        let config: Self = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map_or(0, |s| line_of(s.start));
             anyhow::anyhow!(
-                "{}:{line}: {}; the settings it takes are: read_only = true|false, and [aws] with region, endpoint, \
-                 profile",
+                "{}:{line}: {}; the settings it takes are: read_only = true|false, [aws] with region, endpoint, \
+                 profile, and [targets.<name>] with platform = \"cnpg\", context, namespace, cluster, \
+                 sql = \"direct\"|\"port-forward\"",
                 path.display(),
                 e.message().trim()
             )
-        })
+        })?;
+        for (name, target) in &config.targets {
+            let located = |span: std::ops::Range<usize>| {
+                let line = if span.is_empty() { 0 } else { line_of(span.start) };
+                format!("{}:{line}: [targets.{name}]", path.display())
+            };
+            if name == "local" {
+                let line =
+                    text.lines().position(|l| l.trim_start().starts_with("[targets.local]")).map_or(0, |i| i + 1);
+                bail!(
+                    "{}:{line}: [targets.local]: `local` is the built-in local cluster and cannot be configured; choose \
+                     another name",
+                    path.display()
+                );
+            }
+            for (key, value) in [("namespace", &target.namespace), ("cluster", &target.cluster)] {
+                if let Err(why) = check_kube_name(value.get_ref()) {
+                    bail!("{} {key} = \"{}\": {why}", located(value.span()), value.get_ref());
+                }
+            }
+        }
+        Ok(config)
+    }
+
+    /// The target a command works on: `--target NAME` (default `local`), with `--context`,
+    /// `--namespace` and `--cluster` overriding a configured CNPG target's values, or alone
+    /// making an ad hoc one.
+    pub fn choose_target(&self, name: Option<&str>, overrides: &KubeOverrides) -> Result<TargetChoice> {
+        let known = || {
+            let mut names = vec!["local".to_owned()];
+            names.extend(self.targets.keys().cloned());
+            names.join(", ")
+        };
+        let base = match name {
+            None if !overrides.any() => return Ok(TargetChoice::Local),
+            Some("local") if overrides.any() => bail!(
+                "--context, --namespace and --cluster choose a CNPG cluster, but --target local is the Patroni \
+                 cluster on this machine; drop --target or name a configured CNPG target"
+            ),
+            Some("local") => return Ok(TargetChoice::Local),
+            None => CnpgTargetConfig {
+                name: overrides.context.clone().unwrap_or_else(|| "kube".into()),
+                context: None,
+                namespace: DEFAULT_NAMESPACE.into(),
+                cluster: DEFAULT_CLUSTER.into(),
+                sql: SqlRoute::default(),
+            },
+            Some(name) => {
+                let Some(t) = self.targets.get(name) else {
+                    bail!(
+                        "unknown target `{name}`; the targets pgdeck knows are: {} (add [targets.{name}] to \
+                         config.toml)",
+                        known()
+                    )
+                };
+                CnpgTargetConfig {
+                    name: name.to_owned(),
+                    context: t.context.clone(),
+                    namespace: t.namespace.get_ref().clone(),
+                    cluster: t.cluster.get_ref().clone(),
+                    sql: t.sql,
+                }
+            }
+        };
+        let mut target = base;
+        if let Some(context) = &overrides.context {
+            target.context = Some(context.clone());
+        }
+        for (flag, value, slot) in [
+            ("--namespace", &overrides.namespace, &mut target.namespace),
+            ("--cluster", &overrides.cluster, &mut target.cluster),
+        ] {
+            if let Some(value) = value {
+                check_kube_name(value).map_err(|why| anyhow::anyhow!("{flag} {value}: {why}"))?;
+                slot.clone_from(value);
+            }
+        }
+        Ok(TargetChoice::Cnpg(target))
+    }
+}
+
+/// A namespace or cluster name as Kubernetes accepts it (RFC 1123 label).
+pub fn check_kube_name(name: &str) -> std::result::Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if valid {
+        Ok(())
+    } else {
+        Err("not a Kubernetes name: use 1 to 63 lowercase letters, digits and '-', starting and ending with a \
+             letter or digit"
+            .into())
     }
 }
 
@@ -104,5 +280,52 @@ mod tests {
         std::fs::write(dir.path().join("config.toml"), "\nreadonly = true\n").unwrap();
         let e = Config::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("config.toml:2") && e.contains("readonly"), "{e}");
+    }
+
+    #[test]
+    fn targets_are_chosen_by_name_and_overridden_by_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[targets.prod]\nplatform = \"cnpg\"\ncontext = \"prod-eks\"\nsql = \"port-forward\"\n",
+        )
+        .unwrap();
+        let config = Config::load(dir.path()).unwrap();
+        let none = KubeOverrides::default();
+        assert_eq!(config.choose_target(None, &none).unwrap(), TargetChoice::Local);
+        assert_eq!(config.choose_target(Some("local"), &none).unwrap(), TargetChoice::Local);
+        let TargetChoice::Cnpg(prod) = config.choose_target(Some("prod"), &none).unwrap() else { panic!() };
+        assert_eq!(
+            (prod.context.as_deref(), prod.namespace.as_str(), prod.cluster.as_str(), prod.sql),
+            (Some("prod-eks"), "postgres", "postgres-cluster", SqlRoute::PortForward)
+        );
+        let flags = KubeOverrides { namespace: Some("db".into()), ..KubeOverrides::default() };
+        let TargetChoice::Cnpg(t) = config.choose_target(Some("prod"), &flags).unwrap() else { panic!() };
+        assert_eq!((t.namespace.as_str(), t.context.as_deref()), ("db", Some("prod-eks")));
+        let ad_hoc = KubeOverrides { context: Some("kind".into()), ..KubeOverrides::default() };
+        let TargetChoice::Cnpg(t) = config.choose_target(None, &ad_hoc).unwrap() else { panic!() };
+        assert_eq!((t.context.as_deref(), t.cluster.as_str()), (Some("kind"), "postgres-cluster"));
+        assert!(config.choose_target(Some("local"), &ad_hoc).unwrap_err().to_string().contains("--target local"));
+        let e = config.choose_target(Some("qa"), &none).unwrap_err().to_string();
+        assert!(e.contains("unknown target `qa`") && e.contains("local, prod"), "{e}");
+        let bad = KubeOverrides { cluster: Some("Bad".into()), ..KubeOverrides::default() };
+        assert!(config.choose_target(None, &bad).unwrap_err().to_string().contains("--cluster Bad"));
+    }
+
+    #[test]
+    fn target_mistakes_name_the_line_the_value_and_what_is_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            std::fs::write(dir.path().join("config.toml"), text).unwrap();
+            Config::load(dir.path()).unwrap_err().to_string()
+        };
+        let e = load("[targets.a]\nplatform = \"cnpg\"\nsql = \"tunnel\"\n");
+        assert!(e.contains("config.toml:3") && e.contains("tunnel") && e.contains("port-forward"), "{e}");
+        let e = load("[targets.a]\nplatform = \"cnpg\"\nnamespace = \"-x\"\n");
+        assert!(e.contains("config.toml:3") && e.contains("namespace = \"-x\""), "{e}");
+        let e = load("[targets.local]\nplatform = \"cnpg\"\n");
+        assert!(e.contains("config.toml:1") && e.contains("`local` is the built-in"), "{e}");
+        let e = load("[targets.a]\ncontext = \"x\"\n");
+        assert!(e.contains("platform"), "{e}");
     }
 }
