@@ -13,9 +13,10 @@ use tokio::sync::mpsc;
 
 use crate::action::{Action, ActionOutcome, BackupKind};
 use crate::audit::AuditLog;
-use crate::config::{Config, Paths};
+use crate::config::{Config, KubeOverrides, Paths, TargetChoice};
 use crate::dispatch::Dispatcher;
 use crate::observation::ObservationKind;
+use crate::platform::cnpg::{CnpgPlatform, CnpgTarget};
 use crate::platform::patroni::local::{self, layout::Layout, LocalCluster};
 use crate::platform::patroni::PatroniPlatform;
 use crate::platform::Platform;
@@ -31,9 +32,19 @@ use crate::{source, status};
 #[derive(Parser, Debug)]
 #[command(name = "pgdeck", version, about = "Provision and watch a highly available PostgreSQL cluster")]
 pub struct Cli {
-    /// The cluster to work on; `local` is the cluster `pgdeck local up` made.
-    #[arg(long, global = true, default_value = "local")]
-    pub target: String,
+    /// The cluster to work on: `local` (the cluster `pgdeck local up` made; the default) or a
+    /// `[targets.NAME]` of config.toml.
+    #[arg(long, global = true)]
+    pub target: Option<String>,
+    /// A CNPG cluster's kubeconfig context (default: the current one); alone, it makes a CNPG target.
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// A CNPG cluster's namespace (default: postgres).
+    #[arg(long, global = true)]
+    pub namespace: Option<String>,
+    /// A CNPG cluster's name (default: postgres-cluster).
+    #[arg(long, global = true)]
+    pub cluster: Option<String>,
     /// The local cluster's directory (default: pgdeck's data dir, or $PGDECK_HOME/data).
     #[arg(long, global = true)]
     pub dir: Option<PathBuf>,
@@ -340,7 +351,6 @@ fn local_status(layout: Layout, out: &mut dyn Write) -> Result<()> {
 
 async fn console(cli: &Cli, paths: &Paths) -> Result<ExitCode> {
     let (platform, thresholds) = platform_for(cli, paths).await?;
-    let platform: Arc<dyn Platform> = Arc::new(platform);
     let env = |name: &str| std::env::var(name).ok();
     let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme = Theme::load(cli.theme.as_deref(), Some(&paths.config_dir), no_color, ColorDepth::detect(&env))?;
@@ -367,13 +377,22 @@ fn os_user() -> String {
     std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
 }
 
-/// The target's platform and the thresholds its spec sets, from one read of `cluster.json`.
-async fn platform_for(cli: &Cli, paths: &Paths) -> Result<(PatroniPlatform, ThresholdsSpec)> {
-    if cli.target != "local" {
-        bail!("unknown target `{}`; the targets pgdeck knows are: local", cli.target);
+/// The target's platform and the thresholds its spec sets: the local cluster's from one read of
+/// `cluster.json`, a CNPG cluster's from the spec file (or the reference's defaults).
+async fn platform_for(cli: &Cli, paths: &Paths) -> Result<(Arc<dyn Platform>, ThresholdsSpec)> {
+    let overrides =
+        KubeOverrides { context: cli.context.clone(), namespace: cli.namespace.clone(), cluster: cli.cluster.clone() };
+    match Config::load(&paths.config_dir)?.choose_target(cli.target.as_deref(), &overrides)? {
+        TargetChoice::Local => {
+            let cluster = LocalCluster::open(Layout::new(paths.local_cluster_dir(cli.dir.as_deref())))?;
+            Ok((Arc::new(PatroniPlatform::new(cluster.target().await?)?), cluster.file.spec.thresholds))
+        }
+        TargetChoice::Cnpg(config) => {
+            let spec = ClusterSpec::load(crate::spec::default_spec_file(&paths.config_dir).as_deref())?;
+            let target = CnpgTarget { config, source_timeout: local::SOURCE_TIMEOUT };
+            Ok((Arc::new(CnpgPlatform::connect(target).await?), spec.thresholds))
+        }
     }
-    let cluster = LocalCluster::open(Layout::new(paths.local_cluster_dir(cli.dir.as_deref())))?;
-    Ok((PatroniPlatform::new(cluster.target().await?)?, cluster.file.spec.thresholds))
 }
 
 /// One observation round of every source, folded into a fresh State.
@@ -389,7 +408,7 @@ async fn observe(platform: &dyn Platform, thresholds: ThresholdsSpec) -> State {
 async fn status_command(cli: &Cli, paths: &Paths, output: Output, watch: Option<u64>) -> Result<ExitCode> {
     let (platform, thresholds) = platform_for(cli, paths).await?;
     loop {
-        let state = observe(&platform, thresholds.clone()).await;
+        let state = observe(platform.as_ref(), thresholds.clone()).await;
         let doc = status::document(&state);
         let text = match output {
             Output::Json => serde_json::to_string_pretty(&doc)? + "\n",
@@ -408,7 +427,6 @@ async fn status_command(cli: &Cli, paths: &Paths, output: Output, watch: Option<
 
 async fn act(cli: &Cli, paths: &Paths, action: Action, confirmation: Option<String>) -> Result<ExitCode> {
     let (platform, thresholds) = platform_for(cli, paths).await?;
-    let platform: Arc<dyn Platform> = Arc::new(platform);
     let state = observe(platform.as_ref(), thresholds).await;
     let (tx, mut rx) = mpsc::channel(16);
     let user = os_user();

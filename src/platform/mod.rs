@@ -1,5 +1,6 @@
 //! Where a cluster lives and how pgdeck acts on it. Only the Dispatcher calls the mutating methods.
 
+pub mod cnpg;
 pub mod patroni;
 
 use async_trait::async_trait;
