@@ -389,7 +389,7 @@ async fn platform_for(cli: &Cli, paths: &Paths) -> Result<(Arc<dyn Platform>, Th
         }
         TargetChoice::Cnpg(config) => {
             let spec = ClusterSpec::load(crate::spec::default_spec_file(&paths.config_dir).as_deref())?;
-            let target = CnpgTarget { config, source_timeout: local::SOURCE_TIMEOUT };
+            let target = CnpgTarget { config, kubeconfig: None, source_timeout: local::SOURCE_TIMEOUT };
             Ok((Arc::new(CnpgPlatform::connect(target).await?), spec.thresholds))
         }
     }

@@ -1,13 +1,19 @@
 //! The Kubernetes client for a target: its kubeconfig context, and errors worded for operators.
 
+use std::path::Path;
+
 use anyhow::{Context, Result};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 /// A client for `context` (the kubeconfig's current context when `None`), read from `$KUBECONFIG`
 /// or `~/.kube/config` as kubectl reads it; in a pod without a kubeconfig, its service account.
-pub async fn connect(context: Option<&str>) -> Result<(kube::Client, String)> {
+pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<(kube::Client, String)> {
     let options = KubeConfigOptions { context: context.map(str::to_owned), ..KubeConfigOptions::default() };
-    let config = match Kubeconfig::read() {
+    let file = match kubeconfig {
+        Some(path) => Kubeconfig::read_from(path),
+        None => Kubeconfig::read(),
+    };
+    let config = match file {
         Ok(file) => kube::Config::from_custom_kubeconfig(file, &options).await.with_context(|| {
             format!(
                 "cannot use kube context `{}` from the kubeconfig; `kubectl config get-contexts` lists those there",

@@ -116,6 +116,11 @@ pub struct ClusterRef {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Backup {
+    /// Set on the objects pgdeck creates, as the API server expects of a request body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     pub metadata: ObjectMeta,
     pub spec: BackupSpec,
     #[serde(skip_serializing_if = "Option::is_none")]

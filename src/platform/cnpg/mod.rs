@@ -5,6 +5,7 @@
 pub mod backups;
 pub mod client;
 pub mod crd;
+mod describe;
 pub mod members;
 pub mod pgstatus;
 pub mod pooler;
@@ -13,6 +14,7 @@ pub mod sql;
 pub mod volumes;
 pub mod watch;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +26,7 @@ use crate::action::{Action, BackupKind};
 use crate::config::CnpgTargetConfig;
 use crate::platform::Platform;
 use crate::source::Source;
+use kube::Api;
 use sources::Shared;
 use watch::Watches;
 
@@ -31,6 +34,8 @@ use watch::Watches;
 #[derive(Debug, Clone)]
 pub struct CnpgTarget {
     pub config: CnpgTargetConfig,
+    /// The kubeconfig to read; `None`: `$KUBECONFIG` or `~/.kube/config`, as kubectl reads it.
+    pub kubeconfig: Option<PathBuf>,
     /// How long any one source may take before what it watches shows as not answering.
     pub source_timeout: Duration,
 }
@@ -43,7 +48,7 @@ pub struct CnpgPlatform {
 impl CnpgPlatform {
     /// Connects to the context's API server and starts the watchers (they run until this is dropped).
     pub async fn connect(target: CnpgTarget) -> Result<Self> {
-        let (client, api_url) = client::connect(target.config.context.as_deref()).await?;
+        let (client, api_url) = client::connect(target.kubeconfig.as_deref(), target.config.context.as_deref()).await?;
         let watches = Arc::new(Watches::start(&client, &target.config.namespace, &target.config.cluster));
         let shared = Shared { client, watches, api_url, timeout: target.source_timeout };
         Ok(Self { target, shared })
@@ -55,6 +60,20 @@ impl CnpgPlatform {
 
     fn namespace(&self) -> &str {
         &self.target.config.namespace
+    }
+
+    fn clusters(&self) -> Api<crd::Cluster> {
+        Api::namespaced(self.shared.client.clone(), self.namespace())
+    }
+
+    /// The API server's URL, for previews of the requests actions send.
+    pub fn api_url(&self) -> &str {
+        &self.shared.api_url
+    }
+
+    /// The Cluster as the watcher holds it now.
+    pub fn cached_cluster(&self) -> Option<Arc<crd::Cluster>> {
+        self.shared.watches.clusters.state().into_iter().next()
     }
 }
 
@@ -76,39 +95,50 @@ impl Platform for CnpgPlatform {
         ]
     }
 
-    fn describe(&self, action: &Action, _leader: Option<&str>) -> String {
-        format!("{action}: not supported on CNPG yet")
+    fn describe(&self, action: &Action, leader: Option<&str>) -> String {
+        describe::describe(self, action, leader)
     }
 
-    async fn switchover(&self, _leader: &str, _candidate: Option<&str>) -> Result<String> {
-        bail!("not supported on CNPG yet")
+    async fn switchover(&self, _leader: &str, candidate: Option<&str>) -> Result<String> {
+        let Some(candidate) = candidate else {
+            bail!("CNPG promotes a named instance: choose the replica to promote (--to)")
+        };
+        actions::promote(&self.clusters(), self.cluster(), candidate).await
     }
 
-    async fn failover(&self, _candidate: &str) -> Result<String> {
-        bail!("not supported on CNPG yet")
+    async fn failover(&self, candidate: &str) -> Result<String> {
+        actions::promote(&self.clusters(), self.cluster(), candidate).await
     }
 
-    async fn backup(&self, _kind: BackupKind) -> Result<String> {
-        bail!("not supported on CNPG yet")
+    async fn backup(&self, kind: BackupKind) -> Result<String> {
+        if kind != BackupKind::Full {
+            bail!("CNPG takes full base backups only (with WAL archived continuously); ask for a full backup")
+        }
+        let backups = Api::namespaced(self.shared.client.clone(), self.namespace());
+        actions::backup(&self.clusters(), &backups, self.cluster(), self.namespace()).await
     }
 
-    async fn signal_backend(&self, _member: &str, _pid: i32, _terminate: bool) -> Result<String> {
-        bail!("not supported on CNPG yet")
+    async fn signal_backend(&self, member: &str, pid: i32, terminate: bool) -> Result<String> {
+        sql::signal_backend(&self.shared, member, pid, terminate).await
     }
 
     async fn restore(&self, _backup: &str, _target_time: Option<DateTime<Utc>>, _new_cluster: &str) -> Result<String> {
-        bail!("not supported on CNPG yet")
+        bail!(
+            "restore is not supported on CNPG targets yet; create a new Cluster with spec.bootstrap.recovery.backup.name \
+             (see CNPG's recovery docs)"
+        )
     }
 
     async fn create_database(&self, _name: &str, _owner: &str) -> Result<String> {
-        bail!("not supported on CNPG yet")
+        bail!("creating databases is not supported on CNPG targets yet; create a Database object (CNPG 1.25+)")
     }
 
     async fn create_user(&self, _name: &str, _database: &str) -> Result<String> {
-        bail!("not supported on CNPG yet")
+        bail!("creating users is not supported on CNPG targets yet; add the role to the Cluster's spec.managed.roles")
     }
 
     async fn rotate_password(&self, _user: &str) -> Result<String> {
-        bail!("not supported on CNPG yet")
+        bail!("rotating passwords is not supported on CNPG targets yet; update the role's basic-auth Secret")
     }
 }
+pub mod actions;

@@ -173,3 +173,27 @@ impl Source for InstanceSql {
         out
     }
 }
+
+/// `pg_cancel_backend` / `pg_terminate_backend` on one instance, at its pod IP.
+pub async fn signal_backend(shared: &Shared, member: &str, pid: i32, terminate: bool) -> Result<String> {
+    let pods = shared.pods();
+    let Some(host) = pods
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some(member))
+        .and_then(|p| p.status.as_ref()?.pod_ip.clone())
+    else {
+        bail!("{member} has no running pod with an IP")
+    };
+    let credentials =
+        read_credentials(&shared.client, &shared.watches.namespace, &superuser_secret(&shared.watches.cluster_name))
+            .await?;
+    let endpoint = Endpoint { host, port: POSTGRES_PORT, database: "postgres".into(), credentials };
+    let client = crate::sql::connect(&endpoint, shared.timeout, false).await?;
+    let sql = if terminate { "SELECT pg_terminate_backend($1)" } else { "SELECT pg_cancel_backend($1)" };
+    let signalled: bool = client.query_one(sql, &[&pid]).await?.try_get(0)?;
+    match (signalled, terminate) {
+        (true, true) => Ok(format!("backend {pid} on {member} terminated")),
+        (true, false) => Ok(format!("the query of backend {pid} on {member} was cancelled")),
+        (false, _) => bail!("backend {pid} is no longer running on {member}"),
+    }
+}

@@ -117,6 +117,9 @@ async fn handle(
     if let Some(denied) = forbidden(&inner, &method, &target, &query) {
         return error(&denied);
     }
+    if let Some(conflict) = injected_conflict(&inner, &method, &target) {
+        return error(&conflict);
+    }
     let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("unknown");
     match dispatch(&inner, &method, &target, &query, content_type.as_deref(), user_agent, &body) {
         Ok(Reply::Json(code, v)) => json_response(code, &v),
@@ -180,6 +183,20 @@ fn forbidden(inner: &Inner, method: &Method, target: &Target, query: &Query) -> 
     let name = target.name.as_deref().unwrap_or("");
     let name = name.rsplit(':').nth(1).filter(|_| target.sub.as_deref() == Some("proxy")).unwrap_or(name);
     Some(status::forbidden(&resource, target.rt.group, name, verb(method, target, query), target.namespace.as_deref()))
+}
+
+fn injected_conflict(inner: &Inner, method: &Method, target: &Target) -> Option<Status> {
+    if *method != Method::PATCH && *method != Method::PUT {
+        return None;
+    }
+    let resource = match &target.sub {
+        Some(sub) => format!("{}/{sub}", target.rt.plural),
+        None => target.rt.plural.to_string(),
+    };
+    let mut conflicts = lock(&inner.conflicts);
+    let left = conflicts.get_mut(&resource).filter(|n| **n > 0)?;
+    *left -= 1;
+    Some(status::conflict(target.rt, target.name.as_deref().unwrap_or("")))
 }
 
 /// The object as served at the requested version: one storage, several names for it.

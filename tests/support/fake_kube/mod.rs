@@ -11,6 +11,7 @@ pub mod cnpg;
 mod http;
 pub mod kubeconfig;
 mod managed;
+pub mod postgres;
 mod proxy;
 pub mod resources;
 mod selectors;
@@ -67,6 +68,7 @@ pub(crate) struct Inner {
     /// Bumped by `restart()`: every open watch ends with a broken connection.
     restarts: tokio::sync::watch::Sender<u64>,
     forbidden: Mutex<Vec<String>>,
+    conflicts: Mutex<HashMap<String, usize>>,
     proxy: Mutex<HashMap<(String, String, u16, String), ProxyReply>>,
     volumes: Mutex<HashMap<(String, String), (u64, u64)>>,
     requests: Mutex<Vec<RecordedRequest>>,
@@ -97,6 +99,7 @@ impl FakeKube {
             store: Mutex::new(Store::new()),
             restarts,
             forbidden: Mutex::new(Vec::new()),
+            conflicts: Mutex::new(HashMap::new()),
             proxy: Mutex::new(HashMap::new()),
             volumes: Mutex::new(HashMap::new()),
             requests: Mutex::new(Vec::new()),
@@ -222,6 +225,12 @@ impl FakeKube {
     /// `clusters/status`, `secrets` …) answer 403 Forbidden, as missing RBAC does.
     pub fn forbid(&self, resource: &str) {
         lock(&self.inner.forbidden).push(resource.to_string());
+    }
+
+    /// Makes the next `times` writes (PATCH or PUT) on `resource` (`clusters/status` …) answer
+    /// 409 Conflict, as when another writer (the operator) changed the object in between.
+    pub fn conflict_next(&self, resource: &str, times: usize) {
+        lock(&self.inner.conflicts).insert(resource.to_string(), times);
     }
 
     pub fn allow(&self, resource: &str) {

@@ -1,0 +1,179 @@
+//! The CNPG sources follow the cluster live, through `kube::runtime` watchers on the fake API
+//! server: a cluster becoming ready, a failover as it happens, an API server restart with 410
+//! Gone, and the promote preview. In process: the sources fold into a `State` as the console's.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use pgdeck::action::Action;
+use pgdeck::config::{CnpgTargetConfig, SqlRoute};
+use pgdeck::model::Role;
+use pgdeck::platform::cnpg::{CnpgPlatform, CnpgTarget};
+use pgdeck::platform::Platform;
+use pgdeck::spec::ThresholdsSpec;
+use pgdeck::state::State;
+use serde_json::{json, Value};
+use support::fake_kube::{cnpg, FakeKube, Kubeconfig};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+async fn platform(kc: &Kubeconfig) -> CnpgPlatform {
+    let config = CnpgTargetConfig {
+        name: "fake".into(),
+        context: None,
+        namespace: "postgres".into(),
+        cluster: "postgres-cluster".into(),
+        sql: SqlRoute::Direct,
+    };
+    let target = CnpgTarget { config, kubeconfig: Some(kc.path.clone()), source_timeout: Duration::from_secs(3) };
+    CnpgPlatform::connect(target).await.unwrap()
+}
+
+/// Polls every source into `state` until `cond` holds on it.
+async fn observe_until(platform: &CnpgPlatform, state: &mut State, what: &str, cond: impl Fn(&State) -> bool) {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        for observation in pgdeck::source::poll_all(platform.sources(), Duration::from_secs(4)).await {
+            state.apply(&observation);
+        }
+        if cond(state) {
+            return;
+        }
+        assert!(Instant::now() < until, "timed out waiting for {what}: {:#?}", state.member_views());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn roles(state: &State) -> Vec<(String, Role, String)> {
+    state.member_views().into_iter().map(|m| (m.name, m.role, m.state)).collect()
+}
+
+fn seeded(fake: &FakeKube) -> Value {
+    let ips = ["127.0.0.51".to_owned(), "127.0.0.52".to_owned(), "127.0.0.53".to_owned()];
+    cnpg::Seed { pod_ips: ips, primary: 0 }.apply(fake)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_is_followed_as_it_happens_across_an_api_server_restart_and_410() {
+    let fake = FakeKube::start();
+    seeded(&fake);
+    let kc = fake.kubeconfig("default");
+    let platform = platform(&kc).await;
+    let mut state = State::new(ThresholdsSpec::default());
+    observe_until(&platform, &mut state, "the primary", |s| s.leader_name() == Some("postgres-cluster-1")).await;
+    assert_eq!(state.platform, "cnpg");
+
+    // The primary's node dies: the operator marks it failed and looks for a new primary.
+    let patch = json!({"targetPrimary": "pending", "phase": "Failing over",
+                       "instancesStatus": {"healthy": ["postgres-cluster-2", "postgres-cluster-3"],
+                                           "failed": ["postgres-cluster-1"]}});
+    fake.patch_status(cnpg::CNPG, "Cluster", "postgres", "postgres-cluster", &patch);
+    observe_until(&platform, &mut state, "no primary", |s| s.leader_name().is_none()).await;
+    assert_eq!(roles(&state)[0], ("postgres-cluster-1".into(), Role::Unknown, "failed".into()));
+    let findings: Vec<&str> = state.findings().into_iter().map(|f| f.code).collect();
+    assert!(findings.contains(&"no_leader"), "{findings:?}");
+
+    // The API server restarts and its watch cache forgets: the watchers get 410 Gone and relist.
+    let expired_before = fake.expired_watches();
+    fake.expire_history();
+    fake.restart();
+    fake.patch_status(
+        cnpg::CNPG,
+        "Cluster",
+        "postgres",
+        "postgres-cluster",
+        &json!({"currentPrimary": "postgres-cluster-2", "targetPrimary": "postgres-cluster-2",
+                "phase": "Cluster in healthy state", "timelineID": 2}),
+    );
+    observe_until(&platform, &mut state, "the new primary", |s| s.leader_name() == Some("postgres-cluster-2")).await;
+    assert!(fake.expired_watches() > expired_before, "a watcher resumed from a forgotten resourceVersion");
+    let changes: Vec<String> = state.events.iter().map(|e| format!("{:?}", e.kind)).collect();
+    assert!(changes.iter().any(|e| e.contains("LeaderChanged") && e.contains("postgres-cluster-2")), "{changes:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_cluster_is_followed_from_no_instance_to_three_ready() {
+    let fake = FakeKube::start();
+    let mut cluster = cnpg::cluster();
+    cluster["status"] = json!({"phase": "Setting up primary", "instances": 0, "readyInstances": 0});
+    fake.apply_json(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "postgres"}}));
+    let stored = fake.apply_json(cluster);
+    let kc = fake.kubeconfig("default");
+    let platform = platform(&kc).await;
+    let mut state = State::new(ThresholdsSpec::default());
+    observe_until(&platform, &mut state, "the cluster", |s| s.cluster == "postgres-cluster").await;
+    assert!(state.member_views().is_empty());
+
+    for n in 1..=3 {
+        let name = cnpg::instance(n);
+        let mut pod = cnpg::pod(n, &format!("127.0.0.5{n}"), n == 1, &stored);
+        pod["status"]["conditions"][1]["status"] = json!("False");
+        fake.apply_json(pod);
+        let mut names: Vec<String> = (1..=n).map(cnpg::instance).collect();
+        names.sort();
+        fake.patch_status(
+            cnpg::CNPG,
+            "Cluster",
+            "postgres",
+            "postgres-cluster",
+            &json!({"instances": n, "instanceNames": names, "currentPrimary": "postgres-cluster-1",
+                    "targetPrimary": "postgres-cluster-1", "phase": "Creating a new replica"}),
+        );
+        observe_until(&platform, &mut state, &format!("{name} starting"), |s| {
+            s.member_views().iter().any(|m| m.name == name && m.state == "starting")
+        })
+        .await;
+    }
+    for n in 1..=3 {
+        let mut pod = fake.get("v1", "Pod", "postgres", &cnpg::instance(n)).unwrap();
+        pod["status"]["conditions"][1]["status"] = json!("True");
+        fake.apply_json(pod);
+    }
+    let healthy: Vec<String> = (1..=3).map(cnpg::instance).collect();
+    fake.patch_status(
+        cnpg::CNPG,
+        "Cluster",
+        "postgres",
+        "postgres-cluster",
+        &json!({"readyInstances": 3, "instancesStatus": {"healthy": healthy}, "phase": "Cluster in healthy state"}),
+    );
+    observe_until(&platform, &mut state, "3/3 ready", |s| {
+        s.member_views().iter().filter(|m| m.state == "running" || m.state == "streaming").count() == 3
+    })
+    .await;
+    assert_eq!(state.leader_name(), Some("postgres-cluster-1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_promote_preview_is_the_exact_request() {
+    let fake = FakeKube::start();
+    seeded(&fake);
+    let kc = fake.kubeconfig("default");
+    let platform = platform(&kc).await;
+    let mut state = State::new(ThresholdsSpec::default());
+    observe_until(&platform, &mut state, "the primary", |s| s.leader_name().is_some()).await;
+    let preview = platform
+        .describe(&Action::Switchover { candidate: Some("postgres-cluster-3".into()) }, Some("postgres-cluster-1"));
+    let first_line = preview.lines().next().unwrap();
+    assert_eq!(
+        first_line,
+        format!("PATCH {}/apis/postgresql.cnpg.io/v1/namespaces/postgres/clusters/postgres-cluster/status", fake.url())
+    );
+    assert!(preview.contains("Content-Type: application/merge-patch+json"), "{preview}");
+    assert!(preview.contains("\"targetPrimary\": \"postgres-cluster-3\""), "{preview}");
+    assert!(preview.contains("resourceVersion"), "{preview}");
+    let refused = platform.describe(&Action::Switchover { candidate: Some("postgres-cluster-1".into()) }, None);
+    assert!(refused.contains("it will be refused: postgres-cluster-1 is already the primary"), "{refused}");
+    let backup = platform.describe(&Action::Backup { kind: pgdeck::action::BackupKind::Full }, None);
+    assert!(
+        backup.starts_with(&format!("POST {}/apis/postgresql.cnpg.io/v1/namespaces/postgres/backups", fake.url())),
+        "{backup}"
+    );
+    assert!(backup.contains("\"method\": \"barmanObjectStore\""), "{backup}");
+    // Nothing was sent: previews are built from the watchers' cache.
+    assert!(fake.requests().iter().all(|r| r.method == "GET"));
+}
