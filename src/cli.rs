@@ -16,7 +16,7 @@ use crate::audit::AuditLog;
 use crate::config::{Config, KubeOverrides, Paths, TargetChoice};
 use crate::dispatch::Dispatcher;
 use crate::observation::ObservationKind;
-use crate::platform::cnpg::{CnpgPlatform, CnpgTarget};
+use crate::platform::cnpg::{self, CnpgPlatform, CnpgTarget};
 use crate::platform::patroni::local::{self, layout::Layout, LocalCluster};
 use crate::platform::patroni::PatroniPlatform;
 use crate::platform::Platform;
@@ -78,6 +78,17 @@ fn parse_refresh(text: &str) -> Result<Duration, String> {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The CNPG cluster's Kubernetes objects (Namespace, ExternalSecret, Cluster, Pooler,
+    /// ScheduledBackup) from the spec, as YAML for `kubectl apply -f -`.
+    Manifests {
+        #[arg(long)]
+        spec: Option<PathBuf>,
+    },
+    /// Server-side apply of those objects to the CNPG target's API server (field manager pgdeck).
+    Apply {
+        #[arg(long)]
+        spec: Option<PathBuf>,
+    },
     /// The desired cluster (ClusterSpec).
     Spec {
         #[command(subcommand)]
@@ -233,6 +244,8 @@ pub fn run(mut cli: Cli) -> Result<ExitCode> {
         };
         match command {
             Command::Spec { command: SpecCommand::Show { spec } } => spec_show(&paths, spec.as_deref()),
+            Command::Manifests { spec } => manifests(&paths, spec.as_deref()),
+            Command::Apply { spec } => apply(&cli, &paths, spec.as_deref()).await,
             Command::Local { command } => local_command(&cli, &paths, &config, command).await,
             Command::Status { output, watch } => status_command(&cli, &paths, *output, *watch).await,
             Command::Switchover { to, confirm } => {
@@ -281,6 +294,35 @@ fn spec_show(paths: &Paths, file: Option<&Path>) -> Result<ExitCode> {
     let spec = ClusterSpec::load(file.as_deref())?;
     let origin = file.map_or_else(|| "built-in defaults".to_owned(), |f| f.display().to_string());
     print!("# effective spec (defaults patched by {origin})\n{}", spec.to_toml());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_spec(paths: &Paths, file: Option<&Path>) -> Result<ClusterSpec> {
+    let file = file.map(Path::to_owned).or_else(|| crate::spec::default_spec_file(&paths.config_dir));
+    Ok(ClusterSpec::load(file.as_deref())?)
+}
+
+fn manifests(paths: &Paths, file: Option<&Path>) -> Result<ExitCode> {
+    print!("{}", cnpg::manifests::yaml(&load_spec(paths, file)?)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The spec decides what is applied (names, namespace); the target decides where (its context).
+async fn apply(cli: &Cli, paths: &Paths, file: Option<&Path>) -> Result<ExitCode> {
+    mutating_refused(cli, "`apply`")?;
+    let spec = load_spec(paths, file)?;
+    let overrides = KubeOverrides { context: cli.context.clone(), namespace: None, cluster: None };
+    let TargetChoice::Cnpg(target) =
+        Config::load(&paths.config_dir)?.choose_target(cli.target.as_deref(), &overrides)?
+    else {
+        bail!("`apply` provisions a CNPG cluster on Kubernetes; choose its API server with --context or --target")
+    };
+    let (client, url) = cnpg::client::connect(None, target.context.as_deref()).await?;
+    println!("applying {}/{} to {url} (field manager {})", spec.namespace, spec.name, cnpg::apply::FIELD_MANAGER);
+    for object in cnpg::manifests::objects(&spec) {
+        let (shown, outcome) = cnpg::apply::apply_one(&client, &object).await?;
+        println!("{shown} {outcome}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

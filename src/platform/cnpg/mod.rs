@@ -142,3 +142,5 @@ impl Platform for CnpgPlatform {
     }
 }
 pub mod actions;
+pub mod apply;
+pub mod manifests;
