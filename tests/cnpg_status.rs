@@ -106,6 +106,7 @@ fn a_configured_target_is_chosen_by_name_and_flags_override_it() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let findings = doc["findings"].to_string();
     assert!(findings.contains("there is no Cluster postgres/nope"), "{findings}");
+    assert_eq!((doc["cluster"].as_str(), doc["platform"].as_str()), (Some("nope"), Some("cnpg")));
 
     let doc = status_json(&kc, home.path(), &["--target", "prod", "--cluster", "postgres-cluster"]);
     assert_eq!(doc["leader"], "postgres-cluster-1");

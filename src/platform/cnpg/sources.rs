@@ -76,7 +76,13 @@ impl Source for MemberList {
             return failed(e);
         }
         let Some(cluster) = shared.watches.clusters.state().into_iter().next() else {
-            return failed(shared.not_found());
+            // Named all the same, so the status and the console say which cluster is missing.
+            let named = ObservationKind::ClusterIdentified {
+                cluster: shared.cluster_name().to_owned(),
+                platform: "cnpg".into(),
+                configured_members: Vec::new(),
+            };
+            return vec![named, ObservationKind::SourceFailed { member: None, error: shared.not_found() }];
         };
         let pods = shared.pods();
         let pod_refs: Vec<&Pod> = pods.iter().map(AsRef::as_ref).collect();
