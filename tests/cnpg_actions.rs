@@ -175,3 +175,44 @@ fn a_backup_is_created_as_kubectl_cnpg_does_and_followed_to_completion_or_failur
     assert!(shown.contains(&format!("backup {second} failed: can't execute backup: exit status 4")), "{shown}");
     assert!(shown.contains("Access Denied"), "{shown}");
 }
+
+#[test]
+fn restore_creates_a_new_cluster_from_a_backup_and_never_reuses_a_name() {
+    let fake = FakeKube::start();
+    let ips = ["127.0.0.84".to_owned(), "127.0.0.85".to_owned(), "127.0.0.86".to_owned()];
+    cnpg::Seed { pod_ips: ips, primary: 0 }.apply(&fake);
+    let kc = fake.kubeconfig("default");
+    let home = tempfile::tempdir().unwrap();
+    let backup = "postgres-cluster-daily-20261125020000";
+    let restore = |name: &str| {
+        let args =
+            ["restore", "--backup", backup, "--target-time", "2026-11-25T03:00:00Z", "--name", name, "--confirm", name];
+        output(pgdeck(&kc, home.path(), &args))
+    };
+    let creates = || -> Vec<RecordedRequest> {
+        fake.requests().into_iter().filter(|r| r.method == "POST" && r.path.ends_with("/clusters")).collect()
+    };
+
+    let out = restore("orders-copy");
+    assert!(out.status.success(), "{}", text(&out));
+    let sent = creates();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].path, "/apis/postgresql.cnpg.io/v1/namespaces/postgres/clusters");
+    assert_eq!(sent[0].content_type.as_deref(), Some("application/json"));
+    let body = sent[0].json();
+    assert_eq!(body["metadata"], json!({"name": "orders-copy", "namespace": "postgres"}));
+    assert_eq!(
+        body["spec"]["bootstrap"],
+        json!({"recovery": {"backup": {"name": backup}, "recoveryTarget": {"targetTime": "2026-11-25T03:00:00Z"}}})
+    );
+    assert!(body["spec"].get("backup").is_none() && body.get("status").is_none(), "{body:#}");
+    assert_eq!(body["spec"]["storage"]["storageClass"], "nfs-postgres-v2");
+    assert!(fake.get(cnpg::CNPG, "Cluster", "postgres", "orders-copy").is_some());
+
+    // An existing Cluster's name is refused by the platform, the running one's by the Dispatcher.
+    let out = restore("orders-copy");
+    assert!(!out.status.success() && text(&out).contains("already exists"), "{}", text(&out));
+    let out = restore("postgres-cluster");
+    assert!(!out.status.success() && text(&out).contains("is the running cluster"), "{}", text(&out));
+    assert_eq!(creates().len(), 1, "refusals create nothing");
+}

@@ -174,6 +174,15 @@ async fn the_promote_preview_is_the_exact_request() {
         "{backup}"
     );
     assert!(backup.contains("\"method\": \"barmanObjectStore\""), "{backup}");
+    let restore = platform.describe(
+        &Action::Restore { backup: "b1".into(), target_time: None, new_cluster: "orders-copy".into() },
+        None,
+    );
+    assert!(
+        restore.starts_with(&format!("POST {}/apis/postgresql.cnpg.io/v1/namespaces/postgres/clusters", fake.url())),
+        "{restore}"
+    );
+    assert!(restore.contains(r#"{"recovery":{"backup":{"name":"b1"}}}"#), "{restore}");
     // Nothing was sent: previews are built from the watchers' cache.
     assert!(fake.requests().iter().all(|r| r.method == "GET"));
 }

@@ -56,10 +56,19 @@ pub fn describe(platform: &CnpgPlatform, action: &Action, leader: Option<&str>) 
                 super::sql::superuser_secret(name)
             )
         }
-        Action::Restore { .. }
-        | Action::CreateDatabase { .. }
-        | Action::CreateUser { .. }
-        | Action::RotatePassword { .. } => {
+        Action::Restore { backup, target_time, new_cluster } => {
+            // The preview's spec is the cached one; the request sends the Cluster as read then.
+            let source = cluster.and_then(|c| serde_json::to_value(c.as_ref()).ok()).unwrap_or_default();
+            let body = super::restore::recovery_cluster(&source, backup, *target_time, new_cluster, ns);
+            format!(
+                "POST {api}/apis/postgresql.cnpg.io/v1/namespaces/{ns}/clusters\nContent-Type: application/json\n\
+                 {{\"metadata\": {}, \"spec\": {{\"bootstrap\": {}, …the spec of {name} without its backup section…}}}}\n\
+                 (refused if a Cluster {new_cluster} exists; the new cluster archives nowhere until it is given a \
+                 backup section of its own)",
+                body["metadata"], body["spec"]["bootstrap"]
+            )
+        }
+        Action::CreateDatabase { .. } | Action::CreateUser { .. } | Action::RotatePassword { .. } => {
             format!("{}: not supported on CNPG yet; this request will be refused", action.name())
         }
     }

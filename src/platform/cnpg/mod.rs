@@ -122,11 +122,8 @@ impl Platform for CnpgPlatform {
         sql::signal_backend(&self.shared, member, pid, terminate).await
     }
 
-    async fn restore(&self, _backup: &str, _target_time: Option<DateTime<Utc>>, _new_cluster: &str) -> Result<String> {
-        bail!(
-            "restore is not supported on CNPG targets yet; create a new Cluster with spec.bootstrap.recovery.backup.name \
-             (see CNPG's recovery docs)"
-        )
+    async fn restore(&self, backup: &str, target_time: Option<DateTime<Utc>>, new_cluster: &str) -> Result<String> {
+        restore::restore(&self.shared.client, self.namespace(), self.cluster(), backup, target_time, new_cluster).await
     }
 
     async fn create_database(&self, _name: &str, _owner: &str) -> Result<String> {
@@ -144,3 +141,4 @@ impl Platform for CnpgPlatform {
 pub mod actions;
 pub mod apply;
 pub mod manifests;
+pub mod restore;
