@@ -339,7 +339,7 @@ fn local_status(layout: Layout, out: &mut dyn Write) -> Result<()> {
 }
 
 async fn console(cli: &Cli, paths: &Paths) -> Result<ExitCode> {
-    let (platform, thresholds) = platform_for(cli, paths).await?;
+    let (platform, thresholds) = platform_for(cli, paths)?;
     let platform: Arc<dyn Platform> = Arc::new(platform);
     let env = |name: &str| std::env::var(name).ok();
     let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -368,12 +368,12 @@ fn os_user() -> String {
 }
 
 /// The target's platform and the thresholds its spec sets, from one read of `cluster.json`.
-async fn platform_for(cli: &Cli, paths: &Paths) -> Result<(PatroniPlatform, ThresholdsSpec)> {
+fn platform_for(cli: &Cli, paths: &Paths) -> Result<(PatroniPlatform, ThresholdsSpec)> {
     if cli.target != "local" {
         bail!("unknown target `{}`; the targets pgdeck knows are: local", cli.target);
     }
     let cluster = LocalCluster::open(Layout::new(paths.local_cluster_dir(cli.dir.as_deref())))?;
-    Ok((PatroniPlatform::new(cluster.target().await?)?, cluster.file.spec.thresholds))
+    Ok((PatroniPlatform::new(cluster.target())?, cluster.file.spec.thresholds))
 }
 
 /// One observation round of every source, folded into a fresh State.
@@ -387,7 +387,7 @@ async fn observe(platform: &dyn Platform, thresholds: ThresholdsSpec) -> State {
 }
 
 async fn status_command(cli: &Cli, paths: &Paths, output: Output, watch: Option<u64>) -> Result<ExitCode> {
-    let (platform, thresholds) = platform_for(cli, paths).await?;
+    let (platform, thresholds) = platform_for(cli, paths)?;
     loop {
         let state = observe(&platform, thresholds.clone()).await;
         let doc = status::document(&state);
@@ -407,7 +407,7 @@ async fn status_command(cli: &Cli, paths: &Paths, output: Output, watch: Option<
 }
 
 async fn act(cli: &Cli, paths: &Paths, action: Action, confirmation: Option<String>) -> Result<ExitCode> {
-    let (platform, thresholds) = platform_for(cli, paths).await?;
+    let (platform, thresholds) = platform_for(cli, paths)?;
     let platform: Arc<dyn Platform> = Arc::new(platform);
     let state = observe(platform.as_ref(), thresholds).await;
     let (tx, mut rx) = mpsc::channel(16);

@@ -16,8 +16,8 @@ use anyhow::{Context, Result};
 
 use crate::platform::patroni::pgbackrest::PgBackRest;
 use crate::platform::patroni::{MemberEndpoint, PatroniTarget, PoolerEndpoint};
-use crate::secrets::CredentialStore;
 use crate::secrets::Credentials;
+use crate::secrets::{CredentialStore, Login};
 use layout::{ClusterFile, Layout, LOOPBACK};
 use process::Tracked;
 
@@ -54,13 +54,13 @@ impl LocalCluster {
     }
 
     /// The cluster's credential store: its file, or Secrets Manager.
-    pub async fn store(&self) -> Result<Arc<dyn CredentialStore>> {
-        self.file.credentials.open(&self.layout.credentials_file()).await
+    pub fn store(&self) -> Arc<dyn CredentialStore> {
+        self.file.credentials.open(&self.layout.credentials_file())
     }
 
     /// The three logins the cluster itself needs, read once from its store.
     pub async fn secrets(&self) -> Result<ClusterSecrets> {
-        let store = self.store().await?;
+        let store = self.store();
         let names = &self.file.spec.secrets;
         Ok(ClusterSecrets {
             superuser: store.read(&names.admin).await?,
@@ -97,10 +97,12 @@ impl LocalCluster {
     }
 
     /// The cluster as a Patroni target that `status` and the console watch.
-    pub async fn target(&self) -> Result<PatroniTarget> {
-        let store = self.store().await?;
-        let superuser = store.read(&self.file.spec.secrets.admin).await?;
-        Ok(PatroniTarget {
+    /// Reads no secret: the superuser's password is read when a session first needs it, so a
+    /// credential store that is down fails those sessions, not the console.
+    pub fn target(&self) -> PatroniTarget {
+        let store = self.store();
+        let superuser = Login::stored(store.clone(), &self.file.spec.secrets.admin);
+        PatroniTarget {
             cluster: self.file.spec.name.clone(),
             members: self
                 .file
@@ -128,6 +130,6 @@ impl LocalCluster {
             credential_store: store,
             secrets: self.file.spec.secrets.clone(),
             local_dir: Some(self.layout.root.clone()),
-        })
+        }
     }
 }

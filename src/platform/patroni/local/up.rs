@@ -197,7 +197,7 @@ async fn generate_credentials(cluster: &LocalCluster, out: &mut (dyn Write + Sen
         }
         return file.save();
     }
-    let store = cluster.store().await?;
+    let store = cluster.store();
     for (name, user) in wanted {
         if store.exists(name).await? {
             let existing = store.read(name).await?;
@@ -457,7 +457,7 @@ async fn wait_for_cluster(
 
 async fn streaming_replicas(port: u16, superuser: &Credentials) -> Result<usize> {
     let endpoint =
-        Endpoint { host: LOOPBACK.into(), port, database: "postgres".into(), credentials: superuser.clone() };
+        Endpoint { host: LOOPBACK.into(), port, database: "postgres".into(), login: superuser.clone().into() };
     let client = connect(&endpoint, Duration::from_secs(2), true).await?;
     let row = client.query_one("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", &[]).await?;
     Ok(usize::try_from(row.get::<_, i64>(0)).unwrap_or(0))
@@ -471,7 +471,7 @@ async fn prepare_databases(cluster: &LocalCluster, logins: &ClusterSecrets, lead
         host: LOOPBACK.into(),
         port: leader_port,
         database: "postgres".into(),
-        credentials: superuser.clone(),
+        login: superuser.clone().into(),
     };
     let client = connect(&endpoint, Duration::from_secs(5), false).await?;
     client
