@@ -40,6 +40,7 @@ fn main() {
         ("console_creates_a_database_and_a_user_who_logs_in", console_creates_database_and_user),
         ("credentials_in_secrets_manager_create_and_rotate_users", aws::credentials_in_secrets_manager),
         ("read_only_refuses_actions", read_only_refuses_actions),
+        ("no_password_in_process_arguments_or_environments", no_password_in_processes),
         ("console_cancels_a_query_and_terminates_a_session", console_cancels_and_terminates),
         ("console_restores_the_terminal_on_sigterm_and_sighup", console_restores_terminal_on_signals),
         ("console_keeps_up_through_a_resize_storm", console_survives_resize_storm),
@@ -397,6 +398,25 @@ fn console_survives_resize_storm(cluster: &LocalCluster) {
     assert!(widest <= 100, "drawn wider than the terminal:\n{screen}");
     assert!(screen.lines().any(|l| l.starts_with('┌') && l.trim_end().ends_with('┐') && l.chars().count() == 100));
     console.keys(&["C-c"]);
+}
+
+/// `ps` shows no password: none of the cluster's processes (etcd, Patroni, PostgreSQL and its
+/// children, PgBouncer, the agent) has one in its arguments or its environment.
+fn no_password_in_processes(cluster: &LocalCluster) {
+    let credentials = cluster.credentials();
+    let passwords: Vec<&str> =
+        credentials.as_object().unwrap().values().map(|c| c["password"].as_str().unwrap()).collect();
+    assert!(passwords.len() >= 3, "{credentials:#}");
+    let processes = cluster.processes();
+    assert!(processes.len() >= 8, "too few processes found to mean anything: {processes:?}");
+    for (pid, cmdline) in processes {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let environ = String::from_utf8_lossy(&environ);
+        for password in &passwords {
+            assert!(!cmdline.contains(password), "a password is in the arguments of {pid}: {cmdline}");
+            assert!(!environ.contains(password), "a password is in the environment of {pid} ({cmdline})");
+        }
+    }
 }
 
 /// A long query started by the test, seen in Activity, cancelled with C (Enter confirms) and its
