@@ -83,6 +83,18 @@ fn app_login(cluster: &LocalCluster) -> (String, String) {
     (c["username"].as_str().unwrap().to_owned(), c["password"].as_str().unwrap().to_owned())
 }
 
+/// The real console on the shared cluster, in a tmux window of `width` x `height`.
+fn open_console(cluster: &LocalCluster, width: u16, height: u16) -> Tmux {
+    let (home, dir) = (cluster.root.join("home"), cluster.dir());
+    Tmux::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
+        &["--dir", dir.to_str().unwrap()],
+        &[("PGDECK_HOME", home.to_str().unwrap()), ("TERM", "xterm-256color")],
+        width,
+        height,
+    )
+}
+
 fn port_of(doc: &Value, name: &str) -> u16 {
     u16::try_from(member(doc, name)["port"].as_u64().unwrap()).unwrap()
 }
@@ -204,15 +216,7 @@ fn console_in_tmux(cluster: &LocalCluster) {
     let doc = healthy(cluster);
     let old_leader = leader(&doc).unwrap();
     let backups_before = doc["backups"]["count"].as_u64().unwrap();
-    let home = cluster.root.join("home");
-    let dir = cluster.dir();
-    let console = Tmux::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
-        &["--dir", dir.to_str().unwrap()],
-        &[("PGDECK_HOME", home.to_str().unwrap()), ("TERM", "xterm-256color")],
-        160,
-        48,
-    );
+    let console = open_console(cluster, 160, 48);
     let screen = console.wait_for("three members with their roles", SETTLE, |screen| {
         let primaries = screen.lines().filter(|l| l.contains("postgres-cluster-") && l.contains(" primary ")).count();
         let replicas = screen.lines().filter(|l| l.contains("postgres-cluster-") && l.contains(" replica ")).count();
@@ -278,15 +282,7 @@ fn console_in_tmux(cluster: &LocalCluster) {
 fn console_creates_database_and_user(cluster: &LocalCluster) {
     let doc = healthy(cluster);
     let leader_port = port_of(&doc, &leader(&doc).unwrap());
-    let home = cluster.root.join("home");
-    let dir = cluster.dir();
-    let console = Tmux::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
-        &["--dir", dir.to_str().unwrap()],
-        &[("PGDECK_HOME", home.to_str().unwrap()), ("TERM", "xterm-256color")],
-        80,
-        24,
-    );
+    let console = open_console(cluster, 80, 24);
     console.keys(&["7"]);
     console.wait_for("the catalog", SETTLE, |s| s.contains("Databases on") && s.contains("app"));
 
@@ -332,7 +328,7 @@ fn console_creates_database_and_user(cluster: &LocalCluster) {
     // A secret that is already there cannot be stored again: the role is rolled back with it.
     let mut credentials = cluster.credentials();
     credentials["postgres/bob-credentials"] = serde_json::json!({ "username": "bob", "password": "taken" });
-    std::fs::write(dir.join("credentials.json"), credentials.to_string()).unwrap();
+    std::fs::write(cluster.dir().join("credentials.json"), credentials.to_string()).unwrap();
     console.keys(&["7"]);
     console.wait_for("the catalog", SETTLE, |s| s.contains("Databases on"));
     console.keys(&["U"]);
@@ -371,15 +367,7 @@ fn console_creates_database_and_user(cluster: &LocalCluster) {
 /// Sixty resizes without a pause, down to 1x1 and up to 240x70: the console neither dies nor
 /// stalls, says when it is too small, and then draws the right view at the final size.
 fn console_survives_resize_storm(cluster: &LocalCluster) {
-    let home = cluster.root.join("home");
-    let dir = cluster.dir();
-    let console = Tmux::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
-        &["--dir", dir.to_str().unwrap()],
-        &[("PGDECK_HOME", home.to_str().unwrap()), ("TERM", "xterm-256color")],
-        160,
-        48,
-    );
+    let console = open_console(cluster, 160, 48);
     console.wait_for("the members", SETTLE, |s| s.contains(" Members "));
     let sizes: [(u16, u16); 6] = [(1, 1), (240, 70), (39, 9), (80, 24), (13, 40), (200, 12)];
     for round in 0..60 {
@@ -434,15 +422,7 @@ fn console_cancels_and_terminates(cluster: &LocalCluster) {
             (first, second)
         })
     };
-    let home = cluster.root.join("home");
-    let dir = cluster.dir();
-    let console = Tmux::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
-        &["--dir", dir.to_str().unwrap()],
-        &[("PGDECK_HOME", home.to_str().unwrap())],
-        160,
-        48,
-    );
+    let console = open_console(cluster, 160, 48);
     console.keys(&["6"]);
     let select = |needle: &str| {
         let screen = console.wait_for(needle, SETTLE, |s| s.contains("Activity on") && s.contains(needle));
