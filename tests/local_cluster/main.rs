@@ -9,6 +9,7 @@
 mod support;
 
 mod aws;
+mod faults;
 mod restore;
 
 use std::sync::{Arc, OnceLock};
@@ -41,12 +42,14 @@ fn main() {
         ("credentials_in_secrets_manager_create_and_rotate_users", aws::credentials_in_secrets_manager),
         ("read_only_refuses_actions", read_only_refuses_actions),
         ("no_password_in_process_arguments_or_environments", no_password_in_processes),
+        ("injected_names_are_refused_and_nothing_runs", injected_names_are_refused),
         ("console_cancels_a_query_and_terminates_a_session", console_cancels_and_terminates),
         ("console_restores_the_terminal_on_sigterm_and_sighup", console_restores_terminal_on_signals),
         ("console_keeps_up_through_a_resize_storm", console_survives_resize_storm),
         ("manual_backup_appears_in_status", manual_backup_appears),
         ("restore_comes_up_as_a_new_cluster_at_the_target_time", restore::restored_as_new_cluster_to_a_point_in_time),
         ("hung_member_is_reported_and_status_returns", hung_member_is_reported),
+        ("stopped_pooler_and_patroni_are_findings_and_recover", faults::stopped_parts_are_findings_and_recover),
         ("killed_leader_fails_over_and_rejoins_as_replica", killed_leader_fails_over),
         ("scheduled_backup_is_taken_by_the_agent", scheduled_backup_by_agent),
         ("down_stops_everything_and_up_serves_the_old_data", down_then_up_keeps_data),
@@ -84,7 +87,7 @@ fn app_login(cluster: &LocalCluster) -> (String, String) {
 }
 
 /// The real console on the shared cluster, in a tmux window of `width` x `height`.
-fn open_console(cluster: &LocalCluster, width: u16, height: u16) -> Tmux {
+pub(crate) fn open_console(cluster: &LocalCluster, width: u16, height: u16) -> Tmux {
     let (home, dir) = (cluster.root.join("home"), cluster.dir());
     Tmux::start(
         std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
@@ -100,7 +103,7 @@ fn port_of(doc: &Value, name: &str) -> u16 {
 }
 
 /// Waits for a healthy cluster: one leader, two streaming replicas, the pooler on the leader.
-fn healthy(cluster: &LocalCluster) -> Value {
+pub(crate) fn healthy(cluster: &LocalCluster) -> Value {
     cluster.wait_for_status("a healthy cluster", SETTLE, |doc| {
         let Some(leader) = leader(doc) else { return false };
         let streaming = members(doc)
@@ -386,6 +389,25 @@ fn console_survives_resize_storm(cluster: &LocalCluster) {
     assert!(widest <= 100, "drawn wider than the terminal:\n{screen}");
     assert!(screen.lines().any(|l| l.starts_with('┌') && l.trim_end().ends_with('┐') && l.chars().count() == 100));
     console.keys(&["C-c"]);
+}
+
+/// A name built to break out of its quotes is refused before any SQL is sent, with the rule it
+/// breaks; the database it aimed at is still there and no role or statement of it exists.
+fn injected_names_are_refused(cluster: &LocalCluster) {
+    let doc = healthy(cluster);
+    let port = port_of(&doc, &leader(&doc).unwrap());
+    let evil = r#"x"; DROP DATABASE postgres; --"#;
+    let out = cluster.pgdeck(&["user", "create", evil, "--database", "app"]);
+    let text = describe(&out);
+    assert!(!out.status.success() && text.contains("is not allowed: use lowercase letters"), "{text}");
+    let password = admin_password(cluster);
+    let admin = Login { port, database: "postgres", user: "postgres", password: &password };
+    let databases = query(&admin, "SELECT count(*) FROM pg_database WHERE datname = 'postgres'").unwrap();
+    assert_eq!(databases, vec![vec![Some("1".into())]]);
+    let roles = query(&admin, "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'x%'").unwrap();
+    assert_eq!(roles, vec![vec![Some("0".into())]]);
+    let ran = "SELECT count(*) FROM pg_stat_statements WHERE query ILIKE '%DROP DATABASE%'";
+    assert_eq!(query(&admin, ran).unwrap(), vec![vec![Some("0".into())]], "a DROP DATABASE reached the server");
 }
 
 /// `ps` shows no password: none of the cluster's processes (etcd, Patroni, PostgreSQL and its

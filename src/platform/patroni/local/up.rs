@@ -300,7 +300,15 @@ fn check_ports_free(cluster: &LocalCluster) -> Result<()> {
     for (what, port) in cluster.file.ports.all() {
         // Port names start with their component's name (`etcd client`, `<member> patroni`).
         let owner_running = running.iter().any(|c| what.starts_with(c.as_str()));
-        if !owner_running && super::layout::port_in_use(port) {
+        // A member whose Patroni died leaves its PostgreSQL running on the member's port: that is
+        // ours, and the Patroni that `up` starts takes it over.
+        let own_postmaster = cluster
+            .file
+            .ports
+            .members
+            .iter()
+            .any(|m| m.postgres == port && postmaster_running(&cluster.layout.member_data_dir(&m.name)));
+        if !owner_running && !own_postmaster && super::layout::port_in_use(port) {
             bail!(
                 "port {port} ({what}) of the local cluster is taken by another process; stop that process, \
                  or remove this cluster with `pgdeck local down --purge` and create a new one"
@@ -308,6 +316,13 @@ fn check_ports_free(cluster: &LocalCluster) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether the postmaster recorded in `data_dir/postmaster.pid` is alive.
+fn postmaster_running(data_dir: &Path) -> bool {
+    let Ok(text) = fs::read_to_string(data_dir.join("postmaster.pid")) else { return false };
+    let Some(pid) = text.lines().next().and_then(|l| l.trim().parse::<i32>().ok()) else { return false };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }
 
 async fn start_etcd(cluster: &LocalCluster) -> Result<()> {
