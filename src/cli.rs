@@ -373,7 +373,7 @@ fn platform_for(cli: &Cli, paths: &Paths) -> Result<(PatroniPlatform, Thresholds
         bail!("unknown target `{}`; the targets pgdeck knows are: local", cli.target);
     }
     let cluster = LocalCluster::open(Layout::new(paths.local_cluster_dir(cli.dir.as_deref())))?;
-    Ok((PatroniPlatform::new(cluster.target())?, cluster.file.spec.thresholds))
+    Ok((PatroniPlatform::new(cluster.target()?)?, cluster.file.spec.thresholds))
 }
 
 /// One observation round of every source, folded into a fresh State.

@@ -11,6 +11,7 @@ mod support;
 mod aws;
 mod faults;
 mod restore;
+mod tls;
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -42,6 +43,7 @@ fn main() {
         ("credentials_in_secrets_manager_create_and_rotate_users", aws::credentials_in_secrets_manager),
         ("read_only_refuses_actions", read_only_refuses_actions),
         ("no_password_in_process_arguments_or_environments", no_password_in_processes),
+        ("pgdeck_sessions_use_tls_verified_against_the_clusters_ca", tls::sessions_use_verified_tls),
         ("injected_names_are_refused_and_nothing_runs", injected_names_are_refused),
         ("console_cancels_a_query_and_terminates_a_session", console_cancels_and_terminates),
         ("console_restores_the_terminal_on_sigterm_and_sighup", console_restores_terminal_on_signals),
@@ -77,7 +79,7 @@ fn main() {
 
 const SETTLE: Duration = Duration::from_secs(120);
 
-fn admin_password(cluster: &LocalCluster) -> String {
+pub(crate) fn admin_password(cluster: &LocalCluster) -> String {
     cluster.credentials()["postgres/admin-credentials"]["password"].as_str().unwrap().to_owned()
 }
 
@@ -98,7 +100,7 @@ pub(crate) fn open_console(cluster: &LocalCluster, width: u16, height: u16) -> T
     )
 }
 
-fn port_of(doc: &Value, name: &str) -> u16 {
+pub(crate) fn port_of(doc: &Value, name: &str) -> u16 {
     u16::try_from(member(doc, name)["port"].as_u64().unwrap()).unwrap()
 }
 

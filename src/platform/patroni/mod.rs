@@ -50,6 +50,8 @@ pub struct PatroniTarget {
     pub members: Vec<MemberEndpoint>,
     /// The superuser, read from the credential store when a session first needs it.
     pub superuser: Login,
+    /// Verified TLS to the members and the pooler, where they offer it.
+    pub tls: Option<crate::sql::Tls>,
     pub pooler: Option<PoolerEndpoint>,
     pub pgbackrest: Option<PgBackRest>,
     pub backup_schedule: String,
@@ -144,6 +146,7 @@ impl PatroniPlatform {
             port: leader.pg_port,
             database: database.to_owned(),
             login: self.target.superuser.clone(),
+            tls: self.target.tls.clone(),
         };
         Ok((leader.name.clone(), crate::sql::connect(&endpoint, self.target.source_timeout, false).await?))
     }
@@ -240,6 +243,7 @@ impl Platform for PatroniPlatform {
             port: endpoint.pg_port,
             database: "postgres".into(),
             login: self.target.superuser.clone(),
+            tls: self.target.tls.clone(),
         };
         let client = crate::sql::connect(&endpoint, self.target.source_timeout, false).await?;
         let sql = if terminate { "SELECT pg_terminate_backend($1)" } else { "SELECT pg_cancel_backend($1)" };
@@ -380,6 +384,7 @@ impl PasswordServer for LeaderPasswords<'_> {
             port: leader.pg_port,
             database,
             login: Credentials { username: user.to_owned(), password: password.clone() }.into(),
+            tls: self.platform.target.tls.clone(),
         };
         let client = crate::sql::connect(&endpoint, self.platform.target.source_timeout, true).await?;
         client.simple_query("SELECT 1").await?;

@@ -29,6 +29,7 @@ pub fn all(target: &PatroniTarget, rest: &PatroniRest) -> Vec<Box<dyn Source>> {
             port: member.pg_port,
             database: "postgres".into(),
             login: target.superuser.clone(),
+            tls: target.tls.clone(),
         };
         sources.push(Box::new(MemberSql {
             member: member.name.clone(),
@@ -45,6 +46,7 @@ pub fn all(target: &PatroniTarget, rest: &PatroniRest) -> Vec<Box<dyn Source>> {
             port: pooler.port,
             database: "pgbouncer".into(),
             login: target.superuser.clone(),
+            tls: target.tls.clone(),
         };
         sources
             .push(Box::new(Pooler { collector: PoolerCollector::new(&endpoint, &pooler.name, target.source_timeout) }));

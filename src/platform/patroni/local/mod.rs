@@ -7,6 +7,7 @@ pub mod layout;
 pub mod prereq;
 pub mod process;
 pub mod restore;
+pub mod tls;
 mod up;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::platform::patroni::pgbackrest::PgBackRest;
 use crate::platform::patroni::{MemberEndpoint, PatroniTarget, PoolerEndpoint};
 use crate::secrets::Credentials;
 use crate::secrets::{CredentialStore, Login};
+use crate::sql::Tls;
 use layout::{ClusterFile, Layout, LOOPBACK};
 use process::Tracked;
 
@@ -99,10 +101,15 @@ impl LocalCluster {
     /// The cluster as a Patroni target that `status` and the console watch.
     /// Reads no secret: the superuser's password is read when a session first needs it, so a
     /// credential store that is down fails those sessions, not the console.
-    pub fn target(&self) -> PatroniTarget {
+    ///
+    /// Sessions use TLS verified against the cluster's own CA; a cluster made before pgdeck had
+    /// TLS has no CA until its next `up`, and is reached in plain TCP until then.
+    pub fn target(&self) -> Result<PatroniTarget> {
         let store = self.store();
         let superuser = Login::stored(store.clone(), &self.file.spec.secrets.admin);
-        PatroniTarget {
+        let ca = self.layout.tls_ca();
+        let tls = if ca.exists() { Some(Tls(Arc::new(tls::client_config(&ca)?))) } else { None };
+        Ok(PatroniTarget {
             cluster: self.file.spec.name.clone(),
             members: self
                 .file
@@ -130,6 +137,7 @@ impl LocalCluster {
             credential_store: store,
             secrets: self.file.spec.secrets.clone(),
             local_dir: Some(self.layout.root.clone()),
-        }
+            tls,
+        })
     }
 }

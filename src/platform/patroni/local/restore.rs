@@ -338,6 +338,7 @@ pub(super) async fn check_archiving(cluster: &LocalCluster, superuser: &Credenti
             port: member.postgres,
             database: "postgres".into(),
             login: superuser.clone().into(),
+            tls: None,
         };
         let client = connect(&endpoint, Duration::from_secs(5), true)
             .await

@@ -252,6 +252,7 @@ fn make_dirs(cluster: &LocalCluster) -> Result<()> {
         layout.pgbackrest_dir(),
         layout.pgbackrest_repo(),
         layout.pgbackrest_dir().join("spool"),
+        layout.tls_dir(),
     ];
     dirs.extend(cluster.file.ports.members.iter().map(|m| layout.member_dir(&m.name)));
     for dir in dirs {
@@ -289,6 +290,7 @@ pub(super) fn write_configs(cluster: &LocalCluster, logins: &ClusterSecrets, boo
         let text = configs::patroni_config(layout, file, member, &secrets, bootstrap.restore());
         write_private(&layout.patroni_config(&member.name), &text, &file.run_as)?;
     }
+    super::tls::ensure(layout, &file.spec.name, |path, text| write_private(path, text, &file.run_as))?;
     write_private(&layout.pgbouncer_userlist(), &configs::pgbouncer_userlist(&[superuser]), &file.run_as)?;
     write_private(&layout.pgbackrest_config(), &configs::pgbackrest_conf(layout, file), &file.run_as)?;
     Ok(())
@@ -471,8 +473,13 @@ async fn wait_for_cluster(
 }
 
 async fn streaming_replicas(port: u16, superuser: &Credentials) -> Result<usize> {
-    let endpoint =
-        Endpoint { host: LOOPBACK.into(), port, database: "postgres".into(), login: superuser.clone().into() };
+    let endpoint = Endpoint {
+        host: LOOPBACK.into(),
+        port,
+        database: "postgres".into(),
+        login: superuser.clone().into(),
+        tls: None,
+    };
     let client = connect(&endpoint, Duration::from_secs(2), true).await?;
     let row = client.query_one("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", &[]).await?;
     Ok(usize::try_from(row.get::<_, i64>(0)).unwrap_or(0))
@@ -487,6 +494,7 @@ async fn prepare_databases(cluster: &LocalCluster, logins: &ClusterSecrets, lead
         port: leader_port,
         database: "postgres".into(),
         login: superuser.clone().into(),
+        tls: None,
     };
     let client = connect(&endpoint, Duration::from_secs(5), false).await?;
     client
