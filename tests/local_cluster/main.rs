@@ -563,16 +563,43 @@ fn wait_for_write(pooled: &Login<'_>) {
 fn read_only_refuses_actions(cluster: &LocalCluster) {
     let doc = healthy(cluster);
     let replica = replicas(&doc)[0].clone();
-    for args in [
-        vec!["--read-only", "switchover", "--to", &replica, "--confirm", &replica],
-        vec!["--read-only", "backup"],
-        vec!["--read-only", "local", "down"],
-    ] {
-        let out = cluster.pgdeck(&args);
+    let backup = doc["backups"]["last_successful"]["id"].as_str().unwrap().to_owned();
+    // Every subcommand that changes something, each refused with the reason.
+    let mutating = [
+        vec!["switchover", "--to", &replica, "--confirm", &replica],
+        vec!["failover", "--to", &replica, "--confirm", &replica],
+        vec!["backup"],
+        vec!["restore", "--backup", &backup, "--name", "ro-copy", "--confirm", "ro-copy"],
+        vec!["user", "create", "ro_user", "--database", "app"],
+        vec!["user", "rotate", "app", "--confirm", "app"],
+        vec!["local", "up"],
+        vec!["local", "down"],
+    ];
+    for args in &mutating {
+        let out = cluster.pgdeck(&[&["--read-only"], args.as_slice()].concat());
         assert!(!out.status.success(), "{args:?} must refuse");
         assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"), "{}", describe(&out));
     }
-    assert_eq!(leader(&cluster.status()), leader(&doc), "nothing changed");
+    // The same from `read_only = true` in config.toml, as an observer's machine would have it.
+    let config = cluster.root.join("home").join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.toml"), "read_only = true\n").unwrap();
+    for args in &mutating {
+        let out = cluster.pgdeck(args);
+        assert!(!out.status.success() && describe(&out).contains("read-only"), "{args:?}: {}", describe(&out));
+    }
+    std::fs::remove_file(config.join("config.toml")).unwrap();
+    let after = cluster.status();
+    assert_eq!(leader(&after), leader(&doc), "nothing changed");
+    assert_eq!(after["backups"]["count"], doc["backups"]["count"]);
+    assert!(!cluster.root.join("ro-copy").exists());
+    let password = admin_password(cluster);
+    let port = port_of(&after, &leader(&after).unwrap());
+    let admin = Login { port, database: "postgres", user: "postgres", password: &password };
+    assert_eq!(
+        query(&admin, "SELECT count(*) FROM pg_roles WHERE rolname = 'ro_user'").unwrap()[0][0].as_deref(),
+        Some("0")
+    );
 }
 
 fn manual_backup_appears(cluster: &LocalCluster) {
