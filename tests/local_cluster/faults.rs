@@ -39,3 +39,26 @@ pub fn stopped_parts_are_findings_and_recover(cluster: &LocalCluster) {
     console.keys(&["C-c"]);
     healthy(cluster);
 }
+
+/// etcd, Patroni's DCS, killed under a running console: the console says so (Patroni's view is
+/// stale or refused) while the SQL panels keep updating; after `local up` restarts etcd the
+/// cluster settles with one leader again and the findings clear by themselves.
+pub fn stopped_dcs_is_a_finding_and_recovers(cluster: &LocalCluster) {
+    healthy(cluster);
+    let console = open_console(cluster, 160, 48);
+    console.wait_for("a quiet overview", SETTLE, |s| {
+        s.contains(" Members ") && !s.contains("CRIT") && !s.contains("WARN")
+    });
+    let etcd = cluster.pid_of("etcd").unwrap();
+    kill(Pid::from_raw(etcd), Signal::SIGKILL).unwrap();
+    // Patroni's REST API blocks on the unreachable DCS: the member list stops answering, while
+    // the members' SQL sides (LSN, connections) keep being sampled.
+    console.wait_for("the DCS outage shown", SETTLE, |s| s.contains("WARN patroni: ") && s.contains(" 0/"));
+    let out = cluster.pgdeck(&["local", "up"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    console.wait_for("everything back", SETTLE, |s| {
+        s.contains(" Members ") && !s.contains("CRIT") && !s.contains("WARN") && s.matches(" primary ").count() == 1
+    });
+    console.keys(&["C-c"]);
+    healthy(cluster);
+}

@@ -52,6 +52,7 @@ fn main() {
         ("restore_comes_up_as_a_new_cluster_at_the_target_time", restore::restored_as_new_cluster_to_a_point_in_time),
         ("hung_member_is_reported_and_status_returns", hung_member_is_reported),
         ("stopped_pooler_and_patroni_are_findings_and_recover", faults::stopped_parts_are_findings_and_recover),
+        ("stopped_etcd_is_a_finding_and_recovers", faults::stopped_dcs_is_a_finding_and_recovers),
         ("killed_leader_fails_over_and_rejoins_as_replica", killed_leader_fails_over),
         ("scheduled_backup_is_taken_by_the_agent", scheduled_backup_by_agent),
         ("down_stops_everything_and_up_serves_the_old_data", down_then_up_keeps_data),
