@@ -427,7 +427,7 @@ async fn platform_for(cli: &Cli, paths: &Paths) -> Result<(Arc<dyn Platform>, Th
     match Config::load(&paths.config_dir)?.choose_target(cli.target.as_deref(), &overrides)? {
         TargetChoice::Local => {
             let cluster = LocalCluster::open(Layout::new(paths.local_cluster_dir(cli.dir.as_deref())))?;
-            Ok((Arc::new(PatroniPlatform::new(cluster.target().await?)?), cluster.file.spec.thresholds))
+            Ok((Arc::new(PatroniPlatform::new(cluster.target()?)?), cluster.file.spec.thresholds))
         }
         TargetChoice::Cnpg(config) => {
             let spec = ClusterSpec::load(crate::spec::default_spec_file(&paths.config_dir).as_deref())?;

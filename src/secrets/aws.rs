@@ -273,6 +273,58 @@ impl CredentialStore for AwsStore {
     }
 }
 
+/// An [`AwsStore`] that resolves its configuration on first use and again after a failure, so
+/// that a missing region or profile fails the reads that need it, not the program.
+pub struct LazyAwsStore {
+    settings: AwsSettings,
+    store: tokio::sync::OnceCell<AwsStore>,
+}
+
+impl LazyAwsStore {
+    pub fn new(settings: AwsSettings) -> Self {
+        Self { settings, store: tokio::sync::OnceCell::new() }
+    }
+
+    async fn get(&self) -> Result<&AwsStore> {
+        self.store.get_or_try_init(|| AwsStore::connect(&self.settings)).await
+    }
+}
+
+#[async_trait]
+impl CredentialStore for LazyAwsStore {
+    fn location(&self) -> String {
+        match (self.store.get(), &self.settings.region) {
+            (Some(store), _) => store.location(),
+            (None, Some(region)) => format!("AWS Secrets Manager ({region})"),
+            (None, None) => "AWS Secrets Manager".into(),
+        }
+    }
+    async fn read(&self, name: &str) -> Result<Credentials> {
+        self.get().await?.read(name).await
+    }
+    async fn exists(&self, name: &str) -> Result<bool> {
+        self.get().await?.exists(name).await
+    }
+    async fn create(&self, name: &str, credentials: &Credentials, cluster: &str) -> Result<()> {
+        self.get().await?.create(name, credentials, cluster).await
+    }
+    async fn delete(&self, name: &str) -> Result<()> {
+        self.get().await?.delete(name).await
+    }
+    async fn stage(&self, name: &str, credentials: &Credentials) -> Result<String> {
+        self.get().await?.stage(name, credentials).await
+    }
+    async fn promote(&self, name: &str, version: &str) -> Result<()> {
+        self.get().await?.promote(name, version).await
+    }
+    async fn discard(&self, name: &str, version: &str) -> Result<()> {
+        self.get().await?.discard(name, version).await
+    }
+    async fn pending(&self, name: &str) -> Result<Option<(String, Credentials)>> {
+        self.get().await?.pending(name).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

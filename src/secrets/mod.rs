@@ -42,6 +42,74 @@ impl fmt::Display for Secret {
     }
 }
 
+/// A login whose password is read from a credential store when it is first needed, and read
+/// again after a failure or when PostgreSQL rejects it (it may have been rotated). A store that
+/// is down or a secret that is missing fails the session that needed it, with the store's
+/// reason, and nothing else: the sources that need no password keep going.
+#[derive(Clone)]
+pub enum Login {
+    Known(Credentials),
+    Stored(std::sync::Arc<StoredLogin>),
+}
+
+pub struct StoredLogin {
+    store: std::sync::Arc<dyn CredentialStore>,
+    secret: String,
+    cached: tokio::sync::Mutex<Option<Credentials>>,
+}
+
+impl Login {
+    pub fn stored(store: std::sync::Arc<dyn CredentialStore>, secret: &str) -> Self {
+        Login::Stored(std::sync::Arc::new(StoredLogin {
+            store,
+            secret: secret.to_owned(),
+            cached: tokio::sync::Mutex::new(None),
+        }))
+    }
+
+    pub async fn credentials(&self) -> anyhow::Result<Credentials> {
+        match self {
+            Login::Known(credentials) => Ok(credentials.clone()),
+            Login::Stored(stored) => {
+                let mut cached = stored.cached.lock().await;
+                if let Some(credentials) = cached.as_ref() {
+                    return Ok(credentials.clone());
+                }
+                let credentials = stored.store.read(&stored.secret).await?;
+                *cached = Some(credentials.clone());
+                Ok(credentials)
+            }
+        }
+    }
+
+    /// The server refused the password: read the secret again next time.
+    pub async fn forget(&self) {
+        if let Login::Stored(stored) = self {
+            *stored.cached.lock().await = None;
+        }
+    }
+
+    /// Who logs in, for previews: the user, or the secret it will be read from.
+    pub fn describe(&self) -> String {
+        match self {
+            Login::Known(credentials) => credentials.username.clone(),
+            Login::Stored(stored) => format!("the login in {}", stored.secret),
+        }
+    }
+}
+
+impl From<Credentials> for Login {
+    fn from(credentials: Credentials) -> Self {
+        Login::Known(credentials)
+    }
+}
+
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
 /// Which credential store a target uses, as recorded in its configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "snake_case", deny_unknown_fields)]
@@ -67,11 +135,11 @@ impl CredentialSource {
     }
 
     /// Opens the store; `file` is where the local credential file is (used by `File`).
-    pub async fn open(&self, file: &std::path::Path) -> anyhow::Result<std::sync::Arc<dyn CredentialStore>> {
-        Ok(match self {
+    pub fn open(&self, file: &std::path::Path) -> std::sync::Arc<dyn CredentialStore> {
+        match self {
             CredentialSource::File => std::sync::Arc::new(file::FileStore { path: file.to_owned() }),
-            CredentialSource::Aws(settings) => std::sync::Arc::new(aws::AwsStore::connect(settings).await?),
-        })
+            CredentialSource::Aws(settings) => std::sync::Arc::new(aws::LazyAwsStore::new(settings.clone())),
+        }
     }
 }
 

@@ -15,8 +15,9 @@ use serde_json::Value;
 
 use super::SETTLE;
 use crate::support::local_cluster::{describe, leader, member, LocalCluster};
-use crate::support::moto::{Moto, REGION};
+use crate::support::moto::{FaultProxy, Moto, REGION};
 use crate::support::sql::{query, Login};
+use crate::support::tmux::Tmux;
 
 const NAME: &str = "aws-backed";
 
@@ -138,6 +139,30 @@ pub fn credentials_in_secrets_manager(shared: &LocalCluster) {
     assert!(login(current.password.expose()).is_ok(), "AWSCURRENT no longer logs in after an interrupted rotation");
     let staged = failing.staged.lock().unwrap().clone().unwrap();
     assert!(login(staged.expose()).is_err(), "the staged password of the failed rotation still logs in");
+
+    // The console with Secrets Manager refusing at first: the members still show (Patroni needs
+    // no password), the SQL sources say why they fail, and once the store answers the console
+    // recovers by itself.
+    let denying = FaultProxy::start(moto.port, "AccessDeniedException", 400, 20);
+    let mut env: Vec<(&str, String)> = moto
+        .env()
+        .into_iter()
+        .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, denying.url()) } else { (k, v) })
+        .collect();
+    env.push(("PGDECK_HOME", shared.root.join("home").display().to_string()));
+    env.push(("TERM", "xterm-256color".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let console =
+        Tmux::start(Path::new(env!("CARGO_BIN_EXE_pgdeck")), &["--dir", dir.to_str().unwrap()], &env, 160, 48);
+    let denied = console.wait_for("the refusal on screen", SETTLE, |s| {
+        s.contains("access denied") && s.lines().any(|l| l.contains("aws-backed-1") && l.contains(" primary "))
+    });
+    assert!(denied.contains("access denied to read `postgres/admin-credentials` in AWS Secrets Manager"), "{denied}");
+    console.wait_for("the console recovered by itself", SETTLE, |s| {
+        !s.contains("access denied") && s.lines().any(|l| l.contains("aws-backed-1") && l.contains(" primary "))
+    });
+    console.keys(&["C-c"]);
+    drop(console);
 
     // No password reached a log, the audit trail or a screen of this run.
     let passwords = [&admin.password, &first.password, &second.password, &staged];

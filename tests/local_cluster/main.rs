@@ -9,7 +9,9 @@
 mod support;
 
 mod aws;
+mod faults;
 mod restore;
+mod tls;
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -40,12 +42,17 @@ fn main() {
         ("console_creates_a_database_and_a_user_who_logs_in", console_creates_database_and_user),
         ("credentials_in_secrets_manager_create_and_rotate_users", aws::credentials_in_secrets_manager),
         ("read_only_refuses_actions", read_only_refuses_actions),
+        ("no_password_in_process_arguments_or_environments", no_password_in_processes),
+        ("pgdeck_sessions_use_tls_verified_against_the_clusters_ca", tls::sessions_use_verified_tls),
+        ("injected_names_are_refused_and_nothing_runs", injected_names_are_refused),
         ("console_cancels_a_query_and_terminates_a_session", console_cancels_and_terminates),
         ("console_restores_the_terminal_on_sigterm_and_sighup", console_restores_terminal_on_signals),
         ("console_keeps_up_through_a_resize_storm", console_survives_resize_storm),
         ("manual_backup_appears_in_status", manual_backup_appears),
         ("restore_comes_up_as_a_new_cluster_at_the_target_time", restore::restored_as_new_cluster_to_a_point_in_time),
         ("hung_member_is_reported_and_status_returns", hung_member_is_reported),
+        ("stopped_pooler_and_patroni_are_findings_and_recover", faults::stopped_parts_are_findings_and_recover),
+        ("stopped_etcd_is_a_finding_and_recovers", faults::stopped_dcs_is_a_finding_and_recovers),
         ("killed_leader_fails_over_and_rejoins_as_replica", killed_leader_fails_over),
         ("scheduled_backup_is_taken_by_the_agent", scheduled_backup_by_agent),
         ("down_stops_everything_and_up_serves_the_old_data", down_then_up_keeps_data),
@@ -73,7 +80,7 @@ fn main() {
 
 const SETTLE: Duration = Duration::from_secs(120);
 
-fn admin_password(cluster: &LocalCluster) -> String {
+pub(crate) fn admin_password(cluster: &LocalCluster) -> String {
     cluster.credentials()["postgres/admin-credentials"]["password"].as_str().unwrap().to_owned()
 }
 
@@ -82,12 +89,24 @@ fn app_login(cluster: &LocalCluster) -> (String, String) {
     (c["username"].as_str().unwrap().to_owned(), c["password"].as_str().unwrap().to_owned())
 }
 
-fn port_of(doc: &Value, name: &str) -> u16 {
+/// The real console on the shared cluster, in a tmux window of `width` x `height`.
+pub(crate) fn open_console(cluster: &LocalCluster, width: u16, height: u16) -> Tmux {
+    let (home, dir) = (cluster.root.join("home"), cluster.dir());
+    Tmux::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
+        &["--dir", dir.to_str().unwrap()],
+        &[("PGDECK_HOME", home.to_str().unwrap()), ("TERM", "xterm-256color")],
+        width,
+        height,
+    )
+}
+
+pub(crate) fn port_of(doc: &Value, name: &str) -> u16 {
     u16::try_from(member(doc, name)["port"].as_u64().unwrap()).unwrap()
 }
 
 /// Waits for a healthy cluster: one leader, two streaming replicas, the pooler on the leader.
-fn healthy(cluster: &LocalCluster) -> Value {
+pub(crate) fn healthy(cluster: &LocalCluster) -> Value {
     cluster.wait_for_status("a healthy cluster", SETTLE, |doc| {
         let Some(leader) = leader(doc) else { return false };
         let streaming = members(doc)
@@ -203,15 +222,7 @@ fn console_in_tmux(cluster: &LocalCluster) {
     let doc = healthy(cluster);
     let old_leader = leader(&doc).unwrap();
     let backups_before = doc["backups"]["count"].as_u64().unwrap();
-    let home = cluster.root.join("home");
-    let dir = cluster.dir();
-    let console = Tmux::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
-        &["--dir", dir.to_str().unwrap()],
-        &[("PGDECK_HOME", home.to_str().unwrap()), ("TERM", "xterm-256color")],
-        160,
-        48,
-    );
+    let console = open_console(cluster, 160, 48);
     let screen = console.wait_for("three members with their roles", SETTLE, |screen| {
         let primaries = screen.lines().filter(|l| l.contains("postgres-cluster-") && l.contains(" primary ")).count();
         let replicas = screen.lines().filter(|l| l.contains("postgres-cluster-") && l.contains(" replica ")).count();
@@ -277,15 +288,7 @@ fn console_in_tmux(cluster: &LocalCluster) {
 fn console_creates_database_and_user(cluster: &LocalCluster) {
     let doc = healthy(cluster);
     let leader_port = port_of(&doc, &leader(&doc).unwrap());
-    let home = cluster.root.join("home");
-    let dir = cluster.dir();
-    let console = Tmux::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
-        &["--dir", dir.to_str().unwrap()],
-        &[("PGDECK_HOME", home.to_str().unwrap()), ("TERM", "xterm-256color")],
-        80,
-        24,
-    );
+    let console = open_console(cluster, 80, 24);
     console.keys(&["7"]);
     console.wait_for("the catalog", SETTLE, |s| s.contains("Databases on") && s.contains("app"));
 
@@ -331,7 +334,7 @@ fn console_creates_database_and_user(cluster: &LocalCluster) {
     // A secret that is already there cannot be stored again: the role is rolled back with it.
     let mut credentials = cluster.credentials();
     credentials["postgres/bob-credentials"] = serde_json::json!({ "username": "bob", "password": "taken" });
-    std::fs::write(dir.join("credentials.json"), credentials.to_string()).unwrap();
+    std::fs::write(cluster.dir().join("credentials.json"), credentials.to_string()).unwrap();
     console.keys(&["7"]);
     console.wait_for("the catalog", SETTLE, |s| s.contains("Databases on"));
     console.keys(&["U"]);
@@ -370,15 +373,7 @@ fn console_creates_database_and_user(cluster: &LocalCluster) {
 /// Sixty resizes without a pause, down to 1x1 and up to 240x70: the console neither dies nor
 /// stalls, says when it is too small, and then draws the right view at the final size.
 fn console_survives_resize_storm(cluster: &LocalCluster) {
-    let home = cluster.root.join("home");
-    let dir = cluster.dir();
-    let console = Tmux::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
-        &["--dir", dir.to_str().unwrap()],
-        &[("PGDECK_HOME", home.to_str().unwrap()), ("TERM", "xterm-256color")],
-        160,
-        48,
-    );
+    let console = open_console(cluster, 160, 48);
     console.wait_for("the members", SETTLE, |s| s.contains(" Members "));
     let sizes: [(u16, u16); 6] = [(1, 1), (240, 70), (39, 9), (80, 24), (13, 40), (200, 12)];
     for round in 0..60 {
@@ -399,6 +394,44 @@ fn console_survives_resize_storm(cluster: &LocalCluster) {
     console.keys(&["C-c"]);
 }
 
+/// A name built to break out of its quotes is refused before any SQL is sent, with the rule it
+/// breaks; the database it aimed at is still there and no role or statement of it exists.
+fn injected_names_are_refused(cluster: &LocalCluster) {
+    let doc = healthy(cluster);
+    let port = port_of(&doc, &leader(&doc).unwrap());
+    let evil = r#"x"; DROP DATABASE postgres; --"#;
+    let out = cluster.pgdeck(&["user", "create", evil, "--database", "app"]);
+    let text = describe(&out);
+    assert!(!out.status.success() && text.contains("is not allowed: use lowercase letters"), "{text}");
+    let password = admin_password(cluster);
+    let admin = Login { port, database: "postgres", user: "postgres", password: &password };
+    let databases = query(&admin, "SELECT count(*) FROM pg_database WHERE datname = 'postgres'").unwrap();
+    assert_eq!(databases, vec![vec![Some("1".into())]]);
+    let roles = query(&admin, "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'x%'").unwrap();
+    assert_eq!(roles, vec![vec![Some("0".into())]]);
+    let ran = "SELECT count(*) FROM pg_stat_statements WHERE query ILIKE '%DROP DATABASE%'";
+    assert_eq!(query(&admin, ran).unwrap(), vec![vec![Some("0".into())]], "a DROP DATABASE reached the server");
+}
+
+/// `ps` shows no password: none of the cluster's processes (etcd, Patroni, PostgreSQL and its
+/// children, PgBouncer, the agent) has one in its arguments or its environment.
+fn no_password_in_processes(cluster: &LocalCluster) {
+    let credentials = cluster.credentials();
+    let passwords: Vec<&str> =
+        credentials.as_object().unwrap().values().map(|c| c["password"].as_str().unwrap()).collect();
+    assert!(passwords.len() >= 3, "{credentials:#}");
+    let processes = cluster.processes();
+    assert!(processes.len() >= 8, "too few processes found to mean anything: {processes:?}");
+    for (pid, cmdline) in processes {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let environ = String::from_utf8_lossy(&environ);
+        for password in &passwords {
+            assert!(!cmdline.contains(password), "a password is in the arguments of {pid}: {cmdline}");
+            assert!(!environ.contains(password), "a password is in the environment of {pid} ({cmdline})");
+        }
+    }
+}
+
 /// A long query started by the test, seen in Activity, cancelled with C (Enter confirms) and its
 /// session then terminated with T (the pid typed to confirm).
 fn console_cancels_and_terminates(cluster: &LocalCluster) {
@@ -414,15 +447,7 @@ fn console_cancels_and_terminates(cluster: &LocalCluster) {
             (first, second)
         })
     };
-    let home = cluster.root.join("home");
-    let dir = cluster.dir();
-    let console = Tmux::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_pgdeck")),
-        &["--dir", dir.to_str().unwrap()],
-        &[("PGDECK_HOME", home.to_str().unwrap())],
-        160,
-        48,
-    );
+    let console = open_console(cluster, 160, 48);
     console.keys(&["6"]);
     let select = |needle: &str| {
         let screen = console.wait_for(needle, SETTLE, |s| s.contains("Activity on") && s.contains(needle));
@@ -539,16 +564,43 @@ fn wait_for_write(pooled: &Login<'_>) {
 fn read_only_refuses_actions(cluster: &LocalCluster) {
     let doc = healthy(cluster);
     let replica = replicas(&doc)[0].clone();
-    for args in [
-        vec!["--read-only", "switchover", "--to", &replica, "--confirm", &replica],
-        vec!["--read-only", "backup"],
-        vec!["--read-only", "local", "down"],
-    ] {
-        let out = cluster.pgdeck(&args);
+    let backup = doc["backups"]["last_successful"]["id"].as_str().unwrap().to_owned();
+    // Every subcommand that changes something, each refused with the reason.
+    let mutating = [
+        vec!["switchover", "--to", &replica, "--confirm", &replica],
+        vec!["failover", "--to", &replica, "--confirm", &replica],
+        vec!["backup"],
+        vec!["restore", "--backup", &backup, "--name", "ro-copy", "--confirm", "ro-copy"],
+        vec!["user", "create", "ro_user", "--database", "app"],
+        vec!["user", "rotate", "app", "--confirm", "app"],
+        vec!["local", "up"],
+        vec!["local", "down"],
+    ];
+    for args in &mutating {
+        let out = cluster.pgdeck(&[&["--read-only"], args.as_slice()].concat());
         assert!(!out.status.success(), "{args:?} must refuse");
         assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"), "{}", describe(&out));
     }
-    assert_eq!(leader(&cluster.status()), leader(&doc), "nothing changed");
+    // The same from `read_only = true` in config.toml, as an observer's machine would have it.
+    let config = cluster.root.join("home").join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.toml"), "read_only = true\n").unwrap();
+    for args in &mutating {
+        let out = cluster.pgdeck(args);
+        assert!(!out.status.success() && describe(&out).contains("read-only"), "{args:?}: {}", describe(&out));
+    }
+    std::fs::remove_file(config.join("config.toml")).unwrap();
+    let after = cluster.status();
+    assert_eq!(leader(&after), leader(&doc), "nothing changed");
+    assert_eq!(after["backups"]["count"], doc["backups"]["count"]);
+    assert!(!cluster.root.join("ro-copy").exists());
+    let password = admin_password(cluster);
+    let port = port_of(&after, &leader(&after).unwrap());
+    let admin = Login { port, database: "postgres", user: "postgres", password: &password };
+    assert_eq!(
+        query(&admin, "SELECT count(*) FROM pg_roles WHERE rolname = 'ro_user'").unwrap()[0][0].as_deref(),
+        Some("0")
+    );
 }
 
 fn manual_backup_appears(cluster: &LocalCluster) {

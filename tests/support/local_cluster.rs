@@ -104,17 +104,7 @@ impl LocalCluster {
 
     /// Every live process whose command line mentions this cluster's directory.
     pub fn processes(&self) -> Vec<(i32, String)> {
-        let needle = self.dir().to_string_lossy().into_owned();
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
-            let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
-            let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
-            if cmdline.contains(&needle) && !is_zombie(pid) {
-                found.push((pid, cmdline));
-            }
-        }
-        found
+        processes_in(&self.dir())
     }
 
     /// Copies the cluster's logs under `into` and prints their tails, for a failed run.

@@ -79,7 +79,9 @@ impl InstanceSql {
                     host: host.clone(),
                     port: POSTGRES_PORT,
                     database: "postgres".into(),
-                    credentials: credentials.clone(),
+                    login: credentials.clone().into(),
+                    // CNPG serves TLS with its own CA (`<cluster>-ca`); verifying it is not done yet.
+                    tls: None,
                 };
                 Instance {
                     host,
@@ -187,7 +189,8 @@ pub async fn signal_backend(shared: &Shared, member: &str, pid: i32, terminate: 
     let credentials =
         read_credentials(&shared.client, &shared.watches.namespace, &superuser_secret(&shared.watches.cluster_name))
             .await?;
-    let endpoint = Endpoint { host, port: POSTGRES_PORT, database: "postgres".into(), credentials };
+    let endpoint =
+        Endpoint { host, port: POSTGRES_PORT, database: "postgres".into(), login: credentials.into(), tls: None };
     let client = crate::sql::connect(&endpoint, shared.timeout, false).await?;
     let sql = if terminate { "SELECT pg_terminate_backend($1)" } else { "SELECT pg_cancel_backend($1)" };
     let signalled: bool = client.query_one(sql, &[&pid]).await?.try_get(0)?;

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use crate::action::{Action, BackupKind};
 use crate::platform::Platform;
 use crate::secrets::rotate::{self, PasswordServer};
-use crate::secrets::{CredentialStore, Credentials, Secret};
+use crate::secrets::{CredentialStore, Credentials, Login, Secret};
 use crate::source::Source;
 use crate::spec::SecretsSpec;
 use crate::sql::admin;
@@ -48,7 +48,10 @@ pub struct PoolerEndpoint {
 pub struct PatroniTarget {
     pub cluster: String,
     pub members: Vec<MemberEndpoint>,
-    pub superuser: Credentials,
+    /// The superuser, read from the credential store when a session first needs it.
+    pub superuser: Login,
+    /// Verified TLS to the members and the pooler, where they offer it.
+    pub tls: Option<crate::sql::Tls>,
     pub pooler: Option<PoolerEndpoint>,
     pub pgbackrest: Option<PgBackRest>,
     pub backup_schedule: String,
@@ -142,7 +145,8 @@ impl PatroniPlatform {
             host: leader.pg_host.clone(),
             port: leader.pg_port,
             database: database.to_owned(),
-            credentials: self.target.superuser.clone(),
+            login: self.target.superuser.clone(),
+            tls: self.target.tls.clone(),
         };
         Ok((leader.name.clone(), crate::sql::connect(&endpoint, self.target.source_timeout, false).await?))
     }
@@ -202,13 +206,13 @@ impl Platform for PatroniPlatform {
                 let function = if terminate { "pg_terminate_backend" } else { "pg_cancel_backend" };
                 let at = member(Some(name))
                     .map_or_else(|| "<unknown member>".into(), |m| format!("{}:{}", m.pg_host, m.pg_port));
-                format!("SELECT {function}({pid});\n(on {name}, {at}, as {})", self.target.superuser.username)
+                format!("SELECT {function}({pid});\n(on {name}, {at}, as {})", self.target.superuser.describe())
             }
             Action::CreateDatabase { name, owner } => format!(
                 "{};\n(on the leader {}, as {})",
                 admin::create_database(name, owner),
                 leader.unwrap_or("<none>"),
-                self.target.superuser.username
+                self.target.superuser.describe()
             ),
             Action::CreateUser { name, database } => self.create_user_preview(name, database, leader),
             Action::RotatePassword { user } => self.rotation_preview(user, leader),
@@ -238,7 +242,8 @@ impl Platform for PatroniPlatform {
             host: endpoint.pg_host.clone(),
             port: endpoint.pg_port,
             database: "postgres".into(),
-            credentials: self.target.superuser.clone(),
+            login: self.target.superuser.clone(),
+            tls: self.target.tls.clone(),
         };
         let client = crate::sql::connect(&endpoint, self.target.source_timeout, false).await?;
         let sql = if terminate { "SELECT pg_terminate_backend($1)" } else { "SELECT pg_cancel_backend($1)" };
@@ -292,7 +297,7 @@ impl Platform for PatroniPlatform {
     }
 
     async fn rotate_password(&self, user: &str) -> Result<String> {
-        if user == self.target.superuser.username {
+        if user == self.target.superuser.credentials().await?.username {
             bail!(
                 "{user}'s password is also in each member's Patroni configuration (pg_rewind uses it); pgdeck does not \
                  rotate it yet"
@@ -378,7 +383,8 @@ impl PasswordServer for LeaderPasswords<'_> {
             host: leader.pg_host.clone(),
             port: leader.pg_port,
             database,
-            credentials: Credentials { username: user.to_owned(), password: password.clone() },
+            login: Credentials { username: user.to_owned(), password: password.clone() }.into(),
+            tls: self.platform.target.tls.clone(),
         };
         let client = crate::sql::connect(&endpoint, self.platform.target.source_timeout, true).await?;
         client.simple_query("SELECT 1").await?;

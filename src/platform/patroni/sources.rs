@@ -28,7 +28,8 @@ pub fn all(target: &PatroniTarget, rest: &PatroniRest) -> Vec<Box<dyn Source>> {
             host: member.pg_host.clone(),
             port: member.pg_port,
             database: "postgres".into(),
-            credentials: target.superuser.clone(),
+            login: target.superuser.clone(),
+            tls: target.tls.clone(),
         };
         sources.push(Box::new(MemberSql {
             member: member.name.clone(),
@@ -44,7 +45,8 @@ pub fn all(target: &PatroniTarget, rest: &PatroniRest) -> Vec<Box<dyn Source>> {
             host: pooler.host.clone(),
             port: pooler.port,
             database: "pgbouncer".into(),
-            credentials: target.superuser.clone(),
+            login: target.superuser.clone(),
+            tls: target.tls.clone(),
         };
         sources
             .push(Box::new(Pooler { collector: PoolerCollector::new(&endpoint, &pooler.name, target.source_timeout) }));

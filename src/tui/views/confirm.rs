@@ -36,8 +36,11 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>, confirmation:
         Line::from(Span::styled("This will run:", cx.style(Role::Muted))),
     ];
     frame.render_widget(Paragraph::new(head_lines).wrap(Wrap { trim: false }), head);
-    let preview_lines: Vec<Line<'_>> =
-        confirmation.preview.lines().map(|l| Line::from(Span::styled(format!("  {l}"), cx.style(Role::Text)))).collect();
+    let preview_lines: Vec<Line<'_>> = confirmation
+        .preview
+        .lines()
+        .map(|l| Line::from(Span::styled(format!("  {l}"), cx.style(Role::Text))))
+        .collect();
     frame.render_widget(Paragraph::new(preview_lines).wrap(Wrap { trim: false }), preview);
     let question = match &confirmation.phrase {
         Some(phrase) => {

@@ -161,6 +161,11 @@ pub fn patroni_config(
             "parameters": {
                 "unix_socket_directories": layout.run_dir(),
                 "archive_command": archive_command(layout, cluster, member),
+                // TLS for every TCP client that asks (pgdeck always does, and verifies the
+                // certificate against the cluster's own CA); replicas' connections prefer it.
+                "ssl": "on",
+                "ssl_cert_file": layout.tls_cert(),
+                "ssl_key_file": layout.tls_key(),
             },
             "pg_hba": hba,
             "pg_ident": [format!("pgdeck {} {}", cluster.run_as.user, secrets.superuser.username)],
@@ -190,6 +195,13 @@ pub fn pgbouncer_ini(layout: &Layout, cluster: &ClusterFile, leader_port: u16, a
     // Every other login is looked up in PostgreSQL as it is now, so a user pgdeck creates or
     // rotates logs in through the pooler at once; its SCRAM secret serves both legs.
     let _ = writeln!(ini, "auth_user = {admin_user}");
+    // Clients may use TLS (pgdeck does); PgBouncer itself reaches PostgreSQL only over TLS that
+    // it verifies against the cluster's CA.
+    let _ = writeln!(ini, "client_tls_sslmode = allow");
+    let _ = writeln!(ini, "client_tls_cert_file = {}", layout.tls_cert().display());
+    let _ = writeln!(ini, "client_tls_key_file = {}", layout.tls_key().display());
+    let _ = writeln!(ini, "server_tls_sslmode = verify-full");
+    let _ = writeln!(ini, "server_tls_ca_file = {}", layout.tls_ca().display());
     let _ = writeln!(ini, "auth_query = SELECT usename, passwd FROM pg_shadow WHERE usename = $1");
     let _ = writeln!(ini, "admin_users = {admin_user}");
     let _ = writeln!(ini, "stats_users = {admin_user}");

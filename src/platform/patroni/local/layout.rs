@@ -61,6 +61,19 @@ impl Layout {
     pub fn pgbackrest_repo(&self) -> PathBuf {
         self.pgbackrest_dir().join("repo")
     }
+    pub fn tls_dir(&self) -> PathBuf {
+        self.root.join("tls")
+    }
+    /// The cluster's own CA, which pgdeck trusts for this cluster alone.
+    pub fn tls_ca(&self) -> PathBuf {
+        self.tls_dir().join("ca.crt")
+    }
+    pub fn tls_cert(&self) -> PathBuf {
+        self.tls_dir().join("server.crt")
+    }
+    pub fn tls_key(&self) -> PathBuf {
+        self.tls_dir().join("server.key")
+    }
     pub fn pid_file(&self, component: &str) -> PathBuf {
         self.run_dir().join(format!("{component}.pid"))
     }

@@ -7,6 +7,7 @@ pub mod layout;
 pub mod prereq;
 pub mod process;
 pub mod restore;
+pub mod tls;
 mod up;
 
 use std::sync::Arc;
@@ -16,8 +17,9 @@ use anyhow::{Context, Result};
 
 use crate::platform::patroni::pgbackrest::PgBackRest;
 use crate::platform::patroni::{MemberEndpoint, PatroniTarget, PoolerEndpoint};
-use crate::secrets::CredentialStore;
 use crate::secrets::Credentials;
+use crate::secrets::{CredentialStore, Login};
+use crate::sql::Tls;
 use layout::{ClusterFile, Layout, LOOPBACK};
 use process::Tracked;
 
@@ -54,13 +56,13 @@ impl LocalCluster {
     }
 
     /// The cluster's credential store: its file, or Secrets Manager.
-    pub async fn store(&self) -> Result<Arc<dyn CredentialStore>> {
-        self.file.credentials.open(&self.layout.credentials_file()).await
+    pub fn store(&self) -> Arc<dyn CredentialStore> {
+        self.file.credentials.open(&self.layout.credentials_file())
     }
 
     /// The three logins the cluster itself needs, read once from its store.
     pub async fn secrets(&self) -> Result<ClusterSecrets> {
-        let store = self.store().await?;
+        let store = self.store();
         let names = &self.file.spec.secrets;
         Ok(ClusterSecrets {
             superuser: store.read(&names.admin).await?,
@@ -97,9 +99,16 @@ impl LocalCluster {
     }
 
     /// The cluster as a Patroni target that `status` and the console watch.
-    pub async fn target(&self) -> Result<PatroniTarget> {
-        let store = self.store().await?;
-        let superuser = store.read(&self.file.spec.secrets.admin).await?;
+    /// Reads no secret: the superuser's password is read when a session first needs it, so a
+    /// credential store that is down fails those sessions, not the console.
+    ///
+    /// Sessions use TLS verified against the cluster's own CA; a cluster made before pgdeck had
+    /// TLS has no CA until its next `up`, and is reached in plain TCP until then.
+    pub fn target(&self) -> Result<PatroniTarget> {
+        let store = self.store();
+        let superuser = Login::stored(store.clone(), &self.file.spec.secrets.admin);
+        let ca = self.layout.tls_ca();
+        let tls = if ca.exists() { Some(Tls(Arc::new(tls::client_config(&ca)?))) } else { None };
         Ok(PatroniTarget {
             cluster: self.file.spec.name.clone(),
             members: self
@@ -128,6 +137,7 @@ impl LocalCluster {
             credential_store: store,
             secrets: self.file.spec.secrets.clone(),
             local_dir: Some(self.layout.root.clone()),
+            tls,
         })
     }
 }

@@ -337,7 +337,8 @@ pub(super) async fn check_archiving(cluster: &LocalCluster, superuser: &Credenti
             host: LOOPBACK.into(),
             port: member.postgres,
             database: "postgres".into(),
-            credentials: superuser.clone(),
+            login: superuser.clone().into(),
+            tls: None,
         };
         let client = connect(&endpoint, Duration::from_secs(5), true)
             .await

@@ -197,7 +197,7 @@ async fn generate_credentials(cluster: &LocalCluster, out: &mut (dyn Write + Sen
         }
         return file.save();
     }
-    let store = cluster.store().await?;
+    let store = cluster.store();
     for (name, user) in wanted {
         if store.exists(name).await? {
             let existing = store.read(name).await?;
@@ -252,6 +252,7 @@ fn make_dirs(cluster: &LocalCluster) -> Result<()> {
         layout.pgbackrest_dir(),
         layout.pgbackrest_repo(),
         layout.pgbackrest_dir().join("spool"),
+        layout.tls_dir(),
     ];
     dirs.extend(cluster.file.ports.members.iter().map(|m| layout.member_dir(&m.name)));
     for dir in dirs {
@@ -289,6 +290,7 @@ pub(super) fn write_configs(cluster: &LocalCluster, logins: &ClusterSecrets, boo
         let text = configs::patroni_config(layout, file, member, &secrets, bootstrap.restore());
         write_private(&layout.patroni_config(&member.name), &text, &file.run_as)?;
     }
+    super::tls::ensure(layout, &file.spec.name, |path, text| write_private(path, text, &file.run_as))?;
     write_private(&layout.pgbouncer_userlist(), &configs::pgbouncer_userlist(&[superuser]), &file.run_as)?;
     write_private(&layout.pgbackrest_config(), &configs::pgbackrest_conf(layout, file), &file.run_as)?;
     Ok(())
@@ -300,7 +302,15 @@ fn check_ports_free(cluster: &LocalCluster) -> Result<()> {
     for (what, port) in cluster.file.ports.all() {
         // Port names start with their component's name (`etcd client`, `<member> patroni`).
         let owner_running = running.iter().any(|c| what.starts_with(c.as_str()));
-        if !owner_running && super::layout::port_in_use(port) {
+        // A member whose Patroni died leaves its PostgreSQL running on the member's port: that is
+        // ours, and the Patroni that `up` starts takes it over.
+        let own_postmaster = cluster
+            .file
+            .ports
+            .members
+            .iter()
+            .any(|m| m.postgres == port && postmaster_running(&cluster.layout.member_data_dir(&m.name)));
+        if !owner_running && !own_postmaster && super::layout::port_in_use(port) {
             bail!(
                 "port {port} ({what}) of the local cluster is taken by another process; stop that process, \
                  or remove this cluster with `pgdeck local down --purge` and create a new one"
@@ -308,6 +318,13 @@ fn check_ports_free(cluster: &LocalCluster) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether the postmaster recorded in `data_dir/postmaster.pid` is alive.
+fn postmaster_running(data_dir: &Path) -> bool {
+    let Ok(text) = fs::read_to_string(data_dir.join("postmaster.pid")) else { return false };
+    let Some(pid) = text.lines().next().and_then(|l| l.trim().parse::<i32>().ok()) else { return false };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }
 
 async fn start_etcd(cluster: &LocalCluster) -> Result<()> {
@@ -456,8 +473,13 @@ async fn wait_for_cluster(
 }
 
 async fn streaming_replicas(port: u16, superuser: &Credentials) -> Result<usize> {
-    let endpoint =
-        Endpoint { host: LOOPBACK.into(), port, database: "postgres".into(), credentials: superuser.clone() };
+    let endpoint = Endpoint {
+        host: LOOPBACK.into(),
+        port,
+        database: "postgres".into(),
+        login: superuser.clone().into(),
+        tls: None,
+    };
     let client = connect(&endpoint, Duration::from_secs(2), true).await?;
     let row = client.query_one("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", &[]).await?;
     Ok(usize::try_from(row.get::<_, i64>(0)).unwrap_or(0))
@@ -471,7 +493,8 @@ async fn prepare_databases(cluster: &LocalCluster, logins: &ClusterSecrets, lead
         host: LOOPBACK.into(),
         port: leader_port,
         database: "postgres".into(),
-        credentials: superuser.clone(),
+        login: superuser.clone().into(),
+        tls: None,
     };
     let client = connect(&endpoint, Duration::from_secs(5), false).await?;
     client
