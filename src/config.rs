@@ -62,6 +62,8 @@ pub struct Config {
     /// How to reach AWS Secrets Manager (region, endpoint, profile), where the SDK's own
     /// resolution should not decide.
     pub aws: crate::secrets::aws::AwsSettings,
+    /// Record every console session into the state dir's `recordings/`, as `--record` does.
+    pub record: bool,
 }
 
 impl Config {
@@ -72,8 +74,8 @@ impl Config {
         toml::from_str(&text).map_err(|e| {
             let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             anyhow::anyhow!(
-                "{}:{line}: {}; the settings it takes are: read_only = true|false, and [aws] with region, endpoint, \
-                 profile",
+                "{}:{line}: {}; the settings it takes are: read_only = true|false, record = true|false, and [aws] with \
+                 region, endpoint, profile",
                 path.display(),
                 e.message().trim()
             )
