@@ -40,7 +40,8 @@ pub fn header(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     if cx.ui.display_paused {
         spans.push(Span::styled("PAUSED ", cx.style(Role::Warning)));
     }
-    if cx.ui.read_only {
+    // A replay is read-only by construction; saying it twice costs the narrow header its room.
+    if cx.ui.read_only && cx.ui.replay.is_none() {
         spans.push(Span::styled("READ-ONLY ", cx.style(Role::Warning)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
