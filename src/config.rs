@@ -107,4 +107,11 @@ mod tests {
         let e = Config::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("config.toml:2") && e.contains("readonly"), "{e}");
     }
+
+    #[test]
+    fn record_comes_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), "record = true\n").unwrap();
+        assert!(Config::load(dir.path()).unwrap().record);
+    }
 }
