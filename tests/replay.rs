@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use pgdeck::action::{Action, ActionOutcome, ActionRequest, BackupKind};
 use pgdeck::model::{Backend, BackupCatalog, BackupReport, BackupStatus, MemberReport, Role};
 use pgdeck::observation::{Observation, ObservationKind};
-use pgdeck::record::{Header, Recorder};
+use pgdeck::record::{Header, Recorder, SCHEMA_VERSION};
 use pgdeck::spec::ThresholdsSpec;
 use serde_json::Value;
 
@@ -199,12 +199,14 @@ fn a_recording_from_another_schema_version_is_refused_with_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("future.jsonl");
     record(&file);
-    let written = std::fs::read_to_string(&file).unwrap().replacen("\"schema_version\":1", "\"schema_version\":2", 1);
+    let current = format!("\"schema_version\":{SCHEMA_VERSION}");
+    let newer = format!("\"schema_version\":{}", SCHEMA_VERSION + 1);
+    let written = std::fs::read_to_string(&file).unwrap().replacen(&current, &newer, 1);
     std::fs::write(&file, written).unwrap();
     for args in [vec!["replay", file.to_str().unwrap(), "--headless"], vec!["report", file.to_str().unwrap()]] {
         let out = pgdeck(dir.path(), &args);
         assert!(!out.status.success());
         let e = text(&out.stderr);
-        assert!(e.contains("schema version 2") && e.contains("newer pgdeck"), "{e}");
+        assert!(e.contains(&format!("schema version {}", SCHEMA_VERSION + 1)) && e.contains("newer pgdeck"), "{e}");
     }
 }

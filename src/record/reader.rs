@@ -1,13 +1,15 @@
 //! Reading a recording back: the header decides whether this pgdeck can read it at all; a line
 //! that is not an observation (truncated by a kill, corrupted) is reported by number and skipped.
 
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::observation::Observation;
-use crate::record::{Header, READABLE_VERSIONS, SCHEMA_VERSION};
+use crate::observation::{Observation, ObservationKind};
+use crate::record::delta::{Previous, WorkloadLine};
+use crate::record::{Header, Repeat, RepeatKey, READABLE_VERSIONS, SCHEMA_VERSION};
 
 #[derive(Debug, Clone)]
 pub struct Recording {
@@ -51,6 +53,9 @@ pub fn parse(input: impl BufRead, name: &str) -> Result<Recording> {
     };
     let mut observations = Vec::new();
     let mut skipped = Vec::new();
+    // The last full observation of each repeat key, for the repeat lines that follow it.
+    let mut last: HashMap<(String, RepeatKey), ObservationKind> = HashMap::new();
+    let mut workload = Previous::default();
     for (n, line) in lines {
         let skip = |reason: String| Skipped { file: name.to_owned(), line: n + 1, reason };
         let line = match line {
@@ -63,12 +68,50 @@ pub fn parse(input: impl BufRead, name: &str) -> Result<Recording> {
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Observation>(&line) {
+        match read_line(&line, &mut last, &mut workload) {
             Ok(observation) => observations.push(observation),
-            Err(e) => skipped.push(skip(e.to_string())),
+            Err(reason) => skipped.push(skip(reason)),
         }
     }
     Ok(Recording { header, observations, skipped })
+}
+
+/// One line after the header: a full observation, a repeat, or a workload delta.
+fn read_line(
+    line: &str,
+    last: &mut HashMap<(String, RepeatKey), ObservationKind>,
+    workload: &mut Previous,
+) -> Result<Observation, String> {
+    let full = match serde_json::from_str::<Observation>(line) {
+        Ok(observation) => {
+            if let Some(key) = RepeatKey::of(&observation.kind) {
+                last.insert((observation.source.clone(), key), observation.kind.clone());
+            }
+            workload.remember(&observation);
+            return Ok(observation);
+        }
+        Err(e) => e.to_string(),
+    };
+    if let Ok(repeat) = serde_json::from_str::<Repeat>(line) {
+        let Some(kind) = last.get(&(repeat.source.clone(), repeat.repeat.clone())) else {
+            return Err(format!(
+                "it repeats the last {} from {}, which is not in the file (skipped or cut off)",
+                repeat.repeat.kind, repeat.source
+            ));
+        };
+        let observation = Observation::new(repeat.at, repeat.source, kind.clone());
+        workload.remember(&observation);
+        return Ok(observation);
+    }
+    if let Ok(delta) = serde_json::from_str::<WorkloadLine>(line) {
+        let observation = workload.decode(delta)?;
+        if let Some(key) = RepeatKey::of(&observation.kind) {
+            last.insert((observation.source.clone(), key), observation.kind.clone());
+        }
+        return Ok(observation);
+    }
+    // Neither form: the error of the most common one says most about what is wrong.
+    Err(full)
 }
 
 fn header_of(line: &str, name: &str) -> Result<Header> {
@@ -109,6 +152,21 @@ mod tests {
         assert_eq!(recording.skipped.len(), 1);
         let shown = recording.skipped[0].to_string();
         assert!(shown.starts_with("r.jsonl:3: not an observation (") && shown.ends_with("); skipped"), "{shown}");
+    }
+
+    #[test]
+    fn repeats_stand_for_the_last_full_observation_of_their_key() {
+        const POOLER: &str = r#"{"at":"2026-11-25T18:00:01Z","source":"pooler","kind":{"type":"source_failed","member":null,"error":"down"}}"#;
+        const AGAIN: &str = r#"{"at":"2026-11-25T18:00:02Z","source":"pooler","repeat":{"type":"source_failed"}}"#;
+        let v2 = HEADER.replace("\"schema_version\":1", "\"schema_version\":2");
+        let recording = parse(format!("{v2}\n{POOLER}\n{AGAIN}\n").as_bytes(), "r.jsonl").unwrap();
+        assert_eq!(recording.observations.len(), 2);
+        assert_eq!(recording.observations[1].kind, recording.observations[0].kind);
+        assert_eq!(recording.observations[1].at.to_rfc3339(), "2026-11-25T18:00:02+00:00");
+        // Its original cut off: the repeat cannot be read, and says why.
+        let recording = parse(format!("{v2}\n{}\n{AGAIN}\n", &POOLER[..30]).as_bytes(), "r.jsonl").unwrap();
+        assert_eq!(recording.skipped.len(), 2);
+        assert!(recording.skipped[1].reason.contains("repeats the last source_failed from pooler"));
     }
 
     #[test]

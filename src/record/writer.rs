@@ -1,6 +1,7 @@
 //! The recorder: a thread that appends JSON lines and flushes at least once a second, so a
 //! console killed outright loses at most the last second. The event loop only hands it values.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -12,12 +13,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::observation::{Observation, ObservationKind};
-use crate::record::Header;
+use crate::record::delta::Previous;
+use crate::record::{Header, Repeat, RepeatKey};
 
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
 pub struct Recorder {
-    lines: Option<mpsc::Sender<String>>,
+    lines: Option<mpsc::Sender<Observation>>,
     thread: Option<JoinHandle<()>>,
     path: PathBuf,
 }
@@ -39,7 +41,7 @@ impl Recorder {
         let mut out = BufWriter::new(file);
         writeln!(out, "{}", serde_json::to_string(header)?)?;
         out.flush()?;
-        let (tx, rx) = mpsc::channel::<String>();
+        let (tx, rx) = mpsc::channel::<Observation>();
         let shown = path.display().to_string();
         let thread = std::thread::Builder::new()
             .name("recorder".into())
@@ -52,15 +54,10 @@ impl Recorder {
         &self.path
     }
 
-    /// Queues one observation, with anything that could hold a secret redacted.
+    /// Queues one observation; the thread redacts, compacts and writes it.
     pub fn record(&self, observation: &Observation) {
-        let Some(lines) = &self.lines else { return };
-        let redacted = redact(observation);
-        match serde_json::to_string(redacted.as_ref().unwrap_or(observation)) {
-            Ok(line) => {
-                let _ = lines.send(line);
-            }
-            Err(e) => tracing::error!("cannot record an observation from {}: {e}", observation.source),
+        if let Some(lines) = &self.lines {
+            let _ = lines.send(observation.clone());
         }
     }
 }
@@ -75,15 +72,47 @@ impl Drop for Recorder {
     }
 }
 
-fn write_lines(rx: &mpsc::Receiver<String>, mut out: BufWriter<File>, path: &str) {
+/// The line for `observation`: a [`Repeat`] when it equals the last of its key, else the whole
+/// observation (with secrets taken out).
+fn line_for(observation: &Observation, last: &mut Compaction) -> Result<String> {
+    let redacted = redact(observation);
+    let observation = redacted.as_ref().unwrap_or(observation);
+    if let Some(key) = RepeatKey::of(&observation.kind) {
+        let key = (observation.source.clone(), key);
+        if last.repeats.get(&key) == Some(&observation.kind) {
+            let repeat = Repeat { at: observation.at, source: observation.source.clone(), repeat: key.1 };
+            return Ok(serde_json::to_string(&repeat)?);
+        }
+        last.repeats.insert(key, observation.kind.clone());
+    }
+    if let Some(delta) = last.workload.encode(observation) {
+        return Ok(serde_json::to_string(&delta)?);
+    }
+    Ok(serde_json::to_string(observation)?)
+}
+
+/// What the writer remembers to write repeats and deltas.
+#[derive(Default)]
+struct Compaction {
+    repeats: HashMap<(String, RepeatKey), ObservationKind>,
+    workload: Previous,
+}
+
+fn write_lines(rx: &mpsc::Receiver<Observation>, mut out: BufWriter<File>, path: &str) {
     let mut last_flush = Instant::now();
     let mut failed = false;
+    let mut last = Compaction::default();
     loop {
         let received = rx.recv_timeout(FLUSH_EVERY);
         let closed = matches!(received, Err(mpsc::RecvTimeoutError::Disconnected));
-        if let Ok(line) = received {
-            if let Err(e) = writeln!(out, "{line}") {
-                failed = report_once(failed, path, &e);
+        if let Ok(observation) = received {
+            match line_for(&observation, &mut last) {
+                Ok(line) => {
+                    if let Err(e) = writeln!(out, "{line}") {
+                        failed = report_once(failed, path, &e);
+                    }
+                }
+                Err(e) => tracing::error!("cannot record an observation from {}: {e}", observation.source),
             }
         }
         if closed || last_flush.elapsed() >= FLUSH_EVERY {

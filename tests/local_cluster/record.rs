@@ -88,6 +88,8 @@ fn live_session(cluster: &LocalCluster, file: &Path) -> Live {
     console.keys(&["B"]);
     console.wait_for("the backup dialog", Duration::from_secs(10), |s| s.contains("Enter to confirm"));
     console.keys(&["Escape"]);
+    // Wait for it to close: an Esc followed at once by B reads as alt-B.
+    console.wait_for("the dialog closed", Duration::from_secs(10), |s| !s.contains("Enter to confirm"));
     // The manual backup: B, Enter; its outcome in Events.
     console.keys(&["B"]);
     console.wait_for("the backup dialog", Duration::from_secs(10), |s| s.contains("Enter to confirm"));
@@ -139,7 +141,10 @@ fn live_session(cluster: &LocalCluster, file: &Path) -> Live {
 
 fn check_header_and_size(recording: &str) {
     let header: Value = serde_json::from_str(recording.lines().next().unwrap()).unwrap();
-    assert_eq!((header["schema_version"].as_u64(), header["target"].as_str()), (Some(1), Some("local")));
+    assert_eq!(
+        (header["schema_version"].as_u64(), header["target"].as_str()),
+        (Some(u64::from(pgdeck::record::SCHEMA_VERSION)), Some("local"))
+    );
     assert!(header["platform"].as_str().unwrap().starts_with("patroni http://"), "{header}");
     let (first, last) = {
         let at = |line: &str| serde_json::from_str::<Value>(line).unwrap()["at"].as_str().unwrap().to_owned();
@@ -150,8 +155,17 @@ fn check_header_and_size(recording: &str) {
         chrono::DateTime::parse_from_rfc3339(&last).unwrap() - chrono::DateTime::parse_from_rfc3339(&first).unwrap();
     #[allow(clippy::cast_precision_loss)]
     let per_minute = recording.len() as f64 / (span.num_milliseconds() as f64 / 60_000.0);
+    let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
+    for line in recording.lines().skip(1) {
+        let value = serde_json::from_str::<Value>(line).unwrap();
+        let kind = match value["kind"]["type"].as_str() {
+            Some(kind) => kind.to_owned(),
+            None => format!("repeat:{}", value["repeat"]["type"].as_str().unwrap()),
+        };
+        *by_kind.entry(kind).or_default() += line.len() + 1;
+    }
     eprintln!(
-        "recording: {} bytes over {} s: {:.0} KiB per minute",
+        "recording: {} bytes over {} s: {:.0} KiB per minute; bytes by kind: {by_kind:?}",
         recording.len(),
         span.num_seconds(),
         per_minute / 1024.0
