@@ -75,6 +75,42 @@ pub fn session_is_recorded_replayed_and_reported(cluster: &LocalCluster) {
     check_replay(cluster, &file, &live);
     check_report(cluster, &file, &live);
     check_audit(cluster, &recording);
+    replay_in_the_console(cluster, &file, &live);
+}
+
+/// The same console over the recording: the bar, pause, seek to the leader change and to the end,
+/// and a mutating key refused with the reason.
+fn replay_in_the_console(cluster: &LocalCluster, file: &Path, live: &Live) {
+    let home = cluster.root.join("home");
+    let console = Tmux::start(
+        Path::new(env!("CARGO_BIN_EXE_pgdeck")),
+        &["replay", file.to_str().unwrap()],
+        &[("PGDECK_HOME", home.to_str().unwrap()), ("TERM", "xterm-256color")],
+        160,
+        48,
+    );
+    console.wait_for("the replay bar, playing", SETTLE, |s| s.contains("▶ PLAY 1x") && s.contains(" REPLAY"));
+    console.keys(&["p"]);
+    console.wait_for("the replay paused", Duration::from_secs(10), |s| s.contains("⏸ PAUSED"));
+    console.keys(&["f"]);
+    console.wait_for("the first role change", Duration::from_secs(10), |s| {
+        s.contains(&format!("leader {}", live.target)) || s.contains("NO LEADER")
+    });
+    console.keys(&["J"]);
+    console.type_text("end");
+    console.keys(&["Enter"]);
+    let screen = console.wait_for("the end of the recording", Duration::from_secs(10), |s| s.contains("■ END"));
+    assert!(screen.contains(&format!("leader {}", live.target)), "{screen}");
+    console.keys(&["B"]);
+    console.wait_for("the backup refused", Duration::from_secs(10), |s| s.contains("a replay is read-only"));
+    console.keys(&["C-c"]);
+    let audit = pgdeck::audit::read_all(&home.join("state"));
+    let refused = audit.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).any(|e| {
+        e["event"] == "refused"
+            && e["action"] == "backup"
+            && e["target"].as_str().is_some_and(|t| t.starts_with("replay:"))
+    });
+    assert!(refused, "the refusal in the replay is audited:\n{audit}");
 }
 
 /// Cancelled and confirmed backups, a refused failover and a switchover, typed into the console.
@@ -158,9 +194,10 @@ fn check_header_and_size(recording: &str) {
     let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
     for line in recording.lines().skip(1) {
         let value = serde_json::from_str::<Value>(line).unwrap();
-        let kind = match value["kind"]["type"].as_str() {
-            Some(kind) => kind.to_owned(),
-            None => format!("repeat:{}", value["repeat"]["type"].as_str().unwrap()),
+        let kind = match (value["kind"]["type"].as_str(), value["repeat"]["type"].as_str()) {
+            (Some(kind), _) => kind.to_owned(),
+            (None, Some(repeated)) => format!("repeat:{repeated}"),
+            (None, None) => "workload_delta".to_owned(),
         };
         *by_kind.entry(kind).or_default() += line.len() + 1;
     }
