@@ -1,6 +1,7 @@
 //! Workload samples, written as changes: pg_stat_statements' rows mostly keep their counters
 //! from one second to the next, and a full sample per member per second was most of a recording.
-//! A row equal to row `i` of the member's previous sample is written as `{"same": i}`.
+//! A row equal to row `i` of the member's previous sample is written as `{"same": i}`; the same
+//! statement with new counters as `{"was": i, "calls": …}`, without its text again.
 
 use std::collections::HashMap;
 
@@ -14,7 +15,47 @@ use crate::observation::{Observation, ObservationKind};
 #[serde(untagged)]
 pub enum StatementEntry {
     Same { same: usize },
+    Counters(Counters),
     Row(StatementRow),
+}
+
+/// A statement of the previous sample (row `was`) with its counters moved on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    pub was: usize,
+    pub calls: i64,
+    pub total_exec_ms: f64,
+    pub rows: i64,
+    pub shared_blks_hit: i64,
+    pub shared_blks_read: i64,
+}
+
+impl Counters {
+    fn of(was: usize, row: &StatementRow) -> Self {
+        Self {
+            was,
+            calls: row.calls,
+            total_exec_ms: row.total_exec_ms,
+            rows: row.rows,
+            shared_blks_hit: row.shared_blks_hit,
+            shared_blks_read: row.shared_blks_read,
+        }
+    }
+
+    fn applied_to(&self, before: &StatementRow) -> StatementRow {
+        StatementRow {
+            calls: self.calls,
+            total_exec_ms: self.total_exec_ms,
+            rows: self.rows,
+            shared_blks_hit: self.shared_blks_hit,
+            shared_blks_read: self.shared_blks_read,
+            ..before.clone()
+        }
+    }
+}
+
+fn same_statement(a: &StatementRow, b: &StatementRow) -> bool {
+    (a.queryid, &a.user, &a.database, &a.query) == (b.queryid, &b.user, &b.database, &b.query)
 }
 
 /// `{"at":…,"source":…,"workload":{"member":…,"backends":[…],"statements":[{"same":3},{…row…}]}}`
@@ -48,12 +89,18 @@ impl Previous {
         let mut same = 0;
         let entries: Vec<StatementEntry> = statements
             .iter()
-            .map(|row| match before.iter().position(|b| b == row) {
-                Some(i) => {
+            .map(|row| {
+                if let Some(i) = before.iter().position(|b| b == row) {
                     same += 1;
-                    StatementEntry::Same { same: i }
+                    return StatementEntry::Same { same: i };
                 }
-                None => StatementEntry::Row(row.clone()),
+                match before.iter().position(|b| same_statement(b, row)) {
+                    Some(i) => {
+                        same += 1;
+                        StatementEntry::Counters(Counters::of(i, row))
+                    }
+                    None => StatementEntry::Row(row.clone()),
+                }
             })
             .collect();
         (same > 0).then(|| WorkloadLine {
@@ -79,14 +126,20 @@ impl Previous {
             .into_iter()
             .map(|entry| match entry {
                 StatementEntry::Row(row) => Ok(row),
-                StatementEntry::Same { same } => before.get(same).cloned().ok_or_else(|| {
-                    format!("it refers to statement {same} of the previous workload sample of {member}, which is not in the file")
-                }),
+                StatementEntry::Same { same } => before.get(same).cloned().ok_or_else(|| missing(same, &member)),
+                StatementEntry::Counters(counters) => before
+                    .get(counters.was)
+                    .map(|b| counters.applied_to(b))
+                    .ok_or_else(|| missing(counters.was, &member)),
             })
             .collect::<Result<Vec<_>, String>>()?;
         self.statements.insert(key, rows.clone());
         Ok(Observation::new(at, source, ObservationKind::WorkloadSampled { member, backends, statements: rows }))
     }
+}
+
+fn missing(row: usize, member: &str) -> String {
+    format!("it refers to statement {row} of the previous workload sample of {member}, which is not in the file")
 }
 
 #[cfg(test)]
@@ -123,13 +176,16 @@ mod tests {
         assert!(writer.encode(&first).is_none(), "nothing to refer to yet");
         reader.remember(&first);
         // Row 2 was called again and moved to the top; 1 and 3 did not change.
-        let second = sample(1, vec![row(2, 21), row(1, 10), row(3, 30)]);
+        let second = sample(1, vec![row(2, 21), row(1, 10), row(3, 30), row(4, 1)]);
         let line = writer.encode(&second).unwrap();
         let text = serde_json::to_string(&line).unwrap();
         assert!(text.contains(r#"{"same":0}"#) && text.contains(r#"{"same":2}"#), "{text}");
+        // Row 2's text is not written again; row 4 is new, so it is.
+        assert!(text.contains(r#"{"was":1,"calls":21,"#) && !text.contains("SELECT 2"), "{text}");
+        assert!(text.contains("SELECT 4"), "{text}");
         let back: WorkloadLine = serde_json::from_str(&text).unwrap();
         assert_eq!(reader.decode(back).unwrap(), second);
         let mut lost = Previous::default();
-        assert!(lost.decode(line).unwrap_err().contains("statement 0 of the previous workload sample of m1"));
+        assert!(lost.decode(line).unwrap_err().contains("statement 1 of the previous workload sample of m1"));
     }
 }
