@@ -60,9 +60,21 @@ pub struct Cli {
     /// How often the console polls its sources, e.g. 1s or 500ms (+ and - change it live).
     #[arg(long, default_value = "1s", value_parser = parse_refresh)]
     pub refresh: Duration,
+    /// Record the console session (every observation and action) to FILE as JSONL, for
+    /// `pgdeck replay` and `pgdeck report` (also `record = true` in config.toml).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
     /// Without a subcommand, pgdeck opens the console on the target.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The target as the audit trail and recordings name it: `--target`, `--context` for an ad hoc
+    /// CNPG target, else `local`.
+    pub fn target_name(&self) -> &str {
+        self.target.as_deref().or(self.context.as_deref()).unwrap_or("local")
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +159,26 @@ pub enum Command {
         /// The new cluster's name, typed again to confirm.
         #[arg(long)]
         confirm: Option<String>,
+    },
+    /// Open the console over a recording (read-only): pause, speed, step and seek through it.
+    Replay {
+        file: PathBuf,
+        /// Recorded seconds per second, 1 to 60 (> and < change it live).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=60))]
+        speed: u32,
+        /// Replay without a terminal, to the end.
+        #[arg(long)]
+        headless: bool,
+        /// With --headless: print the final State (status, events) as JSON.
+        #[arg(long, requires = "headless")]
+        dump_state: bool,
+    },
+    /// The incident timeline of a recording: leader changes with durations, lag peaks, findings,
+    /// backups and every action.
+    Report {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: crate::record::command::ReportFormat,
     },
 }
 
@@ -236,6 +268,9 @@ pub fn run(mut cli: Cli) -> Result<ExitCode> {
     let paths = Paths::resolve()?;
     let config = Config::load(&paths.config_dir)?;
     cli.read_only |= config.read_only;
+    if config.record && cli.record.is_none() && cli.command.is_none() {
+        cli.record = Some(crate::record::default_file(&paths.state_dir, cli.target_name(), crate::clock::now()));
+    }
     let _log_guard = init_logging(&paths);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
@@ -274,6 +309,11 @@ pub fn run(mut cli: Cli) -> Result<ExitCode> {
                     Action::Restore { backup: backup.clone(), target_time: *target_time, new_cluster: name.clone() };
                 act(&cli, &paths, action, confirm.clone()).await
             }
+            Command::Replay { file, speed, headless: true, dump_state } => {
+                crate::record::command::replay_headless(file, *speed, *dump_state).await
+            }
+            Command::Replay { file, speed, headless: false, .. } => replay_console(&cli, &paths, file, *speed).await,
+            Command::Report { file, format } => crate::record::command::report_command(file, *format),
         }
     })
 }
@@ -408,10 +448,25 @@ async fn console(cli: &Cli, paths: &Paths) -> Result<ExitCode> {
         thresholds,
         theme,
         keymap,
-        audit: AuditLog::new(paths.audit_log()),
+        audit: AuditLog::daily(&paths.state_dir, cli.target_name())?,
         user: os_user(),
+        audit_file: Some(AuditLog::file_pattern(&paths.state_dir).display().to_string()),
+        notice: None,
     };
-    app::run(platform, options).await?;
+    let recorder = match &cli.record {
+        Some(file) => {
+            let header = crate::record::Header::new(
+                cli.target_name(),
+                &platform.identity(),
+                crate::clock::now(),
+                u64::try_from(cli.refresh.as_millis()).unwrap_or(u64::MAX),
+                options.thresholds.clone(),
+            );
+            Some(crate::record::Recorder::create(file, &header)?)
+        }
+        None => None,
+    };
+    app::run(app::Session::Live { platform, recorder }, options).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -472,7 +527,7 @@ async fn act(cli: &Cli, paths: &Paths, action: Action, confirmation: Option<Stri
     let state = observe(platform.as_ref(), thresholds).await;
     let (tx, mut rx) = mpsc::channel(16);
     let user = os_user();
-    let audit = AuditLog::new(paths.audit_log());
+    let audit = AuditLog::daily(&paths.state_dir, cli.target_name())?;
     let mut dispatcher = Dispatcher::new(Some(platform), cli.read_only, audit, user, tx);
     let request = match dispatcher.submit(action, confirmation, &state) {
         Ok(request) => request,
@@ -494,6 +549,20 @@ async fn act(cli: &Cli, paths: &Paths, action: Action, confirmation: Option<Stri
         }
     }
     bail!("the dispatcher ended without an outcome for request {}", request.id)
+}
+
+/// `pgdeck replay FILE`: the console's theme and keymap, over the recording.
+async fn replay_console(cli: &Cli, paths: &Paths, file: &Path, speed: u32) -> Result<ExitCode> {
+    let env = |name: &str| std::env::var(name).ok();
+    let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = Theme::load(cli.theme.as_deref(), Some(&paths.config_dir), no_color, ColorDepth::detect(&env))?;
+    let base = match cli.keymap {
+        KeymapChoice::Default => KeymapBase::Default,
+        KeymapChoice::Vim => KeymapBase::Vim,
+    };
+    let keymap = Keymap::load(base, Some(&paths.config_dir.join("keymap.toml")))?;
+    let console = crate::record::command::ReplayConsole { file, speed, paths, theme, keymap, user: os_user() };
+    crate::record::command::replay_console(console).await
 }
 
 #[cfg(test)]

@@ -117,11 +117,21 @@ pub enum Command {
     /// Move between a form's fields.
     NextField,
     PreviousField,
+    // Replay only: the recorded session's position and pace.
+    ReplayPause,
+    ReplayFaster,
+    ReplaySlower,
+    ReplayStep,
+    /// Open the command line at `seek ` to type a time.
+    ReplaySeek,
+    ReplayNextRoleChange,
+    ReplayNextFinding,
+    ReplayNextAction,
 }
 
 impl Command {
     /// Every command, for keymap validation and the help screen.
-    pub const ALL: [Command; 43] = [
+    pub const ALL: [Command; 51] = [
         Command::Quit,
         Command::Back,
         Command::Help,
@@ -165,6 +175,14 @@ impl Command {
         Command::NextField,
         Command::PreviousField,
         Command::ShowView(ViewId::Help),
+        Command::ReplayPause,
+        Command::ReplayFaster,
+        Command::ReplaySlower,
+        Command::ReplayStep,
+        Command::ReplaySeek,
+        Command::ReplayNextRoleChange,
+        Command::ReplayNextFinding,
+        Command::ReplayNextAction,
     ];
 
     /// The kebab-case name keymaps use.
@@ -213,6 +231,14 @@ impl Command {
             Command::RotatePassword => "rotate-password",
             Command::NextField => "next-field",
             Command::PreviousField => "previous-field",
+            Command::ReplayPause => "replay-pause",
+            Command::ReplayFaster => "replay-faster",
+            Command::ReplaySlower => "replay-slower",
+            Command::ReplayStep => "replay-step",
+            Command::ReplaySeek => "replay-seek",
+            Command::ReplayNextRoleChange => "replay-next-role-change",
+            Command::ReplayNextFinding => "replay-next-finding",
+            Command::ReplayNextAction => "replay-next-action",
         }
     }
 
@@ -233,6 +259,23 @@ impl Command {
                 | Command::CreateDatabase
                 | Command::CreateUser
                 | Command::RotatePassword
+        )
+    }
+}
+
+impl Command {
+    /// Whether the command drives a replay (hidden outside one).
+    pub fn is_replay(self) -> bool {
+        matches!(
+            self,
+            Command::ReplayPause
+                | Command::ReplayFaster
+                | Command::ReplaySlower
+                | Command::ReplayStep
+                | Command::ReplaySeek
+                | Command::ReplayNextRoleChange
+                | Command::ReplayNextFinding
+                | Command::ReplayNextAction
         )
     }
 }

@@ -66,6 +66,8 @@ pub struct Config {
     pub aws: crate::secrets::aws::AwsSettings,
     /// `[targets.<name>]`: clusters elsewhere, picked with `--target <name>`.
     pub targets: BTreeMap<String, TargetConfig>,
+    /// Record every console session into the state dir's `recordings/`, as `--record` does.
+    pub record: bool,
 }
 
 /// One configured target. Only CNPG clusters are configured here; `local` is built in.
@@ -154,9 +156,9 @@ impl Config {
         let config: Self = toml::from_str(&text).map_err(|e| {
             let line = e.span().map_or(0, |s| line_of(s.start));
             anyhow::anyhow!(
-                "{}:{line}: {}; the settings it takes are: read_only = true|false, [aws] with region, endpoint, \
-                 profile, and [targets.<name>] with platform = \"cnpg\", context, namespace, cluster, \
-                 sql = \"direct\"|\"port-forward\"",
+                "{}:{line}: {}; the settings it takes are: read_only = true|false, record = true|false, [aws] with \
+                 region, endpoint, profile, and [targets.<name>] with platform = \"cnpg\", context, namespace, \
+                 cluster, sql = \"direct\"|\"port-forward\"",
                 path.display(),
                 e.message().trim()
             )
@@ -327,5 +329,12 @@ mod tests {
         assert!(e.contains("config.toml:1") && e.contains("`local` is the built-in"), "{e}");
         let e = load("[targets.a]\ncontext = \"x\"\n");
         assert!(e.contains("platform"), "{e}");
+    }
+
+    #[test]
+    fn record_comes_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), "record = true\n").unwrap();
+        assert!(Config::load(dir.path()).unwrap().record);
     }
 }

@@ -81,7 +81,7 @@ impl Dispatcher {
             at: request.requested_at,
             user: &request.requested_by,
             target: &identity,
-            request_id: request.id,
+            request_id: Some(request.id),
             action: &request.action,
         };
         if let Err(refusal) = self.check(&request, state) {
@@ -108,7 +108,7 @@ impl Dispatcher {
             };
             let at = clock::now();
             audit.finished(
-                &Entry { at, user: &req.requested_by, target: &target, request_id: req.id, action: &req.action },
+                &Entry { at, user: &req.requested_by, target: &target, request_id: Some(req.id), action: &req.action },
                 &outcome,
             );
             let _ = tx
@@ -116,6 +116,13 @@ impl Dispatcher {
                 .await;
         });
         Ok(request)
+    }
+
+    /// The operator closed a confirmation without confirming: nothing is started, but it is audited.
+    pub fn cancelled(&self, action: &Action) {
+        let identity = self.platform.as_ref().map_or_else(|| "none".to_owned(), |p| p.identity());
+        let entry = Entry { at: clock::now(), user: &self.user, target: &identity, request_id: None, action };
+        self.audit.cancelled(&entry);
     }
 
     fn check(&self, request: &ActionRequest, state: &State) -> Result<(), Refusal> {
@@ -424,8 +431,7 @@ mod tests {
     #[tokio::test]
     async fn read_only_refuses_every_action_audits_it_and_never_reaches_the_platform() {
         let dir = tempfile::tempdir().unwrap();
-        let audit_path = dir.path().join("audit.log");
-        let (mut d, platform, _rx) = dispatcher(true, AuditLog::new(audit_path.clone()));
+        let (mut d, platform, _rx) = dispatcher(true, AuditLog::daily(dir.path(), "local").unwrap());
         let every_action = [
             (switch_to("m2"), Some("m2".to_owned())),
             (Action::Switchover { candidate: None }, Some("c".to_owned())),
@@ -445,8 +451,14 @@ mod tests {
         }
         tokio::task::yield_now().await;
         assert_eq!(platform.calls.load(Ordering::SeqCst), 0);
-        let audit = std::fs::read_to_string(audit_path).unwrap();
+        let audit = crate::audit::read_all(dir.path());
         assert_eq!(audit.lines().filter(|l| l.contains("\"refused\"")).count(), every_action.len());
+        d.cancelled(&switch_to("m2"));
+        let last: serde_json::Value =
+            serde_json::from_str(crate::audit::read_all(dir.path()).lines().last().unwrap()).unwrap();
+        assert_eq!((last["event"].as_str(), last["action"].as_str()), (Some("cancelled"), Some("switchover")));
+        assert_eq!((last["target"].as_str(), last["platform"].as_str()), (Some("local"), Some("test-platform")));
+        assert_eq!(last["parameters"]["candidate"], "m2");
     }
 
     #[tokio::test]
@@ -559,8 +571,7 @@ mod tests {
     #[tokio::test]
     async fn accepted_action_runs_once_reports_its_outcome_and_is_audited() {
         let dir = tempfile::tempdir().unwrap();
-        let audit_path = dir.path().join("audit.log");
-        let (mut d, platform, mut rx) = dispatcher(false, AuditLog::new(audit_path.clone()));
+        let (mut d, platform, mut rx) = dispatcher(false, AuditLog::daily(dir.path(), "local").unwrap());
         let request = d.submit(Action::Backup { kind: BackupKind::Full }, None, &state()).unwrap();
         let mut finished = None;
         while let Some(o) = rx.recv().await {
@@ -573,7 +584,7 @@ mod tests {
         assert_eq!(r.id, request.id);
         assert_eq!(outcome, ActionOutcome::Failed { error: "disk full".into() });
         assert_eq!(platform.calls.load(Ordering::SeqCst), 1);
-        let audit = std::fs::read_to_string(audit_path).unwrap();
+        let audit = crate::audit::read_all(dir.path());
         let events: Vec<String> = audit
             .lines()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].as_str().unwrap().to_owned())

@@ -12,6 +12,7 @@ pub mod model;
 pub mod names;
 pub mod observation;
 pub mod platform;
+pub mod record;
 pub mod secrets;
 pub mod source;
 pub mod spec;

@@ -174,10 +174,8 @@ async fn the_promote_preview_is_the_exact_request() {
         "{backup}"
     );
     assert!(backup.contains("\"method\": \"barmanObjectStore\""), "{backup}");
-    let restore = platform.describe(
-        &Action::Restore { backup: "b1".into(), target_time: None, new_cluster: "orders-copy".into() },
-        None,
-    );
+    let restore = platform
+        .describe(&Action::Restore { backup: "b1".into(), target_time: None, new_cluster: "orders-copy".into() }, None);
     assert!(
         restore.starts_with(&format!("POST {}/apis/postgresql.cnpg.io/v1/namespaces/postgres/clusters", fake.url())),
         "{restore}"

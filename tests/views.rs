@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use pgdeck::action::{Action, BackupKind};
 use pgdeck::command::{Command, ViewId};
+use pgdeck::record::replay::ReplayStatus;
 use pgdeck::state::State;
 use pgdeck::tui::keymap::{Keymap, KeymapBase};
 use pgdeck::tui::theme::{Role, Theme};
@@ -256,4 +257,37 @@ fn no_size_panics_from_1x1_up() {
 fn too_small_a_terminal_says_what_it_needs() {
     let text = text_of(&draw(&fixtures::healthy(), &ui_on(ViewId::Overview), 30, 8));
     assert!(text.contains("too small") && text.contains("40x10"), "{text}");
+}
+
+fn replaying(view: ViewId, paused: bool, skipped: usize) -> Ui {
+    let state = fixtures::healthy();
+    let now = state.now.unwrap();
+    let mut ui = Ui::new(true, Duration::from_secs(1));
+    ui.view = view;
+    ui.audit_file = Some("/var/lib/pgdeck/state/audit.YYYY-MM-DD.log".into());
+    ui.replay = Some(ReplayStatus {
+        file: "incident.jsonl".into(),
+        position: 1200,
+        total: 3600,
+        start: Some(now - chrono::Duration::minutes(10)),
+        end: Some(now + chrono::Duration::minutes(20)),
+        at: Some(now),
+        speed: if paused { 1 } else { 60 },
+        paused,
+        skipped,
+    });
+    ui
+}
+
+#[test]
+fn replay_bar_playing_and_paused_with_skipped_lines() {
+    let state = fixtures::healthy();
+    snapshot("replay", "playing", &state, &replaying(ViewId::Overview, false, 0));
+    snapshot("replay", "paused_with_skips", &state, &replaying(ViewId::Events, true, 2));
+    snapshot("help", "replay", &state, &replaying(ViewId::Help, true, 0));
+    // A replay shows its keys and no mutating one; live, no replay key.
+    let text = text_of(&draw(&state, &replaying(ViewId::Overview, false, 0), 160, 48));
+    assert!(text.contains(" p Pause/play ") && !text.contains("Switchover "), "{text}");
+    let live = text_of(&draw(&state, &ui_on(ViewId::Help), 160, 48));
+    assert!(!live.contains("replay"), "{live}");
 }

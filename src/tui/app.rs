@@ -1,6 +1,7 @@
 //! The console's single owner: State, Ui, Dispatcher and Terminal live here, and only here.
-//! Loop: select over keys, action outcomes/observations, the clock and signals; drain what is
-//! queued; draw only when something changed, at most every ~16 ms.
+//! Loop: select over keys, action outcomes/observations, the clock (or the replay's pace) and
+//! signals; drain what is queued; draw only when something changed, at most every ~16 ms.
+//! Every observation the State receives passes `absorb`, which is where a recording tees it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +16,8 @@ use crate::clock;
 use crate::dispatch::Dispatcher;
 use crate::observation::{Observation, ObservationKind};
 use crate::platform::Platform;
+use crate::record::replay::Replay;
+use crate::record::Recorder;
 use crate::source::{self, Pacing};
 use crate::spec::ThresholdsSpec;
 use crate::state::State;
@@ -26,6 +29,8 @@ use crate::tui::{clipboard, terminal};
 
 const FRAME: Duration = Duration::from_millis(16);
 const OBSERVATION_QUEUE: usize = 4096;
+/// While a replay plays, how often its position moves on screen even with nothing due.
+const REPLAY_PACE: Duration = Duration::from_millis(200);
 
 pub struct Options {
     pub read_only: bool,
@@ -36,25 +41,54 @@ pub struct Options {
     pub keymap: Keymap,
     pub audit: AuditLog,
     pub user: String,
+    /// Shown in Help: where the audit trail goes.
+    pub audit_file: Option<String>,
+    /// Shown on the status line at start (a replay's skipped lines).
+    pub notice: Option<String>,
 }
 
-pub async fn run(platform: Arc<dyn Platform>, options: Options) -> Result<()> {
+/// What the console watches: a live cluster (optionally recorded), or a recording.
+pub enum Session {
+    Live { platform: Arc<dyn Platform>, recorder: Option<Recorder> },
+    Replay(Replay),
+}
+
+/// Folds an observation into the State, teeing it to the recording first.
+fn absorb(state: &mut State, recorder: Option<&Recorder>, observation: &Observation) {
+    if let Some(recorder) = recorder {
+        recorder.record(observation);
+    }
+    state.apply(observation);
+}
+
+#[allow(clippy::too_many_lines)] // one select loop; its arms are the console's whole behaviour
+pub async fn run(session: Session, options: Options) -> Result<()> {
     let (observations_tx, mut observations) = mpsc::channel::<Observation>(OBSERVATION_QUEUE);
     let (interval_tx, interval_rx) = watch::channel(options.refresh);
     let poll_now = Arc::new(Notify::new());
     let pacing = Pacing { interval: interval_rx, poll_now: poll_now.clone() };
-    for source in platform.sources() {
-        source::spawn_loop(source, pacing.clone(), options.source_timeout, observations_tx.clone());
+    let (platform, recorder, mut replay) = match session {
+        Session::Live { platform, recorder } => (Some(platform), recorder, None),
+        Session::Replay(replay) => (None, None, Some(replay)),
+    };
+    if let Some(platform) = &platform {
+        for source in platform.sources() {
+            source::spawn_loop(source, pacing.clone(), options.source_timeout, observations_tx.clone());
+        }
     }
+    // A replay's Dispatcher has no platform: every action is refused, visibly, whatever the keys.
     let mut dispatcher = Dispatcher::new(
-        Some(platform.clone()),
-        options.read_only,
+        platform.clone(),
+        options.read_only && platform.is_some(),
         options.audit,
         options.user,
         observations_tx.clone(),
     );
-    let mut state = State::new(options.thresholds);
-    let mut ui = Ui::new(options.read_only, options.refresh);
+    let mut state = replay.as_ref().map_or_else(|| State::new(options.thresholds), Replay::fresh_state);
+    let mut ui = Ui::new(options.read_only || replay.is_some(), options.refresh);
+    ui.audit_file = options.audit_file;
+    ui.message = options.notice.map(|text| crate::tui::ui::Message { text, tone: crate::tui::ui::Tone::Error });
+    ui.replay = replay.as_ref().map(Replay::status);
     // Keys come from a thread: crossterm's read blocks, and the loop must never.
     let (keys_tx, mut keys) = mpsc::channel::<Event>(256);
     std::thread::spawn(move || {
@@ -71,6 +105,7 @@ pub async fn run(platform: Arc<dyn Platform>, options: Options) -> Result<()> {
     let mut frozen: Option<State> = None;
     let mut dirty = true;
     let mut last_draw = Instant::now().checked_sub(FRAME).unwrap_or_else(Instant::now);
+    let mut last_replay_step = Instant::now();
     loop {
         if dirty && last_draw.elapsed() >= FRAME {
             let shown = frozen.as_ref().unwrap_or(&state);
@@ -79,6 +114,8 @@ pub async fn run(platform: Arc<dyn Platform>, options: Options) -> Result<()> {
             dirty = false;
         }
         let next_frame = tokio::time::Instant::from_std(last_draw + FRAME);
+        let replay_due = replay.as_ref().and_then(Replay::next_due).map(|due| due.min(REPLAY_PACE));
+        let replay_wake = tokio::time::Instant::now() + replay_due.unwrap_or(REPLAY_PACE);
         tokio::select! {
             biased;
             Some(event) = keys.recv() => {
@@ -96,14 +133,29 @@ pub async fn run(platform: Arc<dyn Platform>, options: Options) -> Result<()> {
                         Effect::RefreshNow => poll_now.notify_waiters(),
                         Effect::SetRefresh(interval) => { let _ = interval_tx.send(interval); }
                         Effect::FreezeDisplay(on) => frozen = on.then(|| state.clone()),
-                        Effect::Prepare(action) => {
-                            let preview = platform.describe(&action, state.leader_name());
-                            ui.open_confirmation(&state, action, preview);
-                        }
+                        Effect::Prepare(action) => match &platform {
+                            Some(platform) => {
+                                let preview = platform.describe(&action, state.leader_name());
+                                ui.open_confirmation(&state, action, preview);
+                            }
+                            // Nothing to ask: the Dispatcher refuses and says why.
+                            None => match dispatcher.submit(action, None, &state) {
+                                Ok(request) => ui.on_accepted(&request.action),
+                                Err(refusal) => ui.on_refusal(&refusal),
+                            },
+                        },
                         Effect::Dispatch { action, confirmation } => {
                             match dispatcher.submit(action, confirmation, &state) {
                                 Ok(request) => ui.on_accepted(&request.action),
                                 Err(refusal) => ui.on_refusal(&refusal),
+                            }
+                        }
+                        Effect::Cancelled(action) => dispatcher.cancelled(&action),
+                        Effect::Replay(control) => {
+                            if let Some(replay) = &mut replay {
+                                replay.control(control, &mut state);
+                                ui.replay = Some(replay.status());
+                                last_replay_step = Instant::now();
                             }
                         }
                     }
@@ -111,20 +163,32 @@ pub async fn run(platform: Arc<dyn Platform>, options: Options) -> Result<()> {
                 dirty = true;
             }
             Some(observation) = observations.recv() => {
-                state.apply(&observation);
+                absorb(&mut state, recorder.as_ref(), &observation);
                 // Drain what is already queued so a burst costs one frame.
                 while let Ok(more) = observations.try_recv() {
-                    state.apply(&more);
+                    absorb(&mut state, recorder.as_ref(), &more);
                 }
                 dirty = true;
             }
-            _ = clock_tick.tick() => {
-                state.apply(&Observation::new(clock::now(), "clock", ObservationKind::Tick));
+            _ = clock_tick.tick(), if replay.is_none() => {
+                absorb(&mut state, recorder.as_ref(), &Observation::new(clock::now(), "clock", ObservationKind::Tick));
+                dirty = true;
+            }
+            () = tokio::time::sleep_until(replay_wake), if replay.as_ref().is_some_and(|r| !r.paused()) => {
+                if let Some(replay) = &mut replay {
+                    replay.advance(last_replay_step.elapsed(), &mut state);
+                    ui.replay = Some(replay.status());
+                }
+                last_replay_step = Instant::now();
                 dirty = true;
             }
             _ = terminate.recv() => return Ok(()),
             _ = hangup.recv() => return Ok(()),
             () = tokio::time::sleep_until(next_frame), if dirty => {}
+        }
+        if replay.as_ref().is_some_and(Replay::paused) {
+            // Paused time does not count once play resumes.
+            last_replay_step = Instant::now();
         }
     }
 }

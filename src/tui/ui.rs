@@ -8,6 +8,7 @@ use crate::action::{Action, BackupKind};
 use crate::command::{Command, ViewId};
 use crate::dispatch::Refusal;
 use crate::model::Role;
+use crate::record::replay::{Control, ReplayStatus};
 use crate::state::State;
 use crate::tui::form::Form;
 use crate::tui::keymap::KeyContext;
@@ -67,6 +68,10 @@ pub enum Effect {
     FullRedraw,
     /// Put this text on the operator's clipboard.
     Copy(String),
+    /// The operator closed a confirmation without confirming: audit it.
+    Cancelled(Action),
+    /// Move the replay (pause, speed, step, seek).
+    Replay(Control),
 }
 
 /// How a view's table is ordered: which of its sortable columns, and which way.
@@ -104,6 +109,10 @@ pub struct Ui {
     pub sort: BTreeMap<ViewId, Sort>,
     /// The member the workload views show; `None`: the leader.
     pub workload_member: Option<String>,
+    /// Where the replay is, when this console replays a recording.
+    pub replay: Option<ReplayStatus>,
+    /// Where the audit trail is written, for Help.
+    pub audit_file: Option<String>,
 }
 
 impl Ui {
@@ -122,6 +131,8 @@ impl Ui {
             read_only,
             sort: BTreeMap::new(),
             workload_member: None,
+            replay: None,
+            audit_file: None,
         }
     }
 
@@ -203,8 +214,7 @@ impl Ui {
                 if self.input.take().is_some_and(|i| i.kind == InputKind::Filter) {
                     self.filter = None;
                 }
-                self.confirmation = None;
-                Vec::new()
+                self.confirmation.take().map(|c| Effect::Cancelled(c.action)).into_iter().collect()
             }
             Command::Submit => {
                 if let Some(input) = self.input.take() {
@@ -218,10 +228,7 @@ impl Ui {
 
     fn update_modal(&mut self, command: Command) -> Vec<Effect> {
         match command {
-            Command::Back => {
-                self.confirmation = None;
-                Vec::new()
-            }
+            Command::Back => self.confirmation.take().map(|c| Effect::Cancelled(c.action)).into_iter().collect(),
             Command::Submit => self.submit_confirmation(),
             _ => Vec::new(),
         }
@@ -278,6 +285,7 @@ impl Ui {
         }
         match word {
             "q" | "quit" => vec![Effect::Quit],
+            "seek" => self.seek_line(&words.collect::<Vec<_>>().join(" ")),
             "refresh" => {
                 if let Some(interval) = words.next().and_then(parse_interval) {
                     self.refresh = interval;
@@ -376,6 +384,14 @@ impl Ui {
             Command::Restore | Command::CreateDatabase | Command::CreateUser | Command::RotatePassword => {
                 return self.open_form(state, command)
             }
+            Command::ReplayPause
+            | Command::ReplayFaster
+            | Command::ReplaySlower
+            | Command::ReplayStep
+            | Command::ReplaySeek
+            | Command::ReplayNextRoleChange
+            | Command::ReplayNextFinding
+            | Command::ReplayNextAction => return self.replay_command(command),
             Command::Submit | Command::Quit | Command::Redraw | Command::NextField | Command::PreviousField => {}
         }
         Vec::new()
@@ -613,6 +629,9 @@ pub fn format_interval(d: Duration) -> String {
         format!("{}ms", d.as_millis())
     }
 }
+
+#[path = "ui_replay.rs"]
+mod replay;
 
 #[cfg(test)]
 #[path = "ui_tests.rs"]

@@ -54,7 +54,8 @@ fn a_confirmation_dispatches_only_with_the_typed_phrase_and_esc_drops_it() {
     let mut ui = ui();
     ui.open_confirmation(&s, Action::Switchover { candidate: Some("m2".into()) }, "POST /switchover".into());
     assert_eq!(ui.context(), KeyContext::Input);
-    assert!(ui.update(&s, Command::Back).is_empty());
+    let cancelled = ui.update(&s, Command::Back);
+    assert_eq!(cancelled, vec![Effect::Cancelled(Action::Switchover { candidate: Some("m2".into()) })]);
     assert_eq!(ui.confirmation, None);
     ui.open_confirmation(&s, Action::Switchover { candidate: Some("m2".into()) }, "POST /switchover".into());
     for c in "m2".chars() {

@@ -173,7 +173,7 @@ pub fn credentials_in_secrets_manager(shared: &LocalCluster) {
             assert!(!text.contains(password.expose()), "a password is in {}", file.display());
         }
     }
-    let audit = std::fs::read_to_string(home.join("state").join("audit.log")).unwrap();
+    let audit = pgdeck::audit::read_all(&home.join("state"));
     assert!(audit.contains("create_user") && audit.contains("rotate_password"), "{audit}");
     for screen in [&up, &created, &rotated] {
         for password in passwords {

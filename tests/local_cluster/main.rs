@@ -10,6 +10,7 @@ mod support;
 
 mod aws;
 mod faults;
+mod record;
 mod restore;
 mod tls;
 
@@ -49,6 +50,8 @@ fn main() {
         ("console_restores_the_terminal_on_sigterm_and_sighup", console_restores_terminal_on_signals),
         ("console_keeps_up_through_a_resize_storm", console_survives_resize_storm),
         ("manual_backup_appears_in_status", manual_backup_appears),
+        ("console_session_is_recorded_replayed_and_reported", record::session_is_recorded_replayed_and_reported),
+        ("killed_console_keeps_its_recording", record::killed_console_keeps_its_recording),
         ("restore_comes_up_as_a_new_cluster_at_the_target_time", restore::restored_as_new_cluster_to_a_point_in_time),
         ("hung_member_is_reported_and_status_returns", hung_member_is_reported),
         ("stopped_pooler_and_patroni_are_findings_and_recover", faults::stopped_parts_are_findings_and_recover),
@@ -540,7 +543,7 @@ fn switchover_moves_leader_and_pooler(cluster: &LocalCluster) {
         leader(doc).as_deref() == Some(candidate.as_str()) && doc["pooler"]["target_member"] == candidate.as_str()
     });
     assert_eq!(member(&after, &old)["role"], "replica");
-    let audit = std::fs::read_to_string(cluster.root.join("home/state/audit.log")).unwrap();
+    let audit = pgdeck::audit::read_all(&cluster.root.join("home/state"));
     assert!(audit.lines().any(|l| l.contains("\"refused\"") && l.contains("switchover")), "{audit}");
     assert!(audit.lines().any(|l| l.contains("\"finished\"") && l.contains("succeeded")), "{audit}");
     let (user, password) = app_login(cluster);

@@ -32,11 +32,16 @@ pub fn header(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     if state.maintenance_mode == Some(true) {
         spans.push(Span::styled("MAINTENANCE ", cx.style(Role::Warning)));
     }
-    spans.push(Span::styled(format!("every {} ", format_interval(cx.ui.refresh)), cx.style(Role::Muted)));
+    if cx.ui.replay.is_some() {
+        spans.push(Span::styled("REPLAY ", cx.style(Role::Warning)));
+    } else {
+        spans.push(Span::styled(format!("every {} ", format_interval(cx.ui.refresh)), cx.style(Role::Muted)));
+    }
     if cx.ui.display_paused {
         spans.push(Span::styled("PAUSED ", cx.style(Role::Warning)));
     }
-    if cx.ui.read_only {
+    // A replay is read-only by construction; saying it twice costs the narrow header its room.
+    if cx.ui.read_only && cx.ui.replay.is_none() {
         spans.push(Span::styled("READ-ONLY ", cx.style(Role::Warning)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
@@ -87,6 +92,19 @@ pub fn status_line(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
 /// view's own actions come right after help; in a dialog, form or input, how to get on or out.
 fn footer_commands(cx: &Context<'_>) -> Vec<Command> {
     match cx.ui.context() {
+        KeyContext::Normal | KeyContext::Global if cx.ui.replay.is_some() => vec![
+            Command::Help,
+            Command::ReplayPause,
+            Command::ReplayFaster,
+            Command::ReplaySlower,
+            Command::ReplayStep,
+            Command::ReplayNextRoleChange,
+            Command::ReplayNextFinding,
+            Command::ReplayNextAction,
+            Command::ReplaySeek,
+            Command::NextView,
+            Command::Quit,
+        ],
         KeyContext::Normal | KeyContext::Global => {
             let mut commands = vec![Command::Help];
             commands.extend_from_slice(view_commands(cx.ui.view));

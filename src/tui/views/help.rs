@@ -14,7 +14,8 @@ use crate::tui::views::Context;
 fn section<'a>(cx: &Context<'_>, context: KeyContext, title: &'a str) -> Vec<Line<'a>> {
     let mut lines = vec![Line::from(Span::styled(title, cx.style(Role::Header)))];
     for binding in cx.keymap.bindings(context) {
-        if cx.ui.read_only && binding.command.is_mutating() {
+        if (cx.ui.read_only && binding.command.is_mutating()) || (cx.ui.replay.is_none() && binding.command.is_replay())
+        {
             continue;
         }
         lines.push(Line::from(vec![
@@ -32,11 +33,19 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     right.extend(section(cx, KeyContext::Modal, "In a dialog"));
     right.extend(section(cx, KeyContext::Input, "Typing"));
     right.extend(section(cx, KeyContext::Form, "In a form"));
-    if cx.ui.read_only {
+    if cx.ui.replay.is_some() {
+        right.push(Line::from(Span::styled(
+            "replay: a recording, read-only; :seek HH:MM:SS, +30s, -5m, start or end",
+            cx.style(Role::Warning),
+        )));
+    } else if cx.ui.read_only {
         right.push(Line::from(Span::styled(
             "read-only: actions that change the cluster are disabled",
             cx.style(Role::Warning),
         )));
+    }
+    if let Some(file) = &cx.ui.audit_file {
+        right.push(Line::from(vec![Span::styled("audit trail: ", cx.style(Role::Muted)), Span::raw(file.clone())]));
     }
     let block =
         Block::default().borders(Borders::ALL).border_style(cx.style(Role::Border)).title(" Help (? or q to close) ");

@@ -10,6 +10,7 @@ pub(crate) mod events;
 mod form;
 mod help;
 mod overview;
+mod replay_bar;
 mod replication;
 pub(crate) mod statements;
 mod storage;
@@ -75,10 +76,12 @@ pub fn render(frame: &mut Frame<'_>, state: &State, ui: &Ui, theme: &Theme, keym
         );
         return;
     }
-    let [header, tabs, body, status, footer] = Layout::vertical([
+    let bar_height = u16::from(ui.replay.is_some());
+    let [header, tabs, body, bar, status, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(1),
+        Constraint::Length(bar_height),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
@@ -95,6 +98,9 @@ pub fn render(frame: &mut Frame<'_>, state: &State, ui: &Ui, theme: &Theme, keym
         ViewId::Databases => databases::render(frame, body, &cx),
         ViewId::Events => events::render(frame, body, &cx),
         ViewId::Help => help::render(frame, body, &cx),
+    }
+    if let Some(replay) = &ui.replay {
+        replay_bar::render(frame, bar, &cx, replay);
     }
     chrome::status_line(frame, status, &cx);
     chrome::footer(frame, footer, &cx);
