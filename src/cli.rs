@@ -433,14 +433,7 @@ fn local_status(layout: Layout, out: &mut dyn Write) -> Result<()> {
 
 async fn console(cli: &Cli, paths: &Paths) -> Result<ExitCode> {
     let (platform, thresholds) = platform_for(cli, paths).await?;
-    let env = |name: &str| std::env::var(name).ok();
-    let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let theme = Theme::load(cli.theme.as_deref(), Some(&paths.config_dir), no_color, ColorDepth::detect(&env))?;
-    let base = match cli.keymap {
-        KeymapChoice::Default => KeymapBase::Default,
-        KeymapChoice::Vim => KeymapBase::Vim,
-    };
-    let keymap = Keymap::load(base, Some(&paths.config_dir.join("keymap.toml")))?;
+    let (theme, keymap) = look_and_keys(cli, paths)?;
     let options = app::Options {
         read_only: cli.read_only,
         refresh: cli.refresh,
@@ -468,6 +461,20 @@ async fn console(cli: &Cli, paths: &Paths) -> Result<ExitCode> {
     };
     app::run(app::Session::Live { platform, recorder }, options).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The theme (`--theme`, NO_COLOR, the terminal's colours, the config dir's patch) and the keymap
+/// (`--keymap` and the config dir's patch), as the live console and a replay both use them.
+fn look_and_keys(cli: &Cli, paths: &Paths) -> Result<(Theme, Keymap)> {
+    let env = |name: &str| std::env::var(name).ok();
+    let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = Theme::load(cli.theme.as_deref(), Some(&paths.config_dir), no_color, ColorDepth::detect(&env))?;
+    let base = match cli.keymap {
+        KeymapChoice::Default => KeymapBase::Default,
+        KeymapChoice::Vim => KeymapBase::Vim,
+    };
+    let keymap = Keymap::load(base, Some(&paths.config_dir.join("keymap.toml")))?;
+    Ok((theme, keymap))
 }
 
 fn os_user() -> String {
@@ -553,14 +560,7 @@ async fn act(cli: &Cli, paths: &Paths, action: Action, confirmation: Option<Stri
 
 /// `pgdeck replay FILE`: the console's theme and keymap, over the recording.
 async fn replay_console(cli: &Cli, paths: &Paths, file: &Path, speed: u32) -> Result<ExitCode> {
-    let env = |name: &str| std::env::var(name).ok();
-    let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let theme = Theme::load(cli.theme.as_deref(), Some(&paths.config_dir), no_color, ColorDepth::detect(&env))?;
-    let base = match cli.keymap {
-        KeymapChoice::Default => KeymapBase::Default,
-        KeymapChoice::Vim => KeymapBase::Vim,
-    };
-    let keymap = Keymap::load(base, Some(&paths.config_dir.join("keymap.toml")))?;
+    let (theme, keymap) = look_and_keys(cli, paths)?;
     let console = crate::record::command::ReplayConsole { file, speed, paths, theme, keymap, user: os_user() };
     crate::record::command::replay_console(console).await
 }

@@ -34,6 +34,23 @@ pub fn create_user(user: &str, password: &str, database: &str, database_owner: &
     ]
 }
 
+/// `pg_cancel_backend` (or, with `terminate`, `pg_terminate_backend`) on a session of `member`,
+/// with the outcome as the operator reads it.
+pub async fn signal_backend(
+    client: &tokio_postgres::Client,
+    member: &str,
+    pid: i32,
+    terminate: bool,
+) -> anyhow::Result<String> {
+    let sql = if terminate { "SELECT pg_terminate_backend($1)" } else { "SELECT pg_cancel_backend($1)" };
+    let signalled: bool = client.query_one(sql, &[&pid]).await?.try_get(0)?;
+    match (signalled, terminate) {
+        (true, true) => Ok(format!("backend {pid} on {member} terminated")),
+        (true, false) => Ok(format!("the query of backend {pid} on {member} was cancelled")),
+        (false, _) => anyhow::bail!("backend {pid} is no longer running on {member}"),
+    }
+}
+
 /// `ALTER ROLE … PASSWORD` with a SCRAM verifier (see [`scram_verifier`]).
 pub fn set_password(user: &str, verifier: &str) -> String {
     format!("ALTER ROLE {} PASSWORD {}", quote_ident(user), quote_literal(verifier))

@@ -192,11 +192,5 @@ pub async fn signal_backend(shared: &Shared, member: &str, pid: i32, terminate: 
     let endpoint =
         Endpoint { host, port: POSTGRES_PORT, database: "postgres".into(), login: credentials.into(), tls: None };
     let client = crate::sql::connect(&endpoint, shared.timeout, false).await?;
-    let sql = if terminate { "SELECT pg_terminate_backend($1)" } else { "SELECT pg_cancel_backend($1)" };
-    let signalled: bool = client.query_one(sql, &[&pid]).await?.try_get(0)?;
-    match (signalled, terminate) {
-        (true, true) => Ok(format!("backend {pid} on {member} terminated")),
-        (true, false) => Ok(format!("the query of backend {pid} on {member} was cancelled")),
-        (false, _) => bail!("backend {pid} is no longer running on {member}"),
-    }
+    crate::sql::admin::signal_backend(&client, member, pid, terminate).await
 }

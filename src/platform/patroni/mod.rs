@@ -246,13 +246,7 @@ impl Platform for PatroniPlatform {
             tls: self.target.tls.clone(),
         };
         let client = crate::sql::connect(&endpoint, self.target.source_timeout, false).await?;
-        let sql = if terminate { "SELECT pg_terminate_backend($1)" } else { "SELECT pg_cancel_backend($1)" };
-        let signalled: bool = client.query_one(sql, &[&pid]).await?.try_get(0)?;
-        match (signalled, terminate) {
-            (true, true) => Ok(format!("backend {pid} on {member} terminated")),
-            (true, false) => Ok(format!("the query of backend {pid} on {member} was cancelled")),
-            (false, _) => bail!("backend {pid} is no longer running on {member}"),
-        }
+        admin::signal_backend(&client, member, pid, terminate).await
     }
 
     async fn create_database(&self, name: &str, owner: &str) -> Result<String> {
