@@ -180,7 +180,7 @@ pub struct BackupReport {
 }
 
 /// The backup schedule and what the repository can recover to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupCatalog {
     pub backups: Vec<BackupReport>,
     pub schedule: Option<String>,

@@ -112,12 +112,5 @@ pub fn completed_backup(id: &str, stopped: DateTime<Utc>) -> BackupReport {
 }
 
 pub fn backup_catalog(backups: Vec<BackupReport>) -> BackupCatalog {
-    BackupCatalog {
-        backups,
-        schedule: None,
-        retention: None,
-        next_scheduled_at: None,
-        archive_min_wal: None,
-        archive_max_wal: None,
-    }
+    BackupCatalog { backups, ..BackupCatalog::default() }
 }

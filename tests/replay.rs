@@ -76,14 +76,7 @@ fn session() -> Vec<Observation> {
         out.push(obs(s, "patroni", ObservationKind::MembersListed { members }));
         let backups = if s < 90 { vec![backup("old", -3600)] } else { vec![backup("old", -3600), backup("new", 81)] };
         if s % 10 == 0 {
-            let catalog = BackupCatalog {
-                backups,
-                schedule: None,
-                retention: None,
-                next_scheduled_at: None,
-                archive_min_wal: None,
-                archive_max_wal: None,
-            };
+            let catalog = BackupCatalog { backups, ..BackupCatalog::default() };
             out.push(obs(s, "pgbackrest", ObservationKind::BackupsListed { catalog }));
         }
         match s {

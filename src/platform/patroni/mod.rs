@@ -138,16 +138,21 @@ impl PatroniPlatform {
         )
     }
 
+    /// How to reach `member`'s PostgreSQL in `database` as `login`, with the target's TLS.
+    fn endpoint(&self, member: &MemberEndpoint, database: &str, login: Login) -> Endpoint {
+        Endpoint {
+            host: member.pg_host.clone(),
+            port: member.pg_port,
+            database: database.to_owned(),
+            login,
+            tls: self.target.tls.clone(),
+        }
+    }
+
     /// An admin session on the current leader, in `database`.
     async fn leader_session(&self, database: &str) -> Result<(String, tokio_postgres::Client)> {
         let leader = self.current_leader().await?;
-        let endpoint = Endpoint {
-            host: leader.pg_host.clone(),
-            port: leader.pg_port,
-            database: database.to_owned(),
-            login: self.target.superuser.clone(),
-            tls: self.target.tls.clone(),
-        };
+        let endpoint = self.endpoint(leader, database, self.target.superuser.clone());
         Ok((leader.name.clone(), crate::sql::connect(&endpoint, self.target.source_timeout, false).await?))
     }
 
@@ -238,13 +243,7 @@ impl Platform for PatroniPlatform {
         let Some(endpoint) = self.target.members.iter().find(|m| m.name == member) else {
             bail!("{member} is not a member of {}", self.target.cluster)
         };
-        let endpoint = Endpoint {
-            host: endpoint.pg_host.clone(),
-            port: endpoint.pg_port,
-            database: "postgres".into(),
-            login: self.target.superuser.clone(),
-            tls: self.target.tls.clone(),
-        };
+        let endpoint = self.endpoint(endpoint, "postgres", self.target.superuser.clone());
         let client = crate::sql::connect(&endpoint, self.target.source_timeout, false).await?;
         admin::signal_backend(&client, member, pid, terminate).await
     }
@@ -361,7 +360,11 @@ impl PasswordServer for LeaderPasswords<'_> {
     }
 
     async fn check_login(&self, user: &str, password: &Secret) -> Result<()> {
-        let (_, admin_client) = self.platform.leader_session("postgres").await?;
+        let platform = self.platform;
+        // One leader for both sessions: the admin one that finds a database, and the login tried.
+        let leader = platform.current_leader().await?;
+        let admin = platform.endpoint(leader, "postgres", platform.target.superuser.clone());
+        let admin_client = crate::sql::connect(&admin, platform.target.source_timeout, false).await?;
         // A database the role may connect to: its own grant, or postgres when nothing narrower.
         let database: String = admin_client
             .query_one(
@@ -372,15 +375,10 @@ impl PasswordServer for LeaderPasswords<'_> {
             .await
             .map_err(|e| anyhow::anyhow!("{user} may connect to no database: {}", sql_error(&e)))?
             .try_get(0)?;
-        let leader = self.platform.current_leader().await?;
-        let endpoint = Endpoint {
-            host: leader.pg_host.clone(),
-            port: leader.pg_port,
-            database,
-            login: Credentials { username: user.to_owned(), password: password.clone() }.into(),
-            tls: self.platform.target.tls.clone(),
-        };
-        let client = crate::sql::connect(&endpoint, self.platform.target.source_timeout, true).await?;
+        let login = Credentials { username: user.to_owned(), password: password.clone() }.into();
+        let client =
+            crate::sql::connect(&platform.endpoint(leader, &database, login), platform.target.source_timeout, true)
+                .await?;
         client.simple_query("SELECT 1").await?;
         Ok(())
     }
