@@ -486,14 +486,21 @@ fn os_user() -> String {
 async fn platform_for(cli: &Cli, paths: &Paths) -> Result<(Arc<dyn Platform>, ThresholdsSpec)> {
     let overrides =
         KubeOverrides { context: cli.context.clone(), namespace: cli.namespace.clone(), cluster: cli.cluster.clone() };
-    match Config::load(&paths.config_dir)?.choose_target(cli.target.as_deref(), &overrides)? {
+    let config = Config::load(&paths.config_dir)?;
+    match config.choose_target(cli.target.as_deref(), &overrides)? {
         TargetChoice::Local => {
             let cluster = LocalCluster::open(Layout::new(paths.local_cluster_dir(cli.dir.as_deref())))?;
             Ok((Arc::new(PatroniPlatform::new(cluster.target()?)?), cluster.file.spec.thresholds))
         }
-        TargetChoice::Cnpg(config) => {
+        TargetChoice::Cnpg(target) => {
             let spec = ClusterSpec::load(crate::spec::default_spec_file(&paths.config_dir).as_deref())?;
-            let target = CnpgTarget { config, kubeconfig: None, source_timeout: local::SOURCE_TIMEOUT };
+            let target = CnpgTarget {
+                config: target,
+                kubeconfig: None,
+                source_timeout: local::SOURCE_TIMEOUT,
+                aws: config.aws.clone(),
+                secrets: spec.secrets.clone(),
+            };
             Ok((Arc::new(CnpgPlatform::connect(target).await?), spec.thresholds))
         }
     }

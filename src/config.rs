@@ -84,6 +84,19 @@ pub struct TargetConfig {
     pub cluster: toml::Spanned<String>,
     #[serde(default)]
     pub sql: SqlRoute,
+    #[serde(default)]
+    pub credentials: TargetCredentials,
+}
+
+/// Where a CNPG target's superuser credentials are read and new roles' credentials stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetCredentials {
+    /// CNPG's own basic-auth Secrets (`<cluster>-superuser`), read through the API server.
+    #[default]
+    Kube,
+    /// AWS Secrets Manager, under the spec's secret names (`[aws]` says how to reach it).
+    Aws,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -123,6 +136,7 @@ pub struct CnpgTargetConfig {
     pub namespace: String,
     pub cluster: String,
     pub sql: SqlRoute,
+    pub credentials: TargetCredentials,
 }
 
 /// Which cluster a command works on.
@@ -158,7 +172,7 @@ impl Config {
             anyhow::anyhow!(
                 "{}:{line}: {}; the settings it takes are: read_only = true|false, record = true|false, [aws] with \
                  region, endpoint, profile, and [targets.<name>] with platform = \"cnpg\", context, namespace, \
-                 cluster, sql = \"direct\"|\"port-forward\"",
+                 cluster, sql = \"direct\"|\"port-forward\", credentials = \"kube\"|\"aws\"",
                 path.display(),
                 e.message().trim()
             )
@@ -208,6 +222,7 @@ impl Config {
                 namespace: DEFAULT_NAMESPACE.into(),
                 cluster: DEFAULT_CLUSTER.into(),
                 sql: SqlRoute::default(),
+                credentials: TargetCredentials::default(),
             },
             Some(name) => {
                 let Some(t) = self.targets.get(name) else {
@@ -223,6 +238,7 @@ impl Config {
                     namespace: t.namespace.get_ref().clone(),
                     cluster: t.cluster.get_ref().clone(),
                     sql: t.sql,
+                    credentials: t.credentials,
                 }
             }
         };
@@ -289,7 +305,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("config.toml"),
-            "[targets.prod]\nplatform = \"cnpg\"\ncontext = \"prod-eks\"\nsql = \"port-forward\"\n",
+            "[targets.prod]\nplatform = \"cnpg\"\ncontext = \"prod-eks\"\nsql = \"port-forward\"\ncredentials = \"aws\"\n",
         )
         .unwrap();
         let config = Config::load(dir.path()).unwrap();
@@ -298,15 +314,18 @@ mod tests {
         assert_eq!(config.choose_target(Some("local"), &none).unwrap(), TargetChoice::Local);
         let TargetChoice::Cnpg(prod) = config.choose_target(Some("prod"), &none).unwrap() else { panic!() };
         assert_eq!(
-            (prod.context.as_deref(), prod.namespace.as_str(), prod.cluster.as_str(), prod.sql),
-            (Some("prod-eks"), "postgres", "postgres-cluster", SqlRoute::PortForward)
+            (prod.context.as_deref(), prod.namespace.as_str(), prod.cluster.as_str(), prod.sql, prod.credentials),
+            (Some("prod-eks"), "postgres", "postgres-cluster", SqlRoute::PortForward, TargetCredentials::Aws)
         );
         let flags = KubeOverrides { namespace: Some("db".into()), ..KubeOverrides::default() };
         let TargetChoice::Cnpg(t) = config.choose_target(Some("prod"), &flags).unwrap() else { panic!() };
         assert_eq!((t.namespace.as_str(), t.context.as_deref()), ("db", Some("prod-eks")));
         let ad_hoc = KubeOverrides { context: Some("kind".into()), ..KubeOverrides::default() };
         let TargetChoice::Cnpg(t) = config.choose_target(None, &ad_hoc).unwrap() else { panic!() };
-        assert_eq!((t.context.as_deref(), t.cluster.as_str()), (Some("kind"), "postgres-cluster"));
+        assert_eq!(
+            (t.context.as_deref(), t.cluster.as_str(), t.credentials),
+            (Some("kind"), "postgres-cluster", TargetCredentials::Kube)
+        );
         assert!(config.choose_target(Some("local"), &ad_hoc).unwrap_err().to_string().contains("--target local"));
         let e = config.choose_target(Some("qa"), &none).unwrap_err().to_string();
         assert!(e.contains("unknown target `qa`") && e.contains("local, prod"), "{e}");
@@ -327,6 +346,8 @@ mod tests {
         assert!(e.contains("config.toml:3") && e.contains("namespace = \"-x\""), "{e}");
         let e = load("[targets.local]\nplatform = \"cnpg\"\n");
         assert!(e.contains("config.toml:1") && e.contains("`local` is the built-in"), "{e}");
+        let e = load("[targets.a]\nplatform = \"cnpg\"\n\ncredentials = \"file\"\n");
+        assert!(e.contains("config.toml:4") && e.contains("`file`") && e.contains("\"kube\"|\"aws\""), "{e}");
         let e = load("[targets.a]\ncontext = \"x\"\n");
         assert!(e.contains("platform"), "{e}");
     }

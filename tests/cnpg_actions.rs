@@ -216,3 +216,71 @@ fn restore_creates_a_new_cluster_from_a_backup_and_never_reuses_a_name() {
     assert!(!out.status.success() && text(&out).contains("is the running cluster"), "{}", text(&out));
     assert_eq!(creates().len(), 1, "refusals create nothing");
 }
+
+/// `credentials = "aws"`: the superuser's login is read from Secrets Manager under the spec's
+/// name, not from CNPG's `-superuser` Secret (which is deleted here to prove it).
+#[test]
+fn a_targets_superuser_login_comes_from_the_credential_source_it_names() {
+    let names = ["postgres-cluster-1", "postgres-cluster-2"];
+    let pg = Instances::start(&["127.0.0.91", "127.0.0.92"], &names);
+    pg.wait_streaming(1);
+    let fake = FakeKube::start();
+    let ips = ["127.0.0.91".to_owned(), "127.0.0.92".to_owned(), "127.0.0.93".to_owned()];
+    cnpg::Seed { pod_ips: ips, primary: 0 }.apply(&fake);
+    fake.delete("v1", "Secret", "postgres", "postgres-cluster-superuser").unwrap();
+    let kc = fake.kubeconfig("default");
+    let home = tempfile::tempdir().unwrap();
+    let status = |target: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgdeck"));
+        cmd.env("PGDECK_HOME", home.path()).env("KUBECONFIG", &kc.path).env("HOME", kc.dir());
+        cmd.args(["--target", target, "status", "--output", "json"]);
+        let out = output(cmd);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let moto = support::moto::Moto::start();
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    std::fs::write(
+        home.path().join("config/config.toml"),
+        format!(
+            "[aws]\nregion = \"{}\"\nendpoint = \"{}\"\n\n[targets.kube]\nplatform = \"cnpg\"\ncontext = \"fake\"\n\n\
+             [targets.aws]\nplatform = \"cnpg\"\ncontext = \"fake\"\ncredentials = \"aws\"\n",
+            support::moto::REGION,
+            moto.url()
+        ),
+    )
+    .unwrap();
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+
+    // CNPG's Secret is gone: the kube-sourced target says which Secret and what to do.
+    let doc = status("kube");
+    let findings = doc["findings"].to_string();
+    assert!(findings.contains("there is no Secret postgres/postgres-cluster-superuser"), "{findings}");
+    assert!(findings.contains("enableSuperuserAccess"), "{findings}");
+
+    // Not yet in Secrets Manager: the AWS-sourced target names the secret it looked for.
+    let doc = status("aws");
+    assert!(doc["findings"].to_string().contains("postgres/admin-credentials"), "{doc:#}");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let settings = pgdeck::secrets::aws::AwsSettings {
+            region: Some(support::moto::REGION.into()),
+            endpoint: Some(moto.url()),
+            profile: None,
+        };
+        let store = pgdeck::secrets::aws::AwsStore::connect(&settings).await.unwrap();
+        let admin = pgdeck::secrets::Credentials {
+            username: "postgres".into(),
+            password: pgdeck::secrets::Secret::new(support::fake_kube::postgres::PASSWORD),
+        };
+        pgdeck::secrets::CredentialStore::create(&store, "postgres/admin-credentials", &admin, "postgres-cluster")
+            .await
+            .unwrap();
+    });
+    let doc = status("aws");
+    let replica = doc["members"].as_array().unwrap().iter().find(|m| m["name"] == names[1]).unwrap();
+    assert_eq!(replica["replication_state"], "streaming", "SQL ran with the password from Secrets Manager: {doc:#}");
+    assert!(replica["lag_bytes"].is_u64(), "{replica:#}");
+}

@@ -10,11 +10,12 @@ mod support;
 use std::time::{Duration, Instant};
 
 use pgdeck::action::Action;
-use pgdeck::config::{CnpgTargetConfig, SqlRoute};
+use pgdeck::config::{CnpgTargetConfig, SqlRoute, TargetCredentials};
 use pgdeck::model::Role;
 use pgdeck::platform::cnpg::{CnpgPlatform, CnpgTarget};
 use pgdeck::platform::Platform;
-use pgdeck::spec::ThresholdsSpec;
+use pgdeck::secrets::aws::AwsSettings;
+use pgdeck::spec::{SecretsSpec, ThresholdsSpec};
 use pgdeck::state::State;
 use serde_json::{json, Value};
 use support::fake_kube::{cnpg, FakeKube, Kubeconfig};
@@ -28,8 +29,15 @@ async fn platform(kc: &Kubeconfig) -> CnpgPlatform {
         namespace: "postgres".into(),
         cluster: "postgres-cluster".into(),
         sql: SqlRoute::Direct,
+        credentials: TargetCredentials::Kube,
     };
-    let target = CnpgTarget { config, kubeconfig: Some(kc.path.clone()), source_timeout: Duration::from_secs(3) };
+    let target = CnpgTarget {
+        config,
+        kubeconfig: Some(kc.path.clone()),
+        source_timeout: Duration::from_secs(3),
+        aws: AwsSettings::default(),
+        secrets: SecretsSpec::default(),
+    };
     CnpgPlatform::connect(target).await.unwrap()
 }
 
@@ -183,4 +191,68 @@ async fn the_promote_preview_is_the_exact_request() {
     assert!(restore.contains(r#"{"recovery":{"backup":{"name":"b1"}}}"#), "{restore}");
     // Nothing was sent: previews are built from the watchers' cache.
     assert!(fake.requests().iter().all(|r| r.method == "GET"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_store_keeps_roles_in_basic_auth_secrets_and_rotates_through_a_pending_one() {
+    use pgdeck::platform::cnpg::credentials::{role_secret, superuser_secret, KubeStore};
+    use pgdeck::secrets::{CredentialStore, Credentials, Secret};
+
+    let fake = FakeKube::start();
+    seeded(&fake);
+    let kc = fake.kubeconfig("default");
+    let (client, _) = pgdeck::platform::cnpg::client::connect(Some(&kc.path), Some("fake")).await.unwrap();
+    let store = KubeStore::new(client, "postgres");
+    let login = |password: &str| Credentials { username: "alice".into(), password: Secret::new(password) };
+
+    // CNPG's own superuser Secret, as the seeded fake holds it.
+    let superuser = store.read(&superuser_secret("postgres-cluster")).await.unwrap();
+    assert_eq!((superuser.username.as_str(), superuser.password.expose()), ("postgres", "superuser-fake-password"));
+
+    let name = role_secret("postgres-cluster", "alice").unwrap();
+    assert!(!store.exists(&name).await.unwrap());
+    store.create(&name, &login("first"), "postgres-cluster").await.unwrap();
+    let created = fake.get("v1", "Secret", "postgres", &name).unwrap();
+    assert_eq!(created["type"], "kubernetes.io/basic-auth");
+    assert_eq!(created["metadata"]["labels"]["cnpg.io/reload"], "true");
+    assert_eq!(created["metadata"]["labels"]["pgdeck.io/cluster"], "postgres-cluster");
+    assert_eq!(store.read(&name).await.unwrap(), login("first"));
+    let again = store.create(&name, &login("x"), "postgres-cluster").await.unwrap_err().to_string();
+    assert!(again.contains(&format!("creating Secret postgres/{name}")), "{again}");
+
+    // Staged beside the current one, which keeps working until the promotion.
+    let version = store.stage(&name, &login("second")).await.unwrap();
+    assert_eq!(store.read(&name).await.unwrap(), login("first"));
+    assert_eq!(store.pending(&name).await.unwrap(), Some((version.clone(), login("second"))));
+    let requests_before = fake.requests().len();
+    store.promote(&name, &version).await.unwrap();
+    let patch = fake.requests()[requests_before..]
+        .iter()
+        .find(|r| r.method == "PATCH")
+        .cloned()
+        .expect("the promotion patches the Secret");
+    assert_eq!(patch.path, format!("/api/v1/namespaces/postgres/secrets/{name}"));
+    assert_eq!(patch.content_type.as_deref(), Some("application/merge-patch+json"));
+    let keys: Vec<String> = patch.json().as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["data"], "only the data is patched: labels and owners stay");
+    assert_eq!(store.read(&name).await.unwrap(), login("second"));
+    assert_eq!(store.pending(&name).await.unwrap(), None);
+    assert_eq!(fake.get("v1", "Secret", "postgres", &name).unwrap()["metadata"]["labels"]["cnpg.io/reload"], "true");
+
+    // A stage that is discarded leaves the current password alone; a stale version is not promoted.
+    let version = store.stage(&name, &login("third")).await.unwrap();
+    store.discard(&name, &version).await.unwrap();
+    assert_eq!(store.pending(&name).await.unwrap(), None);
+    let stale = store.promote(&name, &version).await.unwrap_err().to_string();
+    assert!(stale.contains("nothing was promoted"), "{stale}");
+    assert_eq!(store.read(&name).await.unwrap(), login("second"));
+
+    store.delete(&name).await.unwrap();
+    assert!(!store.exists(&name).await.unwrap());
+    let missing = store.read(&name).await.unwrap_err().to_string();
+    assert!(missing.contains(&format!("there is no Secret postgres/{name}")), "{missing}");
+
+    fake.forbid("secrets");
+    let denied = store.read(&superuser_secret("postgres-cluster")).await.unwrap_err().to_string();
+    assert!(denied.contains("forbidden by RBAC") && denied.contains("postgres-cluster-superuser"), "{denied}");
 }

@@ -52,8 +52,9 @@ pub fn describe(platform: &CnpgPlatform, action: &Action, leader: Option<&str>) 
                 "pg_cancel_backend"
             };
             format!(
-                "SELECT {function}({pid});\n(on {member}'s pod IP, port 5432, as the user in Secret {ns}/{})",
-                super::sql::superuser_secret(name)
+                "SELECT {function}({pid});\n(on {member}'s pod IP, port 5432, as {} from {})",
+                platform.shared.superuser.describe(),
+                platform.store.location()
             )
         }
         Action::Restore { backup, target_time, new_cluster } => {

@@ -5,6 +5,7 @@
 pub mod backups;
 pub mod client;
 pub mod crd;
+pub mod credentials;
 mod describe;
 pub mod members;
 pub mod pgstatus;
@@ -23,9 +24,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::action::{Action, BackupKind};
-use crate::config::CnpgTargetConfig;
+use crate::config::{CnpgTargetConfig, TargetCredentials};
 use crate::platform::Platform;
+use crate::secrets::aws::{AwsSettings, LazyAwsStore};
+use crate::secrets::{CredentialStore, Login};
 use crate::source::Source;
+use crate::spec::SecretsSpec;
 use kube::Api;
 use sources::Shared;
 use watch::Watches;
@@ -38,11 +42,17 @@ pub struct CnpgTarget {
     pub kubeconfig: Option<PathBuf>,
     /// How long any one source may take before what it watches shows as not answering.
     pub source_timeout: Duration,
+    /// How to reach Secrets Manager when the target's credentials are `aws`.
+    pub aws: AwsSettings,
+    /// The secret names Secrets Manager keeps the credentials under.
+    pub secrets: SecretsSpec,
 }
 
 pub struct CnpgPlatform {
     target: CnpgTarget,
     shared: Shared,
+    /// Where role credentials are read and stored, as the target's `credentials` says.
+    store: Arc<dyn CredentialStore>,
 }
 
 impl CnpgPlatform {
@@ -50,8 +60,16 @@ impl CnpgPlatform {
     pub async fn connect(target: CnpgTarget) -> Result<Self> {
         let (client, api_url) = client::connect(target.kubeconfig.as_deref(), target.config.context.as_deref()).await?;
         let watches = Arc::new(Watches::start(&client, &target.config.namespace, &target.config.cluster));
-        let shared = Shared { client, watches, api_url, timeout: target.source_timeout };
-        Ok(Self { target, shared })
+        let (store, superuser): (Arc<dyn CredentialStore>, String) = match target.config.credentials {
+            TargetCredentials::Kube => (
+                Arc::new(credentials::KubeStore::new(client.clone(), &target.config.namespace)),
+                credentials::superuser_secret(&target.config.cluster),
+            ),
+            TargetCredentials::Aws => (Arc::new(LazyAwsStore::new(target.aws.clone())), target.secrets.admin.clone()),
+        };
+        let superuser = Login::stored(store.clone(), &superuser);
+        let shared = Shared { client, watches, api_url, timeout: target.source_timeout, superuser };
+        Ok(Self { target, shared, store })
     }
 
     fn cluster(&self) -> &str {

@@ -14,6 +14,7 @@ use super::pgstatus;
 use super::watch::{Kind, Watches};
 use super::{backups, client, members, pooler, volumes};
 use crate::observation::ObservationKind;
+use crate::secrets::Login;
 use crate::source::Source;
 
 /// What every CNPG source shares: the API client and the watchers' caches.
@@ -24,6 +25,8 @@ pub struct Shared {
     /// The API server's URL, to show where `/pg/status` is read from.
     pub api_url: String,
     pub timeout: Duration,
+    /// The superuser's login, read from the target's credential store when first needed.
+    pub superuser: Login,
 }
 
 impl Shared {

@@ -1,53 +1,24 @@
 //! SQL on each instance (replication, statements, activity, databases), as the superuser whose
-//! credentials CNPG keeps in the `<cluster>-superuser` Secret.
+//! credentials the target's credential store keeps (CNPG's `<cluster>-superuser` Secret by default).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use async_trait::async_trait;
 use futures::future::join_all;
-use k8s_openapi::api::core::v1::Secret as KubeSecret;
-use kube::Api;
 
-use super::client;
 use super::members::POSTGRES_PORT;
 use super::sources::Shared;
 use super::watch::Kind;
 use crate::config::SqlRoute;
 use crate::observation::ObservationKind;
-use crate::secrets::{Credentials, Secret};
 use crate::source::Source;
 use crate::sql::collect::MemberCollector;
 use crate::sql::Endpoint;
 
 /// The catalog (databases, roles) changes rarely: list it at most this often.
 const CATALOG_INTERVAL: Duration = Duration::from_secs(10);
-
-/// The superuser Secret CNPG makes when `enableSuperuserAccess` is true.
-pub fn superuser_secret(cluster: &str) -> String {
-    format!("{cluster}-superuser")
-}
-
-/// Reads a basic-auth Secret's `username` and `password`.
-pub async fn read_credentials(client: &kube::Client, namespace: &str, name: &str) -> Result<Credentials> {
-    let secret = Api::<KubeSecret>::namespaced(client.clone(), namespace)
-        .get_opt(name)
-        .await
-        .map_err(|e| anyhow::anyhow!(client::explain(&e, &format!("reading Secret {namespace}/{name}"))))?;
-    let Some(secret) = secret else {
-        bail!(
-            "there is no Secret {namespace}/{name}: CNPG creates it only with spec.enableSuperuserAccess: true; set \
-             that on the Cluster to let pgdeck run SQL"
-        )
-    };
-    let data = secret.data.unwrap_or_default();
-    let field = |key: &str| -> Result<String> {
-        let bytes = data.get(key).with_context(|| format!("Secret {namespace}/{name} has no `{key}` key"))?;
-        String::from_utf8(bytes.0.clone()).with_context(|| format!("Secret {namespace}/{name}'s `{key}` is not UTF-8"))
-    };
-    Ok(Credentials { username: field("username")?, password: Secret::new(field("password")?) })
-}
 
 struct Instance {
     host: String,
@@ -58,17 +29,16 @@ struct Instance {
 pub struct InstanceSql {
     pub shared: Shared,
     pub route: SqlRoute,
-    credentials: Option<Credentials>,
     instances: BTreeMap<String, Instance>,
 }
 
 impl InstanceSql {
     pub fn new(shared: Shared, route: SqlRoute) -> Self {
-        Self { shared, route, credentials: None, instances: BTreeMap::new() }
+        Self { shared, route, instances: BTreeMap::new() }
     }
 
     /// One collector per running instance pod, made again when the pod's IP changes.
-    fn refresh_instances(&mut self, credentials: &Credentials) {
+    fn refresh_instances(&mut self) {
         let pods = self.shared.pods();
         let live: BTreeMap<String, String> =
             pods.iter().filter_map(|p| Some((p.metadata.name.clone()?, p.status.as_ref()?.pod_ip.clone()?))).collect();
@@ -79,7 +49,7 @@ impl InstanceSql {
                     host: host.clone(),
                     port: POSTGRES_PORT,
                     database: "postgres".into(),
-                    login: credentials.clone().into(),
+                    login: self.shared.superuser.clone(),
                     // CNPG serves TLS with its own CA (`<cluster>-ca`); verifying it is not done yet.
                     tls: None,
                 };
@@ -115,20 +85,12 @@ impl Source for InstanceSql {
         if let Err(e) = self.shared.watches.ready(&[Kind::Pods]).await {
             return fail(e);
         }
-        let credentials = if let Some(c) = &self.credentials {
-            c.clone()
-        } else {
-            let watches = &self.shared.watches;
-            let name = superuser_secret(&watches.cluster_name);
-            match read_credentials(&self.shared.client, &watches.namespace, &name).await {
-                Ok(c) => {
-                    self.credentials = Some(c.clone());
-                    c
-                }
-                Err(e) => return fail(format!("{e:#}")),
-            }
-        };
-        self.refresh_instances(&credentials);
+        // A store that cannot give the password fails this source once, by its reason, rather
+        // than once per instance.
+        if let Err(e) = self.shared.superuser.credentials().await {
+            return fail(format!("{e:#}"));
+        }
+        self.refresh_instances();
         let rounds = join_all(self.instances.iter_mut().map(|(name, instance)| async move {
             let mut out = Vec::new();
             let mut errors = Vec::new();
@@ -157,18 +119,11 @@ impl Source for InstanceSql {
         .await;
         let mut out = Vec::new();
         let mut failures = Vec::new();
-        let mut password_refused = false;
         for (member, observed, errors) in rounds {
             out.extend(observed);
             for error in errors {
-                password_refused |= error.contains("password authentication failed");
                 failures.push(ObservationKind::SourceFailed { member: Some(member.clone()), error });
             }
-        }
-        if password_refused {
-            // The Secret may have been rotated: read it again next round.
-            self.credentials = None;
-            self.instances.clear();
         }
         // Failures after every success: one member's success clears this source's failures.
         out.extend(failures);
@@ -186,11 +141,8 @@ pub async fn signal_backend(shared: &Shared, member: &str, pid: i32, terminate: 
     else {
         bail!("{member} has no running pod with an IP")
     };
-    let credentials =
-        read_credentials(&shared.client, &shared.watches.namespace, &superuser_secret(&shared.watches.cluster_name))
-            .await?;
     let endpoint =
-        Endpoint { host, port: POSTGRES_PORT, database: "postgres".into(), login: credentials.into(), tls: None };
+        Endpoint { host, port: POSTGRES_PORT, database: "postgres".into(), login: shared.superuser.clone(), tls: None };
     let client = crate::sql::connect(&endpoint, shared.timeout, false).await?;
     crate::sql::admin::signal_backend(&client, member, pid, terminate).await
 }
