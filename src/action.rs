@@ -1,4 +1,5 @@
-//! The closed list of cluster mutations. Only the Dispatcher turns one into a platform call.
+//! The closed list of cluster mutations, and the one read that is guarded as one (a password
+//! shown on screen). Only the Dispatcher turns one into a platform call.
 
 use std::fmt;
 
@@ -27,6 +28,9 @@ pub enum Action {
     CreateUser { name: String, database: String },
     /// A new password for a login role: staged in the credential store, set, verified, promoted.
     RotatePassword { user: String },
+    /// Show a login role's stored password on this screen, once. Not a mutation, but refused to
+    /// observers and audited like one; the password itself never enters the State or the audit.
+    RevealPassword { user: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +65,8 @@ impl Action {
             Action::Backup { .. }
             | Action::CancelBackend { .. }
             | Action::CreateDatabase { .. }
-            | Action::CreateUser { .. } => None,
+            | Action::CreateUser { .. }
+            | Action::RevealPassword { .. } => None,
         }
     }
 
@@ -76,6 +81,7 @@ impl Action {
             Action::CreateDatabase { .. } => "create-database",
             Action::CreateUser { .. } => "create-user",
             Action::RotatePassword { .. } => "rotate-password",
+            Action::RevealPassword { .. } => "reveal-password",
         }
     }
 }
@@ -100,6 +106,7 @@ impl fmt::Display for Action {
             Action::CreateDatabase { name, owner } => write!(f, "create database {name} owned by {owner}"),
             Action::CreateUser { name, database } => write!(f, "create user {name} with access to {database}"),
             Action::RotatePassword { user } => write!(f, "rotate the password of {user}"),
+            Action::RevealPassword { user } => write!(f, "show the stored password of {user}"),
         }
     }
 }

@@ -114,6 +114,8 @@ pub enum Command {
     CreateDatabase,
     CreateUser,
     RotatePassword,
+    /// Show a login role's stored password, once; guarded and audited like a mutation.
+    RevealPassword,
     /// Move between a form's fields.
     NextField,
     PreviousField,
@@ -131,7 +133,7 @@ pub enum Command {
 
 impl Command {
     /// Every command, for keymap validation and the help screen.
-    pub const ALL: [Command; 51] = [
+    pub const ALL: [Command; 52] = [
         Command::Quit,
         Command::Back,
         Command::Help,
@@ -172,6 +174,7 @@ impl Command {
         Command::CreateDatabase,
         Command::CreateUser,
         Command::RotatePassword,
+        Command::RevealPassword,
         Command::NextField,
         Command::PreviousField,
         Command::ShowView(ViewId::Help),
@@ -229,6 +232,7 @@ impl Command {
             Command::CreateDatabase => "create-database",
             Command::CreateUser => "create-user",
             Command::RotatePassword => "rotate-password",
+            Command::RevealPassword => "reveal-password",
             Command::NextField => "next-field",
             Command::PreviousField => "previous-field",
             Command::ReplayPause => "replay-pause",
@@ -246,7 +250,8 @@ impl Command {
         Command::ALL.into_iter().find(|c| c.name() == name)
     }
 
-    /// Whether the command leads to a cluster mutation (hidden in read-only mode).
+    /// Whether the command leads to a cluster mutation, or puts a secret on screen (both hidden
+    /// in read-only mode, and refused there by the Dispatcher).
     pub fn is_mutating(self) -> bool {
         matches!(
             self,
@@ -259,6 +264,7 @@ impl Command {
                 | Command::CreateDatabase
                 | Command::CreateUser
                 | Command::RotatePassword
+                | Command::RevealPassword
         )
     }
 }

@@ -17,6 +17,7 @@ use crate::model::{BackupReport, BackupStatus, Role};
 use crate::names::{check_cluster_name, check_identifier, NameKind};
 use crate::observation::{Observation, ObservationKind};
 use crate::platform::Platform;
+use crate::secrets::Revealed;
 use crate::state::State;
 
 /// Why an action was not started. Shown to the operator as is.
@@ -48,6 +49,8 @@ pub struct Dispatcher {
     user: String,
     next_id: u64,
     outcomes: mpsc::Sender<Observation>,
+    /// Where a revealed password goes: the console's screen, and nowhere else.
+    reveals: Option<mpsc::Sender<Revealed>>,
 }
 
 impl Dispatcher {
@@ -58,7 +61,14 @@ impl Dispatcher {
         user: String,
         outcomes: mpsc::Sender<Observation>,
     ) -> Self {
-        Self { platform, read_only, audit, user, next_id: 1, outcomes }
+        Self { platform, read_only, audit, user, next_id: 1, outcomes, reveals: None }
+    }
+
+    /// Lets this Dispatcher serve `RevealPassword`, handing the password to `reveals` alone.
+    #[must_use]
+    pub fn revealing_to(mut self, reveals: mpsc::Sender<Revealed>) -> Self {
+        self.reveals = Some(reveals);
+        self
     }
 
     /// Checks and starts `action`; the outcome arrives later as `ActionFinished`.
@@ -92,13 +102,14 @@ impl Dispatcher {
         self.audit.requested(&entry);
         let leader = state.leader_name().map(str::to_owned);
         let (audit, tx, req, target) = (self.audit.clone(), self.outcomes.clone(), request.clone(), identity.clone());
+        let reveals = self.reveals.clone();
         let _ = self.outcomes.try_send(Observation::new(
             request.requested_at,
             "dispatcher",
             ObservationKind::ActionRequested { request: request.clone() },
         ));
         tokio::spawn(async move {
-            let call = run(platform.as_ref(), &req.action, leader.as_deref());
+            let call = run(platform.as_ref(), &req.action, leader.as_deref(), reveals);
             let outcome = match tokio::time::timeout(timeout_for(&req.action), call).await {
                 Ok(Ok(detail)) => ActionOutcome::Succeeded { detail },
                 Ok(Err(e)) => ActionOutcome::Failed { error: format!("{e:#}") },
@@ -197,11 +208,11 @@ pub fn preconditions(action: &Action, state: &State) -> Result<(), String> {
             }
         }
         Action::CreateDatabase { .. } | Action::CreateUser { .. } => creation_preconditions(action, state),
-        Action::RotatePassword { user } => {
+        Action::RotatePassword { user } | Action::RevealPassword { user } => {
             let catalog = state.leader_catalog()?;
             match catalog.roles.iter().find(|r| &r.name == user) {
                 Some(role) if role.login => Ok(()),
-                Some(_) => Err(format!("{user} cannot log in: there is no password to rotate")),
+                Some(_) => Err(format!("{user} cannot log in: it has no password")),
                 None => Err(format!("there is no role `{user}` on the leader")),
             }
         }
@@ -287,7 +298,12 @@ pub fn check_recovery_target(
     Ok(())
 }
 
-async fn run(platform: &dyn Platform, action: &Action, leader: Option<&str>) -> anyhow::Result<String> {
+async fn run(
+    platform: &dyn Platform,
+    action: &Action,
+    leader: Option<&str>,
+    reveals: Option<mpsc::Sender<Revealed>>,
+) -> anyhow::Result<String> {
     match action {
         Action::Switchover { candidate } => {
             let leader = leader.ok_or_else(|| anyhow::anyhow!("no leader"))?;
@@ -303,6 +319,15 @@ async fn run(platform: &dyn Platform, action: &Action, leader: Option<&str>) -> 
         Action::CreateDatabase { name, owner } => platform.create_database(name, owner).await,
         Action::CreateUser { name, database } => platform.create_user(name, database).await,
         Action::RotatePassword { user } => platform.rotate_password(user).await,
+        Action::RevealPassword { user } => {
+            let Some(reveals) = reveals else {
+                anyhow::bail!("a password is shown only in the console, on its reveal key")
+            };
+            let revealed = platform.reveal_password(user).await?;
+            let detail = format!("the password of {} (from {}) shown on screen", revealed.username, revealed.location);
+            reveals.send(revealed).await.map_err(|_| anyhow::anyhow!("the console closed before it could show it"))?;
+            Ok(detail)
+        }
     }
 }
 
@@ -311,7 +336,9 @@ fn timeout_for(action: &Action) -> Duration {
         Action::Switchover { .. } | Action::Failover { .. } => Duration::from_secs(120),
         // A restore copies the backup, replays WAL and builds two replicas.
         Action::Backup { .. } | Action::Restore { .. } => Duration::from_secs(3600),
-        Action::CancelBackend { .. } | Action::TerminateBackend { .. } => Duration::from_secs(30),
+        Action::CancelBackend { .. } | Action::TerminateBackend { .. } | Action::RevealPassword { .. } => {
+            Duration::from_secs(30)
+        }
         Action::CreateDatabase { .. } | Action::CreateUser { .. } | Action::RotatePassword { .. } => {
             Duration::from_secs(60)
         }
@@ -381,7 +408,14 @@ mod tests {
             self.calls.fetch_add(1, Ordering::SeqCst);
             Ok("rotated".into())
         }
+        async fn reveal_password(&self, user: &str) -> anyhow::Result<Revealed> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let password = crate::secrets::Secret::new(REVEALED_PASSWORD);
+            Ok(Revealed { username: user.into(), location: "the test store".into(), password })
+        }
     }
+
+    const REVEALED_PASSWORD: &str = "revealed-Pa55word";
 
     /// m1 leads; m2 streams and is caught up; m3 is a replica 100 MiB behind and not streaming.
     fn state() -> State {
@@ -445,6 +479,7 @@ mod tests {
             (Action::CreateDatabase { name: "orders".into(), owner: "app".into() }, None),
             (Action::CreateUser { name: "alice".into(), database: "app".into() }, None),
             (Action::RotatePassword { user: "app".into() }, Some("app".to_owned())),
+            (Action::RevealPassword { user: "app".into() }, None),
         ];
         for (action, confirmation) in every_action.clone() {
             assert_eq!(d.submit(action, confirmation, &state()).unwrap_err(), Refusal::ReadOnly);
@@ -566,6 +601,45 @@ mod tests {
         s.apply(&Observation::new(clock::now(), "dispatcher", ObservationKind::ActionRequested { request }));
         let again = preconditions(&Action::Backup { kind: BackupKind::Incremental }, &s).unwrap_err();
         assert!(again.contains("already in progress"), "{again}");
+    }
+
+    #[tokio::test]
+    async fn a_revealed_password_goes_to_the_console_alone_and_the_audit_says_who_looked() {
+        let dir = tempfile::tempdir().unwrap();
+        let (d, platform, mut rx) = dispatcher(false, AuditLog::daily(dir.path(), "local").unwrap());
+        let s = state_with_catalog();
+        let reveal = |user: &str| Action::RevealPassword { user: user.into() };
+        assert!(preconditions(&reveal("nobody"), &s).unwrap_err().contains("no role `nobody`"));
+
+        // Without a screen to show it on (the CLI), nothing is read.
+        let (mut cli, _, mut cli_rx) = dispatcher(false, AuditLog::disabled());
+        cli.submit(reveal("app"), None, &s).unwrap();
+        let outcome = loop {
+            if let ObservationKind::ActionFinished { outcome, .. } = cli_rx.recv().await.unwrap().kind {
+                break outcome;
+            }
+        };
+        assert!(matches!(&outcome, ActionOutcome::Failed { error } if error.contains("only in the console")));
+
+        let (screen_tx, mut screen) = mpsc::channel(1);
+        let mut d = d.revealing_to(screen_tx);
+        d.submit(reveal("app"), None, &s).unwrap();
+        let shown = screen.recv().await.unwrap();
+        assert_eq!((shown.username.as_str(), shown.password.expose()), ("app", REVEALED_PASSWORD));
+        let mut observed = String::new();
+        while let Some(o) = rx.recv().await {
+            observed.push_str(&serde_json::to_string(&o.kind).unwrap());
+            if let ObservationKind::ActionFinished { outcome, .. } = o.kind {
+                assert!(matches!(&outcome, ActionOutcome::Succeeded { detail } if detail.contains("shown on screen")));
+                break;
+            }
+        }
+        assert_eq!(platform.calls.load(Ordering::SeqCst), 1);
+        let audit = crate::audit::read_all(dir.path());
+        assert!(audit.contains("reveal-password") && audit.contains("\"tester\""), "{audit}");
+        for text in [&observed, &audit] {
+            assert!(!text.contains(REVEALED_PASSWORD), "the password leaked: {text}");
+        }
     }
 
     #[tokio::test]

@@ -173,6 +173,24 @@ fn rotate_password_form_lists_the_logins_to_choose_from() {
     snapshot("form", "rotate_password", &state, &ui);
 }
 
+/// Only on the reveal key, over everything, with where it came from and how it goes away. The
+/// password here is a fixture's: a snapshot holds a real one only if a test puts it there.
+#[test]
+fn a_revealed_password_is_shown_with_its_source_until_a_key() {
+    let state = fixtures::healthy();
+    let mut ui = ui_on(ViewId::Databases);
+    let revealed = pgdeck::secrets::Revealed {
+        username: "alice".into(),
+        location: "postgres/alice-credentials in AWS Secrets Manager (eu-west-1)".into(),
+        password: pgdeck::secrets::Secret::new("fixture-not-a-real-password-0123"),
+    };
+    ui.show_revealed(revealed, std::time::Instant::now());
+    snapshot("reveal", "alice", &state, &ui);
+    assert!(ui.hide_revealed());
+    let hidden = text_of(&draw(&state, &ui, 80, 24));
+    assert!(!hidden.contains("fixture-not-a-real-password"), "{hidden}");
+}
+
 #[test]
 fn restore_dialog_shows_the_command_and_asks_for_the_new_name() {
     let state = fixtures::healthy();

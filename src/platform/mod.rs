@@ -37,4 +37,6 @@ pub trait Platform: Send + Sync {
     /// Creates a login role with a generated password, stores its credentials, grants it `database`.
     async fn create_user(&self, name: &str, database: &str) -> anyhow::Result<String>;
     async fn rotate_password(&self, user: &str) -> anyhow::Result<String>;
+    /// Reads `user`'s stored credentials, to be shown on the operator's screen.
+    async fn reveal_password(&self, user: &str) -> anyhow::Result<crate::secrets::Revealed>;
 }

@@ -89,6 +89,14 @@ impl Login {
         }
     }
 
+    /// The user, if known without waiting: a stored login that was read already, or is being read.
+    pub fn known_username(&self) -> Option<String> {
+        match self {
+            Login::Known(credentials) => Some(credentials.username.clone()),
+            Login::Stored(stored) => stored.cached.try_lock().ok()?.as_ref().map(|c| c.username.clone()),
+        }
+    }
+
     /// Who logs in, for previews: the user, or the secret it will be read from.
     pub fn describe(&self) -> String {
         match self {
@@ -165,6 +173,46 @@ pub trait CredentialStore: Send + Sync {
     /// A version staged by a rotation that never finished, with its credentials.
     async fn pending(&self, name: &str) -> anyhow::Result<Option<(String, Credentials)>>;
 }
+
+/// A password read to be shown on the operator's screen, with where it came from. It travels from
+/// the Dispatcher to the console's Ui alone: never through the State, a recording or the audit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revealed {
+    pub username: String,
+    /// The secret and its store, e.g. `postgres/alice-credentials in AWS Secrets Manager (eu-west-1)`.
+    pub location: String,
+    pub password: Secret,
+}
+
+/// Reads `secret` to show `user`'s password; a secret that holds another user's login is refused
+/// (a wrong name pattern must not put somebody else's password on screen).
+pub async fn reveal(store: &dyn CredentialStore, secret: &str, user: &str) -> anyhow::Result<Revealed> {
+    let credentials = store.read(secret).await?;
+    if credentials.username != user {
+        anyhow::bail!(
+            "{secret} in {} holds the login of {}, not of {user}; nothing is shown",
+            store.location(),
+            credentials.username
+        );
+    }
+    Ok(Revealed {
+        username: credentials.username,
+        location: format!("{secret} in {}", store.location()),
+        password: credentials.password,
+    })
+}
+
+/// What revealing a password will do, for the confirmation.
+pub fn reveal_preview(user: &str, secret: &str, location: &str) -> String {
+    format!(
+        "read {secret} from {location}\n\
+         show the password of {user} on this screen until a key is pressed (at most {REVEAL_SECONDS} s)\n\
+         (the audit trail records who looked; the password goes nowhere but the screen)"
+    )
+}
+
+/// How long a revealed password stays on screen when no key is pressed.
+pub const REVEAL_SECONDS: u64 = 30;
 
 /// The JSON shape of the reference's Secrets Manager entries: `{"username": …, "password": …}`.
 /// Only the credential stores (de)serialise it; nothing else sees the password field.

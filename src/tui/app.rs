@@ -13,11 +13,13 @@ use tokio::sync::{mpsc, watch, Notify};
 
 use crate::audit::AuditLog;
 use crate::clock;
+use crate::command::Command;
 use crate::dispatch::Dispatcher;
 use crate::observation::{Observation, ObservationKind};
 use crate::platform::Platform;
 use crate::record::replay::Replay;
 use crate::record::Recorder;
+use crate::secrets::Revealed;
 use crate::source::{self, Pacing};
 use crate::spec::ThresholdsSpec;
 use crate::state::State;
@@ -76,6 +78,8 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
             source::spawn_loop(source, pacing.clone(), options.source_timeout, observations_tx.clone());
         }
     }
+    // Revealed passwords come on their own channel, straight to the Ui: never an Observation.
+    let (reveals_tx, mut reveals) = mpsc::channel::<Revealed>(1);
     // A replay's Dispatcher has no platform: every action is refused, visibly, whatever the keys.
     let mut dispatcher = Dispatcher::new(
         platform.clone(),
@@ -83,7 +87,8 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
         options.audit,
         options.user,
         observations_tx.clone(),
-    );
+    )
+    .revealing_to(reveals_tx);
     let mut state = replay.as_ref().map_or_else(|| State::new(options.thresholds), Replay::fresh_state);
     let mut ui = Ui::new(options.read_only || replay.is_some(), options.refresh);
     ui.audit_file = options.audit_file;
@@ -170,8 +175,13 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
                 }
                 dirty = true;
             }
+            Some(revealed) = reveals.recv() => {
+                ui.show_revealed(revealed, Instant::now());
+                dirty = true;
+            }
             _ = clock_tick.tick(), if replay.is_none() => {
                 absorb(&mut state, recorder.as_ref(), &Observation::new(clock::now(), "clock", ObservationKind::Tick));
+                ui.expire_revealed(Instant::now());
                 dirty = true;
             }
             () = tokio::time::sleep_until(replay_wake), if replay.as_ref().is_some_and(|r| !r.paused()) => {
@@ -201,7 +211,12 @@ fn handle_event(event: &Event, ui: &mut Ui, state: &State, keymap: &Keymap) -> V
         return Vec::new();
     }
     let context = ui.context();
-    if let Some(command) = keymap.resolve(key, context) {
+    let command = keymap.resolve(key, context);
+    // Any key takes a revealed password off the screen, and does nothing else (but quit).
+    if ui.hide_revealed() && command != Some(Command::Quit) {
+        return Vec::new();
+    }
+    if let Some(command) = command {
         return ui.update(state, command);
     }
     match context {

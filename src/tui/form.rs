@@ -23,6 +23,7 @@ pub enum FormKind {
         backup: String,
     },
     RotatePassword,
+    RevealPassword,
 }
 
 #[derive(Debug, Clone)]
@@ -104,12 +105,21 @@ impl Form {
         }
     }
 
+    pub fn reveal_password() -> Self {
+        Self {
+            kind: FormKind::RevealPassword,
+            fields: vec![Field::new("User", "a login role whose password is kept in the credential store", "")],
+            focus: 0,
+        }
+    }
+
     pub fn title(&self) -> String {
         match &self.kind {
             FormKind::CreateDatabase => "Create database".into(),
             FormKind::CreateUser => "Create user".into(),
             FormKind::Restore { backup } => format!("Restore backup {backup}"),
             FormKind::RotatePassword => "Rotate a password".into(),
+            FormKind::RevealPassword => "Show a stored password".into(),
         }
     }
 
@@ -151,11 +161,11 @@ impl Form {
                 check_identifier(NameKind::Role, first, role_names()).err().or(catalog_error.clone()),
                 existing(second, "database", database_names()).or(catalog_error),
             ],
-            FormKind::RotatePassword => {
+            FormKind::RotatePassword | FormKind::RevealPassword => {
                 let login = catalog.iter().flat_map(|c| c.roles.iter()).find(|r| r.name == first);
                 let problem = match login {
                     Some(role) if role.login => None,
-                    Some(_) => Some(format!("{first} cannot log in: there is no password to rotate")),
+                    Some(_) => Some(format!("{first} cannot log in: it has no password")),
                     None => existing(first, "role", role_names()).or(catalog_error),
                 };
                 vec![problem]
@@ -185,6 +195,7 @@ impl Form {
         let (first, second) = (value(0), value(1));
         Ok(match &self.kind {
             FormKind::RotatePassword => Action::RotatePassword { user: first },
+            FormKind::RevealPassword => Action::RevealPassword { user: first },
             FormKind::CreateDatabase => Action::CreateDatabase { name: first, owner: second },
             FormKind::CreateUser => Action::CreateUser { name: first, database: second },
             FormKind::Restore { backup } => {

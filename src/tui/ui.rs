@@ -2,13 +2,14 @@
 //! cluster fact. `Ui::update` is a pure reducer from a Command to Effects the loop carries out.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::action::{Action, BackupKind};
 use crate::command::{Command, ViewId};
 use crate::dispatch::Refusal;
 use crate::model::Role;
 use crate::record::replay::{Control, ReplayStatus};
+use crate::secrets::{Revealed, REVEAL_SECONDS};
 use crate::state::State;
 use crate::tui::form::Form;
 use crate::tui::keymap::KeyContext;
@@ -113,6 +114,16 @@ pub struct Ui {
     pub replay: Option<ReplayStatus>,
     /// Where the audit trail is written, for Help.
     pub audit_file: Option<String>,
+    /// A password the operator asked to see, over everything until a key is pressed or
+    /// `REVEAL_SECONDS` pass. Only the Dispatcher's reveal channel fills it, never the State.
+    pub revealed: Option<Shown>,
+}
+
+/// A revealed password and when it was put on screen.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub revealed: Revealed,
+    pub since: Instant,
 }
 
 impl Ui {
@@ -133,6 +144,24 @@ impl Ui {
             workload_member: None,
             replay: None,
             audit_file: None,
+            revealed: None,
+        }
+    }
+
+    pub fn show_revealed(&mut self, revealed: Revealed, now: Instant) {
+        self.revealed = Some(Shown { revealed, since: now });
+    }
+
+    /// Takes a revealed password off the screen; whether one was there.
+    pub fn hide_revealed(&mut self) -> bool {
+        self.revealed.take().is_some()
+    }
+
+    /// Takes a revealed password off the screen once its time is up.
+    pub fn expire_revealed(&mut self, now: Instant) {
+        let limit = Duration::from_secs(REVEAL_SECONDS);
+        if self.revealed.as_ref().is_some_and(|shown| now.saturating_duration_since(shown.since) >= limit) {
+            self.revealed = None;
         }
     }
 
@@ -381,9 +410,11 @@ impl Ui {
             | Command::Backup
             | Command::CancelBackend
             | Command::TerminateBackend => return self.mutation(state, command),
-            Command::Restore | Command::CreateDatabase | Command::CreateUser | Command::RotatePassword => {
-                return self.open_form(state, command)
-            }
+            Command::Restore
+            | Command::CreateDatabase
+            | Command::CreateUser
+            | Command::RotatePassword
+            | Command::RevealPassword => return self.open_form(state, command),
             Command::ReplayPause
             | Command::ReplayFaster
             | Command::ReplaySlower
@@ -543,6 +574,7 @@ impl Ui {
                 Form::create_user(selected.map(|d| d.name.as_str()))
             }
             Command::RotatePassword => Form::rotate_password(),
+            Command::RevealPassword => Form::reveal_password(),
             _ => Form::create_database(),
         };
         if self.read_only {
@@ -557,6 +589,7 @@ impl Ui {
                     Action::CreateDatabase { name: String::new(), owner: String::new() }
                 }
                 crate::tui::form::FormKind::RotatePassword => Action::RotatePassword { user: String::new() },
+                crate::tui::form::FormKind::RevealPassword => Action::RevealPassword { user: String::new() },
             };
             return vec![Effect::Dispatch { action, confirmation: None }];
         }

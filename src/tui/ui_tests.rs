@@ -384,3 +384,36 @@ fn rotate_form_takes_an_existing_login_and_asks_for_its_name_typed() {
     ui.open_confirmation(&s, Action::RotatePassword { user: "app".into() }, "1. stage …".into());
     assert_eq!(ui.confirmation.as_ref().and_then(|c| c.phrase.clone()), Some("app".into()));
 }
+
+#[test]
+fn reveal_takes_an_existing_login_is_enter_confirmed_and_goes_by_key_or_time() {
+    let s = state_with_catalog();
+    let mut ui = ui();
+    ui.update(&s, Command::RevealPassword);
+    type_into_form(&mut ui, "app");
+    let effects = ui.update(&s, Command::Submit);
+    assert_eq!(effects, vec![Effect::Prepare(Action::RevealPassword { user: "app".into() })]);
+    ui.open_confirmation(&s, Action::RevealPassword { user: "app".into() }, "read …".into());
+    assert_eq!(ui.confirmation.as_ref().and_then(|c| c.phrase.clone()), None, "Enter confirms");
+
+    let at = std::time::Instant::now();
+    let revealed = crate::secrets::Revealed {
+        username: "app".into(),
+        location: "x".into(),
+        password: crate::secrets::Secret::new("pw"),
+    };
+    ui.show_revealed(revealed.clone(), at);
+    ui.expire_revealed(at + Duration::from_secs(crate::secrets::REVEAL_SECONDS - 1));
+    assert!(ui.revealed.is_some());
+    ui.expire_revealed(at + Duration::from_secs(crate::secrets::REVEAL_SECONDS));
+    assert!(ui.revealed.is_none(), "it goes by itself");
+    ui.show_revealed(revealed, at);
+    assert!(ui.hide_revealed() && !ui.hide_revealed(), "a key hides it, once");
+
+    let mut observer = Ui::new(true, Duration::from_secs(1));
+    let effects = observer.update(&s, Command::RevealPassword);
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Dispatch { action: Action::RevealPassword { .. }, confirmation: None }]
+    ));
+}

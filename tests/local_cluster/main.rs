@@ -349,15 +349,34 @@ fn console_creates_database_and_user(cluster: &LocalCluster) {
     console.wait_for("bob's SQL before confirming", Duration::from_secs(10), |s| s.contains(r#"CREATE ROLE "bob""#));
     console.keys(&["Enter", "8"]);
     console.wait_for("bob refused", SETTLE, |s| s.contains("create user bob with access to shop (#3) FAILED"));
+
+    // The password is shown only on the reveal key, confirmed, and goes with the next key.
+    let password = cluster.credentials()["postgres/alice-credentials"]["password"].as_str().unwrap().to_owned();
+    console.keys(&["7"]);
+    console.wait_for("alice listed", SETTLE, |s| s.lines().any(|l| l.starts_with("│alice ")));
+    console.keys(&["V"]);
+    console.type_text("alice");
+    console.wait_for("a login to reveal", Duration::from_secs(10), |s| s.contains('✓'));
+    console.keys(&["Enter"]);
+    console.wait_for("where it will be read", Duration::from_secs(10), |s| {
+        s.contains("read postgres/alice-credentials") && s.contains("Enter to confirm") && !s.contains(&password)
+    });
+    console.keys(&["Enter"]);
+    console.wait_for("the password shown", SETTLE, |s| s.contains("Password of alice") && s.contains(&password));
+    console.keys(&["x"]);
+    console.wait_for("the password hidden by a key", Duration::from_secs(10), |s| {
+        !s.contains(&password) && s.contains("Databases on")
+    });
     console.keys(&["C-c"]);
+    let audit = pgdeck::audit::read_all(&cluster.root.join("home/state"));
+    assert!(audit.contains("reveal-password"), "who looked is audited: {audit}");
+    assert!(!audit.contains(&password), "the password reached the audit trail");
     let admin = Login { port: leader_port, database: "postgres", user: "postgres", password: &admin_password(cluster) };
     let bob = query(&admin, "SELECT count(*) FROM pg_roles WHERE rolname = 'bob'").unwrap();
     assert_eq!(bob, vec![vec![Some("0".into())]], "the role was left behind without its secret");
 
-    let stored = &cluster.credentials()["postgres/alice-credentials"];
-    assert_eq!(stored["username"], "alice");
-    let password = stored["password"].as_str().unwrap().to_owned();
-    assert!(!screen.contains(&password), "the password reached the screen");
+    assert_eq!(cluster.credentials()["postgres/alice-credentials"]["username"], "alice");
+    assert!(!screen.contains(&password), "the password reached the screen before it was asked for");
     let (app_user, app_password) = app_login(cluster);
     let as_owner = Login { port: leader_port, database: "shop", user: &app_user, password: &app_password };
     query(&as_owner, "CREATE TABLE orders (id int PRIMARY KEY, item text)").unwrap();

@@ -69,6 +69,10 @@ pub fn describe(platform: &CnpgPlatform, action: &Action, leader: Option<&str>) 
                 body["metadata"], body["spec"]["bootstrap"]
             )
         }
+        Action::RevealPassword { user } => match platform.user_secret(user) {
+            Ok(secret) => crate::secrets::reveal_preview(user, &secret, &platform.store.location()),
+            Err(e) => format!("nothing will be shown: {e:#}"),
+        },
         Action::CreateDatabase { .. } | Action::CreateUser { .. } | Action::RotatePassword { .. } => {
             format!("{}: not supported on CNPG yet; this request will be refused", action.name())
         }

@@ -89,6 +89,23 @@ impl CnpgPlatform {
         &self.shared.api_url
     }
 
+    /// The secret that holds `user`'s credentials in the target's store: the superuser's, the
+    /// application owner's (CNPG's `-app` Secret), or a role pgdeck created.
+    fn user_secret(&self, user: &str) -> Result<String> {
+        let superuser = self.shared.superuser.known_username();
+        let (cluster, secrets) = (self.cluster(), &self.target.secrets);
+        Ok(match self.target.config.credentials {
+            _ if superuser.as_deref() == Some(user) => match self.target.config.credentials {
+                TargetCredentials::Kube => credentials::superuser_secret(cluster),
+                TargetCredentials::Aws => secrets.admin.clone(),
+            },
+            TargetCredentials::Kube if user == secrets.app_user => format!("{cluster}-app"),
+            TargetCredentials::Kube => credentials::role_secret(cluster, user)?,
+            TargetCredentials::Aws if user == secrets.app_user => secrets.app.clone(),
+            TargetCredentials::Aws => secrets.user_secret(user),
+        })
+    }
+
     /// The Cluster as the watcher holds it now.
     pub fn cached_cluster(&self) -> Option<Arc<crd::Cluster>> {
         self.shared.watches.clusters.state().into_iter().next()
@@ -150,6 +167,12 @@ impl Platform for CnpgPlatform {
 
     async fn create_user(&self, _name: &str, _database: &str) -> Result<String> {
         bail!("creating users is not supported on CNPG targets yet; add the role to the Cluster's spec.managed.roles")
+    }
+
+    async fn reveal_password(&self, user: &str) -> Result<crate::secrets::Revealed> {
+        // Reads the superuser's login first, so that `user_secret` knows whether `user` is it.
+        self.shared.superuser.credentials().await?;
+        crate::secrets::reveal(self.store.as_ref(), &self.user_secret(user)?, user).await
     }
 
     async fn rotate_password(&self, _user: &str) -> Result<String> {

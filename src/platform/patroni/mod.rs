@@ -84,7 +84,9 @@ impl PatroniPlatform {
     /// The secret that holds `user`'s credentials: the app's own, else the pattern for users.
     fn user_secret(&self, user: &str) -> String {
         let secrets = &self.target.secrets;
-        if user == secrets.app_user {
+        if self.target.superuser.known_username().as_deref() == Some(user) {
+            secrets.admin.clone()
+        } else if user == secrets.app_user {
             secrets.app.clone()
         } else {
             secrets.user_secret(user)
@@ -221,6 +223,9 @@ impl Platform for PatroniPlatform {
             ),
             Action::CreateUser { name, database } => self.create_user_preview(name, database, leader),
             Action::RotatePassword { user } => self.rotation_preview(user, leader),
+            Action::RevealPassword { user } => {
+                crate::secrets::reveal_preview(user, &self.user_secret(user), &self.target.credential_store.location())
+            }
             Action::Restore { backup, target_time, new_cluster } => {
                 local_restore_preview(&self.target, backup, *target_time, new_cluster)
             }
@@ -299,6 +304,12 @@ impl Platform for PatroniPlatform {
         let name = self.user_secret(user);
         let server = LeaderPasswords { platform: self };
         rotate::rotate(self.target.credential_store.as_ref(), &server, &name).await
+    }
+
+    async fn reveal_password(&self, user: &str) -> Result<crate::secrets::Revealed> {
+        // Reads the superuser's login first, so that `user_secret` knows whether `user` is it.
+        self.target.superuser.credentials().await?;
+        crate::secrets::reveal(self.target.credential_store.as_ref(), &self.user_secret(user), user).await
     }
 
     async fn restore(&self, backup: &str, target_time: Option<DateTime<Utc>>, new_cluster: &str) -> Result<String> {

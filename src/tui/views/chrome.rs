@@ -134,9 +134,13 @@ fn view_commands(view: ViewId) -> &'static [Command] {
         ViewId::Activity => {
             &[Command::CancelBackend, Command::TerminateBackend, Command::SortNext, Command::NextMember]
         }
-        ViewId::Databases => {
-            &[Command::CreateDatabase, Command::CreateUser, Command::RotatePassword, Command::SortNext]
-        }
+        ViewId::Databases => &[
+            Command::CreateDatabase,
+            Command::CreateUser,
+            Command::RotatePassword,
+            Command::RevealPassword,
+            Command::SortNext,
+        ],
         ViewId::Events => &[Command::Copy],
         ViewId::Help => &[Command::Back],
     }

@@ -12,6 +12,7 @@ mod help;
 mod overview;
 mod replay_bar;
 mod replication;
+mod reveal;
 pub(crate) mod statements;
 mod storage;
 
@@ -109,6 +110,9 @@ pub fn render(frame: &mut Frame<'_>, state: &State, ui: &Ui, theme: &Theme, keym
     }
     if let Some(confirmation) = &ui.confirmation {
         confirm::render(frame, area, &cx, confirmation);
+    }
+    if let Some(shown) = &ui.revealed {
+        reveal::render(frame, area, &cx, shown);
     }
 }
 
