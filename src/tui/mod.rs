@@ -8,4 +8,5 @@ mod keys;
 pub mod terminal;
 pub mod theme;
 pub mod ui;
+mod ui_actions;
 pub mod views;

@@ -6,6 +6,7 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 
 use super::*;
+use crate::action::BackupKind;
 use crate::model::Role as MemberRole;
 use crate::observation::{Observation, ObservationKind};
 use crate::spec::ThresholdsSpec;
