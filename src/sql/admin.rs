@@ -20,9 +20,16 @@ pub fn create_database(name: &str, owner: &str) -> String {
 /// schema, now and for tables its owner creates later. `password` is what goes after PASSWORD:
 /// a SCRAM verifier, so the cleartext never reaches the server or its logs.
 pub fn create_user(user: &str, password: &str, database: &str, database_owner: &str) -> Vec<String> {
+    let mut statements = vec![format!("CREATE ROLE {} LOGIN PASSWORD {}", quote_ident(user), quote_literal(password))];
+    statements.extend(grant_use(user, database, database_owner));
+    statements
+}
+
+/// Read-write use of `database`'s public schema for `user`, now and for tables its owner
+/// creates later.
+pub fn grant_use(user: &str, database: &str, database_owner: &str) -> Vec<String> {
     let (user, db, owner) = (quote_ident(user), quote_ident(database), quote_ident(database_owner));
     vec![
-        format!("CREATE ROLE {user} LOGIN PASSWORD {}", quote_literal(password)),
         format!("GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {user}"),
         format!("GRANT USAGE ON SCHEMA public TO {user}"),
         format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {user}"),

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod collect;
 pub mod pooler;
+pub mod users;
 pub mod workload;
 
 use std::time::Duration;

@@ -16,12 +16,13 @@ use chrono::{DateTime, Utc};
 
 use crate::action::{Action, BackupKind};
 use crate::platform::Platform;
-use crate::secrets::rotate::{self, PasswordServer};
-use crate::secrets::{CredentialStore, Credentials, Login, Secret};
+use crate::secrets::rotate;
+use crate::secrets::{CredentialStore, Login};
 use crate::source::Source;
 use crate::spec::SecretsSpec;
-use crate::sql::admin;
+use crate::sql::{admin, users};
 use crate::sql::Endpoint;
+use tokio_postgres::Client;
 use pgbackrest::{PgBackRest, PgTarget};
 use rest::PatroniRest;
 
@@ -255,43 +256,13 @@ impl Platform for PatroniPlatform {
 
     async fn create_database(&self, name: &str, owner: &str) -> Result<String> {
         let (leader, client) = self.leader_session("postgres").await?;
-        client.batch_execute(&admin::create_database(name, owner)).await.map_err(|e| sql_error(&e))?;
+        client.batch_execute(&admin::create_database(name, owner)).await.map_err(|e| users::sql_error(&e))?;
         Ok(format!("database {name} created on {leader}, owned by {owner}"))
     }
 
     async fn create_user(&self, name: &str, database: &str) -> Result<String> {
-        let (leader, mut client) = self.leader_session(database).await?;
-        let owner: String = client
-            .query_one("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()", &[])
-            .await?
-            .try_get(0)?;
-        let password = Secret::generate();
-        let transaction = client.transaction().await?;
-        for statement in admin::create_user(name, &admin::scram_verifier(&password), database, &owner) {
-            transaction.batch_execute(&statement).await.map_err(|e| sql_error(&e))?;
-        }
-        // The role is committed only once its password is stored: a failure to store rolls the
-        // role back, so no login is left behind with a password nobody knows.
-        let secret_name = self.target.secrets.user_secret(name);
-        let store = &self.target.credential_store;
-        let credentials = Credentials { username: name.to_owned(), password };
-        if let Err(e) = store.create(&secret_name, &credentials, &self.target.cluster).await {
-            let _ = transaction.rollback().await;
-            bail!("could not store the credentials in {}: {e:#}; nothing was created", store.location());
-        }
-        if let Err(e) = transaction.commit().await {
-            let undo = store
-                .delete(&secret_name)
-                .await
-                .err()
-                .map(|u| format!(" (and removing the stored secret failed too: {u:#})"))
-                .unwrap_or_default();
-            bail!("creating {name} failed at commit: {}{undo}", sql_error(&e));
-        }
-        Ok(format!(
-            "user {name} created on {leader} with access to {database}; credentials stored as {secret_name} in {}",
-            store.location()
-        ))
+        let secret = self.target.secrets.user_secret(name);
+        users::create_stored(self, self.target.credential_store.as_ref(), &secret, name, database).await
     }
 
     async fn rotate_password(&self, user: &str) -> Result<String> {
@@ -302,8 +273,7 @@ impl Platform for PatroniPlatform {
             );
         }
         let name = self.user_secret(user);
-        let server = LeaderPasswords { platform: self };
-        rotate::rotate(self.target.credential_store.as_ref(), &server, &name).await
+        rotate::rotate(self.target.credential_store.as_ref(), &users::PrimaryPasswords(self), &name).await
     }
 
     async fn reveal_password(&self, user: &str) -> Result<crate::secrets::Revealed> {
@@ -331,14 +301,6 @@ impl Platform for PatroniPlatform {
     }
 }
 
-/// A server error with its SQLSTATE message, not tokio-postgres's generic "db error".
-fn sql_error(e: &tokio_postgres::Error) -> anyhow::Error {
-    match e.as_db_error() {
-        Some(db) => anyhow::anyhow!("{}: {}", db.severity(), db.message()),
-        None => anyhow::anyhow!("{e}"),
-    }
-}
-
 fn local_restore_preview(
     target: &PatroniTarget,
     backup: &str,
@@ -352,45 +314,24 @@ fn local_restore_preview(
 }
 
 /// Passwords are set and tried on whichever member leads at that moment.
-struct LeaderPasswords<'a> {
-    platform: &'a PatroniPlatform,
-}
-
 #[async_trait]
-impl PasswordServer for LeaderPasswords<'_> {
-    fn describe(&self) -> String {
-        format!("the leader of {}", self.platform.target.cluster)
+impl users::Primary for PatroniPlatform {
+    fn cluster(&self) -> String {
+        self.target.cluster.clone()
     }
 
-    async fn set_password(&self, user: &str, password: &Secret) -> Result<()> {
-        let (_, client) = self.platform.leader_session("postgres").await?;
-        client
-            .batch_execute(&admin::set_password(user, &admin::scram_verifier(password)))
-            .await
-            .map_err(|e| sql_error(&e))
+    async fn locate(&self) -> Result<String> {
+        Ok(self.current_leader().await?.name.clone())
     }
 
-    async fn check_login(&self, user: &str, password: &Secret) -> Result<()> {
-        let platform = self.platform;
-        // One leader for both sessions: the admin one that finds a database, and the login tried.
-        let leader = platform.current_leader().await?;
-        let admin = platform.endpoint(leader, "postgres", platform.target.superuser.clone());
-        let admin_client = crate::sql::connect(&admin, platform.target.source_timeout, false).await?;
-        // A database the role may connect to: its own grant, or postgres when nothing narrower.
-        let database: String = admin_client
-            .query_one(
-                "SELECT datname FROM pg_database WHERE datallowconn AND has_database_privilege($1, datname, 'CONNECT') \
-                 ORDER BY datname = 'postgres', datname LIMIT 1",
-                &[&user],
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{user} may connect to no database: {}", sql_error(&e)))?
-            .try_get(0)?;
-        let login = Credentials { username: user.to_owned(), password: password.clone() }.into();
-        let client =
-            crate::sql::connect(&platform.endpoint(leader, &database, login), platform.target.source_timeout, true)
-                .await?;
-        client.simple_query("SELECT 1").await?;
-        Ok(())
+    async fn connect(&self, member: &str, database: &str, login: Login, read_only: bool) -> Result<Client> {
+        let Some(member) = self.target.members.iter().find(|m| m.name == member) else {
+            bail!("{member} is not a configured member of {}", self.target.cluster)
+        };
+        crate::sql::connect(&self.endpoint(member, database, login), self.target.source_timeout, read_only).await
+    }
+
+    fn superuser(&self) -> Login {
+        self.target.superuser.clone()
     }
 }
