@@ -140,6 +140,11 @@ pub enum Command {
         #[arg(long = "type", value_enum, default_value = "full")]
         kind: BackupType,
     },
+    /// Databases on the cluster (on CNPG: a Database object, applied by the operator).
+    Database {
+        #[command(subcommand)]
+        command: DatabaseCommand,
+    },
     /// Login roles whose passwords pgdeck generates and keeps in the credential store.
     User {
         #[command(subcommand)]
@@ -189,6 +194,17 @@ fn parse_target_time(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum DatabaseCommand {
+    /// `CREATE DATABASE NAME OWNER OWNER` on the primary, or its Database object on CNPG.
+    Create {
+        name: String,
+        /// An existing role that will own it.
+        #[arg(long)]
+        owner: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// A new login role with a generated password, stored as secrets.user_pattern says, with
     /// read-write use of DATABASE's public schema. If storing fails, the role is not created.
@@ -297,6 +313,9 @@ pub fn run(mut cli: Cli) -> Result<ExitCode> {
                     BackupType::Incr => BackupKind::Incremental,
                 };
                 act(&cli, &paths, Action::Backup { kind }, None).await
+            }
+            Command::Database { command: DatabaseCommand::Create { name, owner } } => {
+                act(&cli, &paths, Action::CreateDatabase { name: name.clone(), owner: owner.clone() }, None).await
             }
             Command::User { command: UserCommand::Create { name, database } } => {
                 act(&cli, &paths, Action::CreateUser { name: name.clone(), database: database.clone() }, None).await

@@ -284,3 +284,179 @@ fn a_targets_superuser_login_comes_from_the_credential_source_it_names() {
     assert_eq!(replica["replication_state"], "streaming", "SQL ran with the password from Secrets Manager: {doc:#}");
     assert!(replica["lag_bytes"].is_u64(), "{replica:#}");
 }
+
+/// What CNPG's operator does with Database objects, managed roles and their Secrets, done here
+/// against the real PostgreSQL of the fake's primary: apply a Database (or refuse it with
+/// CNPG's message), create a reconciled role with its Secret's password, and set a role's
+/// password again when its Secret changes (the `cnpg.io/reload` label).
+struct OperatorStandIn {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn secret_password(fake: &FakeKube, name: &str) -> Option<(String, String)> {
+    let secret = fake.get("v1", "Secret", "postgres", name)?;
+    let decode = |key: &str| {
+        let bytes: k8s_openapi::ByteString = serde_json::from_value(secret["data"][key].clone()).unwrap();
+        String::from_utf8(bytes.0).unwrap()
+    };
+    Some((decode("password"), secret["metadata"]["resourceVersion"].as_str().unwrap().to_owned()))
+}
+
+impl OperatorStandIn {
+    fn start(fake: &std::sync::Arc<FakeKube>, primary_ip: &'static str) -> Self {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (fake, stopping) = (fake.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let admin = |database: &str, sql: &str| {
+                let login = support::sql::Login {
+                    port: 5432,
+                    database,
+                    user: "postgres",
+                    password: support::fake_kube::postgres::PASSWORD,
+                };
+                support::sql::query_on(primary_ip, &login, sql)
+            };
+            let mut password_versions = std::collections::BTreeMap::<String, String>::new();
+            while !stopping.load(Ordering::SeqCst) {
+                for db in fake.list(cnpg::CNPG, "Database", "postgres") {
+                    if !db["status"]["applied"].is_null() {
+                        continue;
+                    }
+                    let (name, owner) = (db["spec"]["name"].as_str().unwrap(), db["spec"]["owner"].as_str().unwrap());
+                    let status = match admin("postgres", &format!("CREATE DATABASE \"{name}\" OWNER \"{owner}\"")) {
+                        Ok(_) => json!({"applied": true}),
+                        Err(e) => json!({"applied": false, "message": e}),
+                    };
+                    fake.patch_status(
+                        cnpg::CNPG,
+                        "Database",
+                        "postgres",
+                        db["metadata"]["name"].as_str().unwrap(),
+                        &status,
+                    );
+                }
+                let cluster = fake.get(cnpg::CNPG, "Cluster", "postgres", "postgres-cluster").unwrap();
+                let roles = cluster["spec"]["managed"]["roles"].as_array().cloned().unwrap_or_default();
+                let mut reconciled = Vec::new();
+                for role in &roles {
+                    let name = role["name"].as_str().unwrap().to_owned();
+                    let Some(secret) = role["passwordSecret"]["name"].as_str() else {
+                        if password_versions.insert(name.clone(), String::new()).is_none() {
+                            admin("postgres", &format!("CREATE ROLE \"{name}\" NOLOGIN")).unwrap();
+                        }
+                        reconciled.push(name);
+                        continue;
+                    };
+                    let Some((password, version)) = secret_password(&fake, secret) else { continue };
+                    let verb = if password_versions.contains_key(&name) { "ALTER" } else { "CREATE" };
+                    if password_versions.get(&name) != Some(&version) {
+                        admin("postgres", &format!("{verb} ROLE \"{name}\" LOGIN PASSWORD '{password}'")).unwrap();
+                        password_versions.insert(name.clone(), version);
+                    }
+                    reconciled.push(name);
+                }
+                if !reconciled.is_empty()
+                    && cluster["status"]["managedRolesStatus"]["byStatus"]["reconciled"] != json!(reconciled)
+                {
+                    let status = json!({"managedRolesStatus": {"byStatus": {"reconciled": reconciled}}});
+                    fake.patch_status(cnpg::CNPG, "Cluster", "postgres", "postgres-cluster", &status);
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        Self { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for OperatorStandIn {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Databases and users the declarative way (a Database object; a basic-auth Secret plus a JSON
+/// Patch to spec.managed.roles that keeps the roles already there), checked by the requests
+/// sent and by logging in; then a rotation through a pending Secret.
+#[test]
+fn databases_and_users_are_made_as_cnpg_wants_and_passwords_rotate() {
+    let names = ["postgres-cluster-1", "postgres-cluster-2"];
+    let pg = Instances::start(&["127.0.0.94", "127.0.0.95"], &names);
+    pg.wait_streaming(1);
+    let fake = std::sync::Arc::new(FakeKube::start());
+    let ips = ["127.0.0.94".to_owned(), "127.0.0.95".to_owned(), "127.0.0.96".to_owned()];
+    cnpg::Seed { pod_ips: ips, primary: 0 }.apply(&fake);
+    // A role someone else manages: the patch must keep it.
+    fake.merge_patch(
+        cnpg::CNPG,
+        "Cluster",
+        "postgres",
+        "postgres-cluster",
+        &json!({"spec": {"managed": {"roles": [{"name": "reporting", "ensure": "present", "login": false}]}}}),
+    );
+    let _operator = OperatorStandIn::start(&fake, "127.0.0.94");
+    let kc = fake.kubeconfig("default");
+    let home = tempfile::tempdir().unwrap();
+
+    let out = output(pgdeck(&kc, home.path(), &["database", "create", "shop", "--owner", "postgres"]));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("applied by CNPG (Database postgres/postgres-cluster-shop)"), "{}", text(&out));
+    let created = fake.requests().into_iter().find(|r| r.method == "POST" && r.path.ends_with("/databases")).unwrap();
+    assert_eq!(created.path, "/apis/postgresql.cnpg.io/v1/namespaces/postgres/databases");
+    assert_eq!(
+        created.json()["spec"],
+        json!({"cluster": {"name": "postgres-cluster"}, "name": "shop", "owner": "postgres", "ensure": "present"})
+    );
+    let out = output(pgdeck(&kc, home.path(), &["database", "create", "stock", "--owner", "nobody"]));
+    assert!(!out.status.success(), "an owner that is no role is refused");
+    assert!(text(&out).contains("nobody"), "{}", text(&out));
+
+    let out = output(pgdeck(&kc, home.path(), &["user", "create", "alice", "--database", "shop"]));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("created by CNPG"), "{}", text(&out));
+    let secret = fake.requests().into_iter().find(|r| r.method == "POST" && r.path.ends_with("/secrets")).unwrap();
+    assert_eq!(secret.json()["metadata"]["name"], "postgres-cluster-role-alice");
+    assert_eq!(secret.json()["type"], "kubernetes.io/basic-auth");
+    let patch = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH" && r.path.ends_with("/clusters/postgres-cluster"))
+        .unwrap();
+    assert_eq!(patch.content_type.as_deref(), Some("application/json-patch+json"));
+    let ops = patch.json();
+    assert_eq!(ops[0]["op"], "test");
+    assert_eq!(ops[0]["path"], "/metadata/resourceVersion");
+    assert_eq!((ops[1]["op"].as_str(), ops[1]["path"].as_str()), (Some("add"), Some("/spec/managed/roles/-")));
+    assert_eq!(ops[1]["value"]["passwordSecret"]["name"], "postgres-cluster-role-alice");
+    let roles =
+        fake.get(cnpg::CNPG, "Cluster", "postgres", "postgres-cluster").unwrap()["spec"]["managed"]["roles"].clone();
+    let listed: Vec<&str> = roles.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(listed, ["reporting", "alice"], "the role another manager added is kept");
+
+    let (password, _) = secret_password(&fake, "postgres-cluster-role-alice").unwrap();
+    let alice = support::sql::Login { port: 5432, database: "shop", user: "alice", password: &password };
+    support::sql::query_on("127.0.0.94", &alice, "CREATE TEMP TABLE t (x int)").unwrap();
+    let public =
+        support::sql::query_on("127.0.0.94", &alice, "SELECT has_schema_privilege('public', 'USAGE')").unwrap();
+    assert_eq!(public, vec![vec![Some("t".into())]], "granted use of the database");
+
+    let again = output(pgdeck(&kc, home.path(), &["user", "create", "alice", "--database", "shop"]));
+    assert!(!again.status.success(), "{}", text(&again));
+
+    let out = output(pgdeck(&kc, home.path(), &["user", "rotate", "alice", "--confirm", "alice"]));
+    assert!(out.status.success(), "{}", text(&out));
+    let (rotated, _) = secret_password(&fake, "postgres-cluster-role-alice").unwrap();
+    assert_ne!(rotated, password);
+    assert!(fake.get("v1", "Secret", "postgres", "postgres-cluster-role-alice-pending").is_none());
+    let new_login = support::sql::Login { password: &rotated, ..alice };
+    support::sql::query_on("127.0.0.94", &new_login, "SELECT 1").unwrap();
+    assert!(support::sql::query_on("127.0.0.94", &alice, "SELECT 1").is_err(), "the old password stops working");
+    let audit = pgdeck::audit::read_all(&home.path().join("state"));
+    for secret in [&password, &rotated] {
+        assert!(!audit.contains(secret.as_str()) && !text(&out).contains(secret.as_str()), "a password leaked");
+    }
+}

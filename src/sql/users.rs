@@ -97,7 +97,10 @@ impl PasswordServer for PrimaryPasswords<'_> {
 
     async fn set_password(&self, user: &str, password: &Secret) -> Result<()> {
         let (_, client) = admin_session(self.0, "postgres").await?;
-        client.batch_execute(&admin::set_password(user, &admin::scram_verifier(password))).await.map_err(|e| sql_error(&e))
+        client
+            .batch_execute(&admin::set_password(user, &admin::scram_verifier(password)))
+            .await
+            .map_err(|e| sql_error(&e))
     }
 
     async fn check_login(&self, user: &str, password: &Secret) -> Result<()> {
@@ -118,6 +121,28 @@ impl PasswordServer for PrimaryPasswords<'_> {
         client.simple_query("SELECT 1").await?;
         Ok(())
     }
+}
+
+/// What [`create_stored`] will run, for the confirmation; `on` says where ("the leader m1").
+pub fn create_preview(name: &str, database: &str, secret: &str, location: &str, on: &str) -> String {
+    let statements =
+        admin::create_user(name, "<SCRAM verifier of a generated password>", database, "<owner of the database>");
+    format!(
+        "BEGIN;\n{};\n-- store {{\"username\": \"{name}\", \"password\": …}} as {secret} in {location}\nCOMMIT;\n\
+         (in database {database} on {on}; if storing fails, ROLLBACK)",
+        statements.join(";\n"),
+    )
+}
+
+/// What a rotation will do, for the confirmation; `on` says where the password is set.
+pub fn rotation_preview(user: &str, secret: &str, location: &str, on: &str) -> String {
+    format!(
+        "1. stage a generated password for {user} beside the current one in {secret} ({location})\n\
+         2. ALTER ROLE \"{user}\" PASSWORD '<SCRAM verifier>' on {on}\n\
+         3. log in as {user} with it\n\
+         4. make the staged password the current one\n\
+         a failed step puts the old password back; clients must fetch the new secret"
+    )
 }
 
 /// The server's own message for a failed statement, without tokio-postgres's wrapping.

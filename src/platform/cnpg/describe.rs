@@ -1,8 +1,9 @@
 //! What each action will send, shown before the operator confirms it: the exact request (method,
 //! path, content type, body), built from the Cluster as the watcher holds it now.
 
-use super::{actions, CnpgPlatform};
+use super::{actions, credentials, declarative, CnpgPlatform};
 use crate::action::{Action, BackupKind};
+use crate::config::TargetCredentials;
 
 pub fn describe(platform: &CnpgPlatform, action: &Action, leader: Option<&str>) -> String {
     let (ns, name) = (platform.namespace(), platform.cluster());
@@ -73,8 +74,61 @@ pub fn describe(platform: &CnpgPlatform, action: &Action, leader: Option<&str>) 
             Ok(secret) => crate::secrets::reveal_preview(user, &secret, &platform.store.location()),
             Err(e) => format!("nothing will be shown: {e:#}"),
         },
-        Action::CreateDatabase { .. } | Action::CreateUser { .. } | Action::RotatePassword { .. } => {
-            format!("{}: not supported on CNPG yet; this request will be refused", action.name())
-        }
+        Action::CreateDatabase { name: database, owner } => match declarative::database_object_name(name, database) {
+            Ok(object) => format!(
+                "POST {api}/apis/postgresql.cnpg.io/v1/namespaces/{ns}/databases\nContent-Type: application/json\n{}\n\
+                 (then watched until CNPG sets status.applied; where the API has no Database kind, CNPG before 1.25: \
+                 {} on the primary)",
+                serde_json::to_string_pretty(&declarative::database_body(ns, name, &object, database, owner))
+                    .unwrap_or_default(),
+                crate::sql::admin::create_database(database, owner)
+            ),
+            Err(e) => format!("the request will be refused: {e:#}"),
+        },
+        Action::CreateUser { name: user, database } => match platform.target.config.credentials {
+            TargetCredentials::Aws => crate::sql::users::create_preview(
+                user,
+                database,
+                &platform.target.secrets.user_secret(user),
+                &platform.store.location(),
+                &format!("the primary {}", leader.unwrap_or("<none>")),
+            ),
+            TargetCredentials::Kube => managed_user_preview(platform, user, database),
+        },
+        Action::RotatePassword { user } => match platform.user_secret(user) {
+            Ok(secret) => crate::sql::users::rotation_preview(
+                user,
+                &secret,
+                &platform.store.location(),
+                &format!("the primary {}", leader.unwrap_or("<none>")),
+            ),
+            Err(e) => format!("the request will be refused: {e:#}"),
+        },
     }
+}
+
+/// The Secret, the JSON Patch on the Cluster as it is cached now, and the grants.
+fn managed_user_preview(platform: &CnpgPlatform, user: &str, database: &str) -> String {
+    let (ns, name, api) = (platform.namespace(), platform.cluster(), platform.api_url());
+    let secret = match credentials::role_secret(name, user) {
+        Ok(secret) => secret,
+        Err(e) => return format!("the request will be refused: {e:#}"),
+    };
+    let role = declarative::role_entry(user, &secret);
+    let cached = platform.cached_cluster().and_then(|c| serde_json::to_value(c.as_ref()).ok());
+    let patch = cached
+        .map(|c| declarative::add_role_patch(&c, &role))
+        .transpose()
+        .ok()
+        .flatten()
+        .map_or_else(|| "<the Cluster is not (yet) known>".to_owned(), |p| p.to_string());
+    format!(
+        "POST {api}/api/v1/namespaces/{ns}/secrets\n  {secret}: kubernetes.io/basic-auth, username {user}, a generated \
+         password, label cnpg.io/reload\n\
+         PATCH {api}/apis/postgresql.cnpg.io/v1/namespaces/{ns}/clusters/{name}\n\
+         Content-Type: application/json-patch+json\n{patch}\n\
+         (re-read and retried if the Cluster changed; then watched until status.managedRolesStatus reconciles {user})\n\
+         {};\n(on the primary, in database {database})",
+        crate::sql::admin::grant_use(user, database, "<owner of the database>").join(";\n")
+    )
 }

@@ -6,6 +6,7 @@ pub mod backups;
 pub mod client;
 pub mod crd;
 pub mod credentials;
+pub mod declarative;
 mod describe;
 pub mod members;
 pub mod pgstatus;
@@ -27,9 +28,11 @@ use crate::action::{Action, BackupKind};
 use crate::config::{CnpgTargetConfig, TargetCredentials};
 use crate::platform::Platform;
 use crate::secrets::aws::{AwsSettings, LazyAwsStore};
-use crate::secrets::{CredentialStore, Login};
+use crate::secrets::rotate;
+use crate::secrets::{CredentialStore, Credentials, Login, Secret};
 use crate::source::Source;
 use crate::spec::SecretsSpec;
+use crate::sql::{admin, users};
 use kube::Api;
 use sources::Shared;
 use watch::Watches;
@@ -106,6 +109,41 @@ impl CnpgPlatform {
         })
     }
 
+    /// A login role the declarative way: its basic-auth Secret, then the role in
+    /// `spec.managed.roles` (JSON Patch), followed until CNPG reconciled it, then the grants on
+    /// `database` with SQL on the primary (managed roles carry no database privileges).
+    async fn create_managed_user(&self, name: &str, database: &str) -> Result<String> {
+        let (ns, cluster) = (self.namespace(), self.cluster());
+        let secret = credentials::role_secret(cluster, name)?;
+        let login = Credentials { username: name.to_owned(), password: Secret::generate() };
+        self.store
+            .create(&secret, &login, cluster)
+            .await
+            .map_err(|e| anyhow::anyhow!("could not store {name}'s password: {e:#}; nothing was created"))?;
+        let clusters = declarative::clusters(&self.shared.client, ns);
+        if let Err(e) = declarative::add_managed_role(&clusters, cluster, &declarative::role_entry(name, &secret)).await
+        {
+            let undo = self.store.delete(&secret).await.err().map(|u| format!(" (removing it failed: {u:#})"));
+            bail!("{e:#}; the Secret {ns}/{secret} made for it was removed again{}", undo.unwrap_or_default());
+        }
+        let kept = format!("it stays in spec.managed.roles with its password in Secret {ns}/{secret}");
+        match declarative::follow(&clusters, cluster, |c| declarative::role_state(c, name)).await? {
+            Some(Ok(())) => {}
+            Some(Err(why)) => bail!("CNPG cannot reconcile role {name}: {why}; {kept}"),
+            None => bail!(
+                "CNPG has not reconciled role {name} within {}s (status.managedRolesStatus); {kept}",
+                declarative::APPLY_WAIT.as_secs()
+            ),
+        }
+        let member = users::grant_use(self, name, database)
+            .await
+            .map_err(|e| anyhow::anyhow!("CNPG created {name}, but granting it {database} failed: {e:#}"))?;
+        Ok(format!(
+            "user {name} created by CNPG (spec.managed.roles, password in Secret {ns}/{secret}); granted use of \
+             {database} on {member}"
+        ))
+    }
+
     /// The Cluster as the watcher holds it now.
     pub fn cached_cluster(&self) -> Option<Arc<crd::Cluster>> {
         self.shared.watches.clusters.state().into_iter().next()
@@ -161,12 +199,40 @@ impl Platform for CnpgPlatform {
         restore::restore(&self.shared.client, self.namespace(), self.cluster(), backup, target_time, new_cluster).await
     }
 
-    async fn create_database(&self, _name: &str, _owner: &str) -> Result<String> {
-        bail!("creating databases is not supported on CNPG targets yet; create a Database object (CNPG 1.25+)")
+    async fn create_database(&self, name: &str, owner: &str) -> Result<String> {
+        let (ns, cluster) = (self.namespace(), self.cluster());
+        let object = declarative::database_object_name(cluster, name)?;
+        let api = declarative::databases(&self.shared.client, ns);
+        let body = declarative::database_body(ns, cluster, &object, name, owner);
+        if !declarative::create_database_object(&api, &body).await? {
+            let (member, client) = users::admin_session(self, "postgres").await?;
+            client.batch_execute(&admin::create_database(name, owner)).await.map_err(|e| users::sql_error(&e))?;
+            return Ok(format!(
+                "database {name} owned by {owner} created with SQL on {member} (the API server has no Database kind: \
+                 CNPG before 1.25)"
+            ));
+        }
+        match declarative::follow(&api, &object, declarative::database_state).await? {
+            Some(Ok(())) => Ok(format!("database {name} owned by {owner} applied by CNPG (Database {ns}/{object})")),
+            Some(Err(why)) => bail!("CNPG could not apply Database {ns}/{object}: {why}"),
+            None => bail!(
+                "CNPG has not applied Database {ns}/{object} within {}s; the object stays and may still be applied \
+                 (kubectl get database {object} -n {ns})",
+                declarative::APPLY_WAIT.as_secs()
+            ),
+        }
     }
 
-    async fn create_user(&self, _name: &str, _database: &str) -> Result<String> {
-        bail!("creating users is not supported on CNPG targets yet; add the role to the Cluster's spec.managed.roles")
+    async fn create_user(&self, name: &str, database: &str) -> Result<String> {
+        match self.target.config.credentials {
+            // CNPG reads managed roles' passwords from Kubernetes Secrets only: with the
+            // credentials in Secrets Manager the role is made with SQL, as on Patroni.
+            TargetCredentials::Aws => {
+                let secret = self.target.secrets.user_secret(name);
+                users::create_stored(self, self.store.as_ref(), &secret, name, database).await
+            }
+            TargetCredentials::Kube => self.create_managed_user(name, database).await,
+        }
     }
 
     async fn reveal_password(&self, user: &str) -> Result<crate::secrets::Revealed> {
@@ -175,11 +241,47 @@ impl Platform for CnpgPlatform {
         crate::secrets::reveal(self.store.as_ref(), &self.user_secret(user)?, user).await
     }
 
-    async fn rotate_password(&self, _user: &str) -> Result<String> {
-        bail!("rotating passwords is not supported on CNPG targets yet; update the role's basic-auth Secret")
+    async fn rotate_password(&self, user: &str) -> Result<String> {
+        rotate::rotate(self.store.as_ref(), &users::PrimaryPasswords(self), &self.user_secret(user)?).await
     }
 }
 pub mod actions;
 pub mod apply;
 pub mod manifests;
 pub mod restore;
+
+#[async_trait]
+impl users::Primary for CnpgPlatform {
+    fn cluster(&self) -> String {
+        self.cluster().to_owned()
+    }
+
+    /// The primary CNPG reports; none while a switchover or failover is under way.
+    async fn locate(&self) -> Result<String> {
+        let Some(cluster) = self.cached_cluster() else {
+            bail!("the Cluster {}/{} has not been read yet (or does not exist)", self.namespace(), self.cluster())
+        };
+        let status = &cluster.status;
+        match (&status.current_primary, &status.target_primary) {
+            (Some(current), Some(target)) if current != target => {
+                bail!("CNPG is moving the primary from {current} to {target}; try again once it is done")
+            }
+            (Some(current), _) => Ok(current.clone()),
+            (None, _) => bail!("CNPG reports no current primary for {}", self.cluster()),
+        }
+    }
+
+    async fn connect(
+        &self,
+        member: &str,
+        database: &str,
+        login: Login,
+        read_only: bool,
+    ) -> Result<tokio_postgres::Client> {
+        sql::connect_instance(&self.shared, member, database, login, read_only).await
+    }
+
+    fn superuser(&self) -> Login {
+        self.shared.superuser.clone()
+    }
+}

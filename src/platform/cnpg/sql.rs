@@ -13,6 +13,7 @@ use super::sources::Shared;
 use super::watch::Kind;
 use crate::config::SqlRoute;
 use crate::observation::ObservationKind;
+use crate::secrets::Login;
 use crate::source::Source;
 use crate::sql::collect::MemberCollector;
 use crate::sql::Endpoint;
@@ -133,6 +134,18 @@ impl Source for InstanceSql {
 
 /// `pg_cancel_backend` / `pg_terminate_backend` on one instance, at its pod IP.
 pub async fn signal_backend(shared: &Shared, member: &str, pid: i32, terminate: bool) -> Result<String> {
+    let client = connect_instance(shared, member, "postgres", shared.superuser.clone(), false).await?;
+    crate::sql::admin::signal_backend(&client, member, pid, terminate).await
+}
+
+/// A session on one instance, at its pod IP, in `database` as `login`.
+pub async fn connect_instance(
+    shared: &Shared,
+    member: &str,
+    database: &str,
+    login: Login,
+    read_only: bool,
+) -> Result<tokio_postgres::Client> {
     let pods = shared.pods();
     let Some(host) = pods
         .iter()
@@ -141,8 +154,6 @@ pub async fn signal_backend(shared: &Shared, member: &str, pid: i32, terminate: 
     else {
         bail!("{member} has no running pod with an IP")
     };
-    let endpoint =
-        Endpoint { host, port: POSTGRES_PORT, database: "postgres".into(), login: shared.superuser.clone(), tls: None };
-    let client = crate::sql::connect(&endpoint, shared.timeout, false).await?;
-    crate::sql::admin::signal_backend(&client, member, pid, terminate).await
+    let endpoint = Endpoint { host, port: POSTGRES_PORT, database: database.to_owned(), login, tls: None };
+    crate::sql::connect(&endpoint, shared.timeout, read_only).await
 }

@@ -20,11 +20,11 @@ use crate::secrets::rotate;
 use crate::secrets::{CredentialStore, Login};
 use crate::source::Source;
 use crate::spec::SecretsSpec;
-use crate::sql::{admin, users};
 use crate::sql::Endpoint;
-use tokio_postgres::Client;
+use crate::sql::{admin, users};
 use pgbackrest::{PgBackRest, PgTarget};
 use rest::PatroniRest;
+use tokio_postgres::Client;
 
 /// One member as configured: where its REST API and PostgreSQL listen.
 #[derive(Debug, Clone)]
@@ -115,32 +115,6 @@ impl PatroniPlatform {
         )
     }
 
-    fn create_user_preview(&self, name: &str, database: &str, leader: Option<&str>) -> String {
-        let statements =
-            admin::create_user(name, "<SCRAM verifier of a generated password>", database, "<owner of the database>");
-        format!(
-            "BEGIN;\n{};\n-- store {{\"username\": \"{name}\", \"password\": …}} as {} in {}\nCOMMIT;\n\
-             (in database {database} on the leader {}; if storing fails, ROLLBACK)",
-            statements.join(";\n"),
-            self.user_secret(name),
-            self.target.credential_store.location(),
-            leader.unwrap_or("<none>"),
-        )
-    }
-
-    fn rotation_preview(&self, user: &str, leader: Option<&str>) -> String {
-        format!(
-            "1. stage a generated password for {user} as {} in {} (AWSPENDING)\n\
-             2. ALTER ROLE \"{user}\" PASSWORD '<SCRAM verifier>' on the leader {}\n\
-             3. log in as {user} with it\n\
-             4. make it the current version (AWSCURRENT)\n\
-             a failed step puts the old password back; clients must fetch the new secret",
-            self.user_secret(user),
-            self.target.credential_store.location(),
-            leader.unwrap_or("<none>")
-        )
-    }
-
     /// How to reach `member`'s PostgreSQL in `database` as `login`, with the target's TLS.
     fn endpoint(&self, member: &MemberEndpoint, database: &str, login: Login) -> Endpoint {
         Endpoint {
@@ -222,8 +196,19 @@ impl Platform for PatroniPlatform {
                 leader.unwrap_or("<none>"),
                 self.target.superuser.describe()
             ),
-            Action::CreateUser { name, database } => self.create_user_preview(name, database, leader),
-            Action::RotatePassword { user } => self.rotation_preview(user, leader),
+            Action::CreateUser { name, database } => users::create_preview(
+                name,
+                database,
+                &self.target.secrets.user_secret(name),
+                &self.target.credential_store.location(),
+                &format!("the leader {}", leader.unwrap_or("<none>")),
+            ),
+            Action::RotatePassword { user } => users::rotation_preview(
+                user,
+                &self.user_secret(user),
+                &self.target.credential_store.location(),
+                &format!("the leader {}", leader.unwrap_or("<none>")),
+            ),
             Action::RevealPassword { user } => {
                 crate::secrets::reveal_preview(user, &self.user_secret(user), &self.target.credential_store.location())
             }

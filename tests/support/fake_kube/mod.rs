@@ -200,6 +200,12 @@ impl FakeKube {
         lock(&self.inner.store).get(rt, namespace, name).cloned()
     }
 
+    /// The objects of a kind in a namespace, as a LIST would return their items.
+    pub fn list(&self, api_version: &str, kind: &str, namespace: &str) -> Vec<Value> {
+        let rt = Self::resource(api_version, kind);
+        lock(&self.inner.store).list(rt, Some(namespace)).into_iter().cloned().collect()
+    }
+
     /// Deletes (or, with finalizers, marks for deletion); None when there was nothing to delete.
     pub fn delete(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Option<Value> {
         let rt = Self::resource(api_version, kind);
