@@ -141,6 +141,51 @@ impl VolumeUsage {
     }
 }
 
+/// What the cluster's operator says of the cluster as a whole (CNPG's `status.phase` and
+/// conditions); Patroni has no such thing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterPhase {
+    /// `Cluster in healthy state`, `Switchover in progress`, `Setting up primary`, …
+    pub phase: String,
+    pub reason: Option<String>,
+    pub instances: Option<u32>,
+    pub ready_instances: Option<u32>,
+    pub conditions: Vec<ConditionReport>,
+}
+
+impl ClusterPhase {
+    /// CNPG's phase for a cluster with nothing to do.
+    pub const HEALTHY: &'static str = "Cluster in healthy state";
+
+    pub fn is_healthy(&self) -> bool {
+        self.phase == Self::HEALTHY
+    }
+}
+
+/// One of the operator's conditions on the cluster (`Ready`, `ContinuousArchiving`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionReport {
+    pub kind: String,
+    /// `True`, `False` or `Unknown`, as Kubernetes spells them.
+    pub status: String,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+}
+
+/// A Kubernetes Event about one of the cluster's objects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformEvent {
+    /// The Event's uid: with `count`, what tells a repeat from one already seen.
+    pub id: String,
+    pub count: u32,
+    pub at: DateTime<Utc>,
+    pub warning: bool,
+    pub reason: String,
+    /// `Kind/name` of the object it is about.
+    pub object: String,
+    pub message: String,
+}
+
 /// The connection pooler in front of the primary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolerReport {

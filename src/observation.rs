@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::{ActionOutcome, ActionRequest};
 use crate::model::{
-    Backend, BackupCatalog, DatabaseRow, MemberReport, MemberSample, PoolerReport, RoleRow, StatementRow, VolumeUsage,
+    Backend, BackupCatalog, ClusterPhase, DatabaseRow, MemberReport, MemberSample, PlatformEvent, PoolerReport,
+    RoleRow, StatementRow, VolumeUsage,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +58,14 @@ pub enum ObservationKind {
     },
     PoolerObserved {
         pooler: PoolerReport,
+    },
+    /// The operator's view of the whole cluster: phase and conditions (CNPG).
+    ClusterPhaseObserved {
+        phase: ClusterPhase,
+    },
+    /// The platform's own events about the cluster's objects (Kubernetes Events), newest last.
+    PlatformEventsObserved {
+        events: Vec<PlatformEvent>,
     },
     BackupsListed {
         catalog: BackupCatalog,

@@ -22,6 +22,9 @@ pub struct StatusDoc {
     pub timeline: Option<u32>,
     /// True while the HA manager is paused (no automatic failover).
     pub maintenance_mode: bool,
+    /// The operator's phase, ready count and conditions (CNPG); absent where there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<crate::model::ClusterPhase>,
     pub members: Vec<MemberDoc>,
     pub pooler: Option<PoolerDoc>,
     pub backups: Option<BackupsDoc>,
@@ -102,6 +105,7 @@ pub fn document(state: &State) -> StatusDoc {
         leader: state.leader_name().map(str::to_owned),
         timeline: state.timeline(),
         maintenance_mode: state.maintenance_mode == Some(true),
+        operator: state.cluster_phase.as_ref().map(|p| p.value.clone()),
         pooler: pooler_doc(state, &views),
         backups: backups_doc(state),
         members: views.into_iter().map(member_doc).collect(),

@@ -56,6 +56,11 @@ fn status_json_shows_the_reference_cluster_from_its_kubernetes_objects() {
     assert_eq!(doc["cluster"], "postgres-cluster");
     assert_eq!(doc["leader"], "postgres-cluster-1");
     assert_eq!(doc["timeline"], 1);
+    assert_eq!(doc["operator"]["phase"], "Cluster in healthy state", "{doc:#}");
+    assert_eq!(
+        (doc["operator"]["ready_instances"].as_u64(), doc["operator"]["instances"].as_u64()),
+        (Some(3), Some(3))
+    );
     let names: Vec<&str> = doc["members"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["postgres-cluster-1", "postgres-cluster-2", "postgres-cluster-3"]);
     let (primary, replica) = (member(&doc, "postgres-cluster-1"), member(&doc, "postgres-cluster-2"));

@@ -16,7 +16,7 @@ use pgdeck::platform::cnpg::{CnpgPlatform, CnpgTarget};
 use pgdeck::platform::Platform;
 use pgdeck::secrets::aws::AwsSettings;
 use pgdeck::spec::{SecretsSpec, ThresholdsSpec};
-use pgdeck::state::State;
+use pgdeck::state::{EventKind, State};
 use serde_json::{json, Value};
 use support::fake_kube::{cnpg, FakeKube, Kubeconfig};
 
@@ -115,6 +115,12 @@ async fn a_new_cluster_is_followed_from_no_instance_to_three_ready() {
     let mut state = State::new(ThresholdsSpec::default());
     observe_until(&platform, &mut state, "the cluster", |s| s.cluster == "postgres-cluster").await;
     assert!(state.member_views().is_empty());
+    observe_until(&platform, &mut state, "the operator's phase", |s| s.cluster_phase.is_some()).await;
+    assert!(
+        state.findings().iter().any(|f| f.code == "cluster_phase" && f.message.contains("Setting up primary")),
+        "{:?}",
+        state.findings()
+    );
 
     for n in 1..=3 {
         let name = cnpg::instance(n);
@@ -154,6 +160,63 @@ async fn a_new_cluster_is_followed_from_no_instance_to_three_ready() {
     })
     .await;
     assert_eq!(state.leader_name(), Some("postgres-cluster-1"));
+    observe_until(&platform, &mut state, "the phase healthy", |s| {
+        s.cluster_phase.as_ref().is_some_and(|p| p.value.is_healthy() && p.value.ready_instances == Some(3))
+    })
+    .await;
+    assert!(!state.findings().iter().any(|f| f.code == "cluster_phase"));
+    let phases: Vec<String> = state
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ClusterPhaseChanged { to, .. } => Some(to.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(phases.last().map(String::as_str), Some("Cluster in healthy state"), "{phases:?}");
+}
+
+/// Kubernetes Events about this cluster's objects reach the Events log once each (again when
+/// they repeat); events about another cluster in the namespace do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clusters_kubernetes_events_are_logged_once_and_others_are_not() {
+    let fake = FakeKube::start();
+    seeded(&fake);
+    let event = |name: &str, kind: &str, object: &str, reason: &str, count: u32| {
+        json!({"apiVersion": "v1", "kind": "Event",
+               "metadata": {"name": name, "namespace": "postgres"},
+               "involvedObject": {"kind": kind, "name": object, "namespace": "postgres"},
+               "type": "Warning", "reason": reason, "message": format!("{reason} on {object}"),
+               "count": count, "lastTimestamp": "2026-11-25T10:00:00Z"})
+    };
+    fake.apply_json(event("e1", "Cluster", "postgres-cluster", "FailingOver", 1));
+    fake.apply_json(event("e2", "Pod", "postgres-cluster-2", "Unhealthy", 1));
+    fake.apply_json(event("e3", "Cluster", "postgres-cluster-copy", "Elsewhere", 1));
+    fake.apply_json(event("e4", "Pod", "postgres-cluster-copy-1", "Elsewhere", 1));
+    let kc = fake.kubeconfig("default");
+    let platform = platform(&kc).await;
+    let mut state = State::new(ThresholdsSpec::default());
+    let logged = |s: &State| -> Vec<String> {
+        s.events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::PlatformEvent { event } => {
+                    Some(format!("{} {} x{}", event.object, event.reason, event.count))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    observe_until(&platform, &mut state, "the events", |s| logged(s).len() >= 2).await;
+    for _ in 0..3 {
+        for observation in pgdeck::source::poll_all(platform.sources(), Duration::from_secs(4)).await {
+            state.apply(&observation);
+        }
+    }
+    assert_eq!(logged(&state), ["Cluster/postgres-cluster FailingOver x1", "Pod/postgres-cluster-2 Unhealthy x1"]);
+    fake.apply_json(event("e2", "Pod", "postgres-cluster-2", "Unhealthy", 2));
+    observe_until(&platform, &mut state, "the repeat", |s| logged(s).len() == 3).await;
+    assert_eq!(logged(&state)[2], "Pod/postgres-cluster-2 Unhealthy x2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

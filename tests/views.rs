@@ -173,6 +173,44 @@ fn rotate_password_form_lists_the_logins_to_choose_from() {
     snapshot("form", "rotate_password", &state, &ui);
 }
 
+/// A CNPG cluster mid-switchover: the operator's phase and ready count in the header (and
+/// its finding), and the Kubernetes Events about the cluster in Events, warnings marked.
+#[test]
+fn the_operators_phase_and_kubernetes_events_are_shown() {
+    use pgdeck::model::{ClusterPhase, ConditionReport, PlatformEvent};
+    use pgdeck::observation::{Observation, ObservationKind};
+    let mut state = fixtures::healthy();
+    let phase = ClusterPhase {
+        phase: "Switchover in progress".into(),
+        reason: Some("Switching over to postgres-cluster-2".into()),
+        instances: Some(3),
+        ready_instances: Some(2),
+        conditions: vec![ConditionReport {
+            kind: "Ready".into(),
+            status: "False".into(),
+            reason: Some("ClusterIsNotReady".into()),
+            message: None,
+        }],
+    };
+    let event = |id: &str, seconds: i64, warning: bool, object: &str, reason: &str, message: &str| PlatformEvent {
+        id: id.into(),
+        count: 1,
+        at: fixtures::t(seconds),
+        warning,
+        reason: reason.into(),
+        object: object.into(),
+        message: message.into(),
+    };
+    let events = vec![
+        event("a", -50, false, "Cluster/postgres-cluster", "SwitchoverRequested", "Switchover to postgres-cluster-2"),
+        event("b", -40, true, "Pod/postgres-cluster-1", "Unhealthy", "Readiness probe failed: HTTP 500"),
+    ];
+    for kind in [ObservationKind::ClusterPhaseObserved { phase }, ObservationKind::PlatformEventsObserved { events }] {
+        state.apply(&Observation::new(fixtures::t(0), "cnpg", kind));
+    }
+    snapshot("events", "cnpg_switchover", &state, &ui_on(ViewId::Events));
+}
+
 /// Only on the reveal key, over everything, with where it came from and how it goes away. The
 /// password here is a fixture's: a snapshot holds a real one only if a test puts it there.
 #[test]

@@ -55,6 +55,8 @@ impl RepeatKey {
             K::VolumeSampled { member, .. } => ("volume_sampled", Some(member)),
             K::PoolerObserved { .. } => ("pooler_observed", None),
             K::BackupsListed { .. } => ("backups_listed", None),
+            K::ClusterPhaseObserved { .. } => ("cluster_phase_observed", None),
+            K::PlatformEventsObserved { .. } => ("platform_events_observed", None),
             K::SourceFailed { member, .. } => ("source_failed", member.as_ref()),
             K::ClusterIdentified { .. } | K::ActionRequested { .. } | K::ActionFinished { .. } | K::Tick => {
                 return None

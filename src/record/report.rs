@@ -268,9 +268,12 @@ fn on_event(report: &mut Report, leaders: &mut LeaderTracker, state: &State, eve
                 };
             }
         }
+        // An unhealthy phase is in the report as its `cluster_phase` finding, with its span.
         EventKind::RoleObserved { before: None, .. }
         | EventKind::MemberLeft { .. }
-        | EventKind::MaintenanceModeChanged { .. } => {}
+        | EventKind::MaintenanceModeChanged { .. }
+        | EventKind::ClusterPhaseChanged { .. }
+        | EventKind::PlatformEvent { .. } => {}
     }
 }
 

@@ -4,9 +4,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{BackupCatalog, MemberReport, Role};
+use crate::model::{BackupCatalog, MemberReport, PlatformEvent, Role};
 use crate::observation::{Observation, ObservationKind};
 use crate::state::{Catalog, EventKind, Finding, State, Timed, LAG_HISTORY_LEN, VOLUME_HISTORY_LEN};
+
+/// How many platform event ids are remembered to tell new events from ones already logged.
+const PLATFORM_EVENTS_REMEMBERED: usize = 4096;
 
 impl State {
     /// Folds one observation into the state. Pure: no I/O, no clock.
@@ -61,6 +64,17 @@ impl State {
             ObservationKind::PoolerObserved { pooler } => {
                 self.pooler = Some(Timed { at, value: pooler.clone() });
             }
+            ObservationKind::ClusterPhaseObserved { phase } => {
+                if let Some(before) = self.cluster_phase.as_ref().filter(|b| b.value.phase != phase.phase) {
+                    let from = before.value.phase.clone();
+                    self.push_event(
+                        at,
+                        EventKind::ClusterPhaseChanged { from, to: phase.phase.clone(), reason: phase.reason.clone() },
+                    );
+                }
+                self.cluster_phase = Some(Timed { at, value: phase.clone() });
+            }
+            ObservationKind::PlatformEventsObserved { events } => self.apply_platform_events(events),
             ObservationKind::BackupsListed { catalog } => self.apply_backups_listed(at, catalog),
             ObservationKind::SourceFailed { member, error } => {
                 let failure = Timed { at, value: error.clone() };
@@ -140,6 +154,22 @@ impl State {
     }
 
     /// A new listing of the backup repository; backups not seen in the previous one are events.
+    /// Logs each platform event once, and again when it repeats (its count grows). The ids kept
+    /// are bounded: past the limit, only those still reported are remembered.
+    fn apply_platform_events(&mut self, events: &[PlatformEvent]) {
+        for event in events {
+            if self.platform_events_seen.get(&event.id).is_some_and(|count| *count >= event.count) {
+                continue;
+            }
+            self.platform_events_seen.insert(event.id.clone(), event.count);
+            self.insert_event_in_time(event.at, EventKind::PlatformEvent { event: event.clone() });
+        }
+        if self.platform_events_seen.len() > PLATFORM_EVENTS_REMEMBERED {
+            let current: BTreeSet<&str> = events.iter().map(|e| e.id.as_str()).collect();
+            self.platform_events_seen.retain(|id, _| current.contains(id.as_str()));
+        }
+    }
+
     fn apply_backups_listed(&mut self, at: DateTime<Utc>, catalog: &BackupCatalog) {
         if let Some(previous) = &self.backups {
             let known: BTreeSet<&str> = previous.value.backups.iter().map(|b| b.id.as_str()).collect();

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::action::{ActionOutcome, ActionRequest};
-use crate::model::{BackupStatus, Role};
+use crate::model::{BackupStatus, PlatformEvent, Role};
 use crate::state::Finding;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -16,13 +16,46 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
-    RoleObserved { member: String, role: Role, before: Option<Role> },
-    LeaderChanged { from: Option<String>, to: Option<String> },
-    MemberLeft { member: String },
-    MaintenanceModeChanged { paused: bool },
-    FindingRaised { finding: Finding },
-    FindingCleared { finding: Finding },
-    BackupAppeared { id: String, status: BackupStatus },
-    ActionRequested { request: ActionRequest },
-    ActionFinished { request: ActionRequest, outcome: ActionOutcome },
+    RoleObserved {
+        member: String,
+        role: Role,
+        before: Option<Role>,
+    },
+    LeaderChanged {
+        from: Option<String>,
+        to: Option<String>,
+    },
+    MemberLeft {
+        member: String,
+    },
+    MaintenanceModeChanged {
+        paused: bool,
+    },
+    FindingRaised {
+        finding: Finding,
+    },
+    FindingCleared {
+        finding: Finding,
+    },
+    BackupAppeared {
+        id: String,
+        status: BackupStatus,
+    },
+    ActionRequested {
+        request: ActionRequest,
+    },
+    ActionFinished {
+        request: ActionRequest,
+        outcome: ActionOutcome,
+    },
+    /// The operator moved the cluster to another phase (CNPG's `status.phase`).
+    ClusterPhaseChanged {
+        from: String,
+        to: String,
+        reason: Option<String>,
+    },
+    /// The platform's own event (a Kubernetes Event) about one of the cluster's objects.
+    PlatformEvent {
+        event: PlatformEvent,
+    },
 }

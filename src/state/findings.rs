@@ -45,6 +45,11 @@ impl State {
             let message = "the HA manager is in maintenance mode (paused): no automatic failover".to_owned();
             out.push(finding(Severity::Warning, "maintenance_mode", &self.cluster, message));
         }
+        if let Some(phase) = self.cluster_phase.as_ref().map(|p| &p.value).filter(|p| !p.is_healthy()) {
+            let why = phase.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+            let message = format!("the operator reports the cluster as `{}`{why}", phase.phase);
+            out.push(finding(Severity::Warning, "cluster_phase", &self.cluster, message));
+        }
         for member in &views {
             self.member_findings(member, leader.is_some(), &mut out);
         }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::action::ActionRequest;
-use crate::model::{BackupCatalog, MemberReport, MemberSample, PoolerReport, VolumeUsage};
+use crate::model::{BackupCatalog, ClusterPhase, MemberReport, MemberSample, PoolerReport, VolumeUsage};
 use crate::spec::ThresholdsSpec;
 
 pub use events::{Event, EventKind};
@@ -42,6 +42,10 @@ pub struct State {
     pub members: BTreeMap<String, MemberEntry>,
     /// The HA manager is paused (Patroni maintenance mode): no automatic failover.
     pub maintenance_mode: Option<bool>,
+    /// The operator's phase and conditions for the whole cluster (CNPG only).
+    pub cluster_phase: Option<Timed<ClusterPhase>>,
+    /// Platform events already logged, by id, with the repeat count seen.
+    pub platform_events_seen: BTreeMap<String, u32>,
     /// Per member: its backends and statements.
     pub workload: BTreeMap<String, Workload>,
     /// Per member: its databases and roles.
@@ -88,6 +92,8 @@ impl State {
             configured_members: Vec::new(),
             members: BTreeMap::new(),
             maintenance_mode: None,
+            cluster_phase: None,
+            platform_events_seen: BTreeMap::new(),
             workload: BTreeMap::new(),
             catalog: BTreeMap::new(),
             pooler: None,
@@ -101,6 +107,21 @@ impl State {
             active_findings: BTreeMap::new(),
             thresholds,
             stale_after: DEFAULT_STALE_AFTER,
+        }
+    }
+
+    /// An event that may be older than the last one logged (the platform's own, learnt late):
+    /// placed by its time, so the log reads in order.
+    fn insert_event_in_time(&mut self, at: DateTime<Utc>, kind: EventKind) {
+        let position = self.events.iter().rposition(|e| e.at <= at).map_or(0, |i| i + 1);
+        if self.events.len() == EVENT_CAPACITY {
+            if position == 0 {
+                return;
+            }
+            self.events.pop_front();
+            self.events.insert(position - 1, Event { at, kind });
+        } else {
+            self.events.insert(position, Event { at, kind });
         }
     }
 

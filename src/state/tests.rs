@@ -253,6 +253,61 @@ fn maintenance_mode_is_a_finding_and_its_change_an_event() {
 }
 
 #[test]
+fn an_unhealthy_operator_phase_is_a_finding_and_its_changes_events() {
+    let phase = |name: &str| crate::model::ClusterPhase {
+        phase: name.into(),
+        reason: None,
+        instances: Some(3),
+        ready_instances: Some(3),
+        conditions: Vec::new(),
+    };
+    let mut s = healthy();
+    s.apply(&obs(1, "cnpg", ObservationKind::ClusterPhaseObserved { phase: phase("Cluster in healthy state") }));
+    assert!(s.findings().is_empty());
+    s.apply(&obs(2, "cnpg", ObservationKind::ClusterPhaseObserved { phase: phase("Failing over") }));
+    let finding = s.findings().into_iter().find(|f| f.code == "cluster_phase").unwrap();
+    assert!(finding.message.contains("`Failing over`"), "{}", finding.message);
+    s.apply(&obs(3, "cnpg", ObservationKind::ClusterPhaseObserved { phase: phase("Failing over") }));
+    let changes: Vec<&EventKind> =
+        s.events.iter().map(|e| &e.kind).filter(|k| matches!(k, EventKind::ClusterPhaseChanged { .. })).collect();
+    assert_eq!(changes.len(), 1, "one change, not one per observation");
+}
+
+#[test]
+fn platform_events_are_logged_once_per_count_in_time_order() {
+    let event = |id: &str, count: u32, at: i64| crate::model::PlatformEvent {
+        id: id.into(),
+        count,
+        at: t(at),
+        warning: true,
+        reason: "Unhealthy".into(),
+        object: "Pod/p-1".into(),
+        message: String::new(),
+    };
+    let mut s = healthy();
+    let logged = |s: &State| -> Vec<(String, u32)> {
+        s.events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::PlatformEvent { event } => Some((event.id.clone(), event.count)),
+                _ => None,
+            })
+            .collect()
+    };
+    let before = s.events.len();
+    let round = vec![event("old", 1, -100), event("new", 1, 5)];
+    s.apply(&obs(10, "kube-events", ObservationKind::PlatformEventsObserved { events: round.clone() }));
+    s.apply(&obs(11, "kube-events", ObservationKind::PlatformEventsObserved { events: round }));
+    assert_eq!(logged(&s), [("old".to_owned(), 1), ("new".to_owned(), 1)]);
+    assert_eq!(s.events.front().map(|e| e.at), Some(t(-100)), "an old event goes before what was learnt since");
+    assert_eq!(s.events.len(), before + 2);
+    s.apply(&obs(12, "kube-events", ObservationKind::PlatformEventsObserved { events: vec![event("new", 2, 12)] }));
+    assert_eq!(logged(&s).last(), Some(&("new".to_owned(), 2)), "a repeat is logged again");
+    let times: Vec<_> = s.events.iter().map(|e| e.at).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+}
+
+#[test]
 fn replica_lag_is_kept_as_history() {
     let mut s = healthy();
     for (i, lsn) in [900, 950, 1000].into_iter().enumerate() {

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::crd::Cluster;
 use super::pgstatus::PgStatus;
-use crate::model::{MemberReport, Role};
+use crate::model::{ClusterPhase, ConditionReport, MemberReport, Role};
 
 /// CNPG's PostgreSQL port on every instance pod.
 pub const POSTGRES_PORT: u16 = 5432;
@@ -140,6 +140,30 @@ pub fn reconciliation_paused(cluster: &Cluster) -> bool {
         .as_ref()
         .and_then(|a| a.get("cnpg.io/reconciliationLoop"))
         .is_some_and(|v| v == "disabled")
+}
+
+/// The operator's phase and conditions for the whole cluster; `None` before it wrote any.
+pub fn cluster_phase(cluster: &Cluster) -> Option<ClusterPhase> {
+    let status = &cluster.status;
+    let text = |c: &serde_json::Value, key: &str| c.get(key).and_then(serde_json::Value::as_str).map(str::to_owned);
+    Some(ClusterPhase {
+        phase: status.phase.clone()?,
+        reason: status.phase_reason.clone().filter(|r| !r.is_empty()),
+        instances: status.instances,
+        ready_instances: status.ready_instances,
+        conditions: status
+            .conditions
+            .iter()
+            .filter_map(|c| {
+                Some(ConditionReport {
+                    kind: text(c, "type")?,
+                    status: text(c, "status").unwrap_or_else(|| "Unknown".into()),
+                    reason: text(c, "reason"),
+                    message: text(c, "message").filter(|m| !m.is_empty()),
+                })
+            })
+            .collect(),
+    })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod crd;
 pub mod credentials;
 pub mod declarative;
 mod describe;
+pub mod events;
 pub mod members;
 pub mod pgstatus;
 pub mod pooler;
@@ -164,6 +165,7 @@ impl Platform for CnpgPlatform {
             Box::new(sources::Backups { shared: shared.clone() }),
             Box::new(sources::PoolerSource { shared: shared.clone() }),
             Box::new(sources::Volumes { shared: shared.clone() }),
+            Box::new(events::ClusterEvents { shared: shared.clone() }),
             Box::new(sql::InstanceSql::new(shared, self.target.config.sql)),
         ]
     }

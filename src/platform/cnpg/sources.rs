@@ -124,6 +124,7 @@ impl Source for MemberList {
             members: members::reports(&cluster, &pod_refs, &statuses, &shared.api_url),
         });
         out.push(ObservationKind::MaintenanceModeObserved { paused: members::reconciliation_paused(&cluster) });
+        out.extend(members::cluster_phase(&cluster).map(|phase| ObservationKind::ClusterPhaseObserved { phase }));
         // Failures last: a success from this source clears its earlier failures.
         out.extend(
             member_errors.into_iter().map(|(m, error)| ObservationKind::SourceFailed { member: Some(m), error }),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Event as KubeEvent, PersistentVolumeClaim, Pod};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, watcher};
 use kube::runtime::WatchStreamExt;
@@ -34,6 +34,8 @@ pub struct Watches {
     pub scheduled: Store<ScheduledBackup>,
     pub poolers: Store<Pooler>,
     pub deployments: Store<Deployment>,
+    /// The namespace's Events; the source keeps those about this cluster's objects.
+    pub events: Store<KubeEvent>,
     errors: Arc<Mutex<BTreeMap<&'static str, (Instant, String)>>>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -56,6 +58,7 @@ pub enum Kind {
     ScheduledBackups,
     Poolers,
     Deployments,
+    Events,
 }
 
 impl Kind {
@@ -69,6 +72,7 @@ impl Kind {
             Kind::ScheduledBackups => "scheduledbackups.postgresql.cnpg.io",
             Kind::Poolers => "poolers.postgresql.cnpg.io",
             Kind::Deployments => "deployments.apps",
+            Kind::Events => "events",
         }
     }
 }
@@ -121,6 +125,10 @@ impl Watches {
             &errors,
         );
         tasks.push(t);
+        // Events name their object only in `involvedObject`, which a field selector matches one
+        // object at a time: the namespace's are watched and filtered by name.
+        let (events, t) = watch(Api::namespaced(client.clone(), ns), watcher::Config::default(), Kind::Events, &errors);
+        tasks.push(t);
         Watches {
             cluster_name: cluster.to_owned(),
             namespace: namespace.to_owned(),
@@ -131,6 +139,7 @@ impl Watches {
             scheduled,
             poolers,
             deployments,
+            events,
             errors,
             tasks,
         }
@@ -151,6 +160,7 @@ impl Watches {
             Kind::ScheduledBackups => ready(&self.scheduled),
             Kind::Poolers => ready(&self.poolers),
             Kind::Deployments => ready(&self.deployments),
+            Kind::Events => ready(&self.events),
         }
     }
 

@@ -32,6 +32,16 @@ pub fn header(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     if state.maintenance_mode == Some(true) {
         spans.push(Span::styled("MAINTENANCE ", cx.style(Role::Warning)));
     }
+    // The operator's word on the whole cluster (CNPG): instances ready, and the phase unless healthy.
+    if let Some(phase) = state.cluster_phase.as_ref().map(|p| &p.value) {
+        if let (Some(ready), Some(all)) = (phase.ready_instances, phase.instances) {
+            let role = if ready == all { Role::Muted } else { Role::Warning };
+            spans.push(Span::styled(format!("{ready}/{all} ready "), cx.style(role)));
+        }
+        if !phase.is_healthy() {
+            spans.push(Span::styled(format!("{} ", phase.phase), cx.style(Role::Warning)));
+        }
+    }
     if cx.ui.replay.is_some() {
         spans.push(Span::styled("REPLAY ", cx.style(Role::Warning)));
     } else {

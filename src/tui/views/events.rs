@@ -42,6 +42,18 @@ pub fn describe(event: &Event) -> (String, Role) {
         EventKind::ActionFinished { request, outcome: ActionOutcome::Failed { error } } => {
             (format!("{} (#{}) FAILED: {error}", request.action, request.id), Role::Danger)
         }
+        EventKind::ClusterPhaseChanged { from, to, reason } => {
+            let why = reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+            let healthy = to == crate::model::ClusterPhase::HEALTHY;
+            (format!("cluster phase: {from} -> {to}{why}"), if healthy { Role::Ok } else { Role::Warning })
+        }
+        EventKind::PlatformEvent { event } => {
+            let repeated = if event.count > 1 { format!(" (x{})", event.count) } else { String::new() };
+            (
+                format!("{} {}: {}{repeated}", event.object, event.reason, event.message),
+                if event.warning { Role::Warning } else { Role::Muted },
+            )
+        }
     }
 }
 
