@@ -83,6 +83,8 @@ fn status_json_shows_the_reference_cluster_from_its_kubernetes_objects() {
     let pooler = &doc["pooler"];
     assert_eq!(pooler["name"], "postgres-cluster-pooler-rw");
     assert_eq!((pooler["state"].as_str(), pooler["pool_mode"].as_str()), (Some("up"), Some("transaction")));
+    // Summed over the three PgBouncer pods' exporters: (4 active + 1 waiting) clients, 2 servers each.
+    assert_eq!((pooler["client_connections"].as_u64(), pooler["server_connections"].as_u64()), (Some(15), Some(6)));
     assert!(!codes(&doc).iter().any(|c| c.starts_with("\"pooler")), "{:?}", codes(&doc));
 
     // The requests were the watchers' lists and watches, not polling: one list per kind.
@@ -148,6 +150,7 @@ fn missing_rbac_is_reported_by_name_and_the_members_still_show() {
     assert_eq!(doc["members"].as_array().unwrap().len(), 3);
     let findings = doc["findings"].to_string();
     assert!(findings.contains("pods/proxy") && findings.contains("forbidden by RBAC"), "{findings}");
+    assert!(findings.contains("PgBouncer metrics through pods/proxy"), "{findings}");
     assert!(findings.contains("nodes/proxy") && findings.contains("kubelet"), "{findings}");
 }
 

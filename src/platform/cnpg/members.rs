@@ -34,7 +34,7 @@ fn serial(name: &str) -> u64 {
     name.rsplit('-').next().and_then(|s| s.parse().ok()).unwrap_or(u64::MAX)
 }
 
-fn pod_ready(pod: &Pod) -> bool {
+pub fn pod_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())

@@ -46,15 +46,62 @@ pub fn report(
         // An rw Pooler sends clients to the -rw Service, which follows the primary.
         target_host: Some(format!("{cluster}-rw")),
         target_port: Some(POSTGRES_PORT),
-        // PgBouncer's counters are behind its metrics port, which pgdeck does not scrape yet.
+        // Filled in from PgBouncer's metrics (see `counts`) where they can be read.
         client_connections: 0,
         server_connections: 0,
         name,
     })
 }
 
+/// PgBouncer's exporter port on a pooler pod.
+pub const METRICS_PORT: u16 = 9127;
+
+/// The exporter's `/metrics` on one pooler pod, through the API server's pod proxy.
+pub fn metrics_path(namespace: &str, pod: &str) -> String {
+    format!("/api/v1/namespaces/{namespace}/pods/{pod}:{METRICS_PORT}/proxy/metrics")
+}
+
+/// Clients (active and waiting) and server connections (active and idle) over all pools, from
+/// the exporter's Prometheus text; an error when none of the pool metrics is there.
+pub fn counts(metrics: &str) -> Result<(u32, u32), String> {
+    let (mut clients, mut servers, mut seen) = (0.0_f64, 0.0_f64, false);
+    for line in metrics.lines().filter(|l| !l.starts_with('#')) {
+        let name = line.split(['{', ' ']).next().unwrap_or_default();
+        let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else { continue };
+        match name {
+            "cnpg_pgbouncer_pools_cl_active" | "cnpg_pgbouncer_pools_cl_waiting" => clients += value,
+            "cnpg_pgbouncer_pools_sv_active" | "cnpg_pgbouncer_pools_sv_idle" => servers += value,
+            _ => continue,
+        }
+        seen = true;
+    }
+    if !seen {
+        return Err("its metrics have no cnpg_pgbouncer_pools_* series".into());
+    }
+    // Counts of connections: non-negative and finite by the checks, clamped to u32's range,
+    // so the cast neither wraps nor loses a sign.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let whole = |v: f64| if v.is_finite() && v >= 0.0 { v.round().min(f64::from(u32::MAX)) as u32 } else { 0 };
+    Ok((whole(clients), whole(servers)))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pool_counts_are_summed_over_pools_and_pods_series() {
+        let metrics = "# HELP cnpg_pgbouncer_pools_cl_active Client connections\n\
+                       # TYPE cnpg_pgbouncer_pools_cl_active gauge\n\
+                       cnpg_pgbouncer_pools_cl_active{database=\"app\",user=\"app\"} 7\n\
+                       cnpg_pgbouncer_pools_cl_active{database=\"pgbouncer\",user=\"pgbouncer\"} 1\n\
+                       cnpg_pgbouncer_pools_cl_waiting{database=\"app\",user=\"app\"} 2\n\
+                       cnpg_pgbouncer_pools_cl_active_cancel_req{database=\"app\",user=\"app\"} 5\n\
+                       cnpg_pgbouncer_pools_sv_active{database=\"app\",user=\"app\"} 3\n\
+                       cnpg_pgbouncer_pools_sv_idle{database=\"app\",user=\"app\"} 1e0\n\
+                       cnpg_pgbouncer_lists_databases 2\n";
+        assert_eq!(super::counts(metrics), Ok((10, 4)));
+        assert!(super::counts("cnpg_pgbouncer_lists_databases 2\n").unwrap_err().contains("no cnpg_pgbouncer_pools"));
+    }
+
     use serde_json::json;
 
     use super::*;

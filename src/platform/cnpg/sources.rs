@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
 
 use super::pgstatus;
 use super::watch::{Kind, Watches};
@@ -196,7 +197,7 @@ impl Source for PoolerSource {
 
     async fn poll(&mut self) -> Vec<ObservationKind> {
         let watches = &self.shared.watches;
-        if let Err(e) = watches.ready(&[Kind::Poolers, Kind::Deployments]).await {
+        if let Err(e) = watches.ready(&[Kind::Poolers, Kind::Deployments, Kind::PoolerPods]).await {
             return failed(e);
         }
         let poolers = watches.poolers.state();
@@ -206,9 +207,54 @@ impl Source for PoolerSource {
         let name = chosen.metadata.name.clone().unwrap_or_default();
         let deployment = watches.deployments.get(&super::watch::key(self.shared.namespace(), &name));
         match pooler::report(self.shared.namespace(), self.shared.cluster_name(), chosen, deployment.as_deref()) {
-            Ok(pooler) => vec![ObservationKind::PoolerObserved { pooler }],
+            Ok(mut pooler) => {
+                let counted = self.counts(&name).await;
+                if let Ok((clients, servers)) = counted {
+                    (pooler.client_connections, pooler.server_connections) = (clients, servers);
+                }
+                let mut out = vec![ObservationKind::PoolerObserved { pooler }];
+                out.extend(counted.err().map(|error| ObservationKind::SourceFailed { member: None, error }));
+                out
+            }
             Err(e) => failed(e),
         }
+    }
+}
+
+impl PoolerSource {
+    /// Clients and server connections summed over the pooler's ready PgBouncer pods, from each
+    /// one's exporter through the pod proxy.
+    async fn counts(&self, pooler_name: &str) -> Result<(u32, u32), String> {
+        let pods = self.shared.watches.pooler_pods.state();
+        let ready: Vec<String> = pods
+            .iter()
+            .filter(|p| p.labels().get("cnpg.io/poolerName").map(String::as_str) == Some(pooler_name))
+            .filter(|p| members::pod_ready(p))
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
+        if ready.is_empty() {
+            return Err(format!("pooler {pooler_name}: no ready PgBouncer pod to read its counts from"));
+        }
+        let (client, timeout, namespace) = (&self.shared.client, self.shared.timeout, self.shared.namespace());
+        let answers = join_all(ready.iter().map(|pod| async move {
+            let request = http::Request::get(pooler::metrics_path(namespace, pod)).body(Vec::new());
+            let text = match request {
+                Ok(request) => tokio::time::timeout(timeout, client.request_text(request)).await,
+                Err(e) => return Err(format!("{pod}: {e}")),
+            };
+            match text {
+                Ok(Ok(text)) => pooler::counts(&text).map_err(|e| format!("pooler pod {pod}: {e}")),
+                Ok(Err(e)) if client::is_forbidden(&e) => {
+                    Err(client::explain(&e, "reading the pooler's PgBouncer metrics through pods/proxy"))
+                }
+                Ok(Err(e)) => Err(client::explain(&e, &format!("pooler pod {pod}'s metrics"))),
+                Err(_) => Err(format!("pooler pod {pod}'s metrics: no answer within {timeout:?}")),
+            }
+        }))
+        .await;
+        answers.into_iter().try_fold((0_u32, 0_u32), |(c, s), answer| {
+            answer.map(|(clients, servers)| (c.saturating_add(clients), s.saturating_add(servers)))
+        })
     }
 }
 

@@ -34,6 +34,8 @@ pub struct Watches {
     pub scheduled: Store<ScheduledBackup>,
     pub poolers: Store<Pooler>,
     pub deployments: Store<Deployment>,
+    /// The PgBouncer pods of the cluster's Poolers, whose metrics give the pooler's counts.
+    pub pooler_pods: Store<Pod>,
     /// The namespace's Events; the source keeps those about this cluster's objects.
     pub events: Store<KubeEvent>,
     errors: Arc<Mutex<BTreeMap<&'static str, (Instant, String)>>>,
@@ -58,6 +60,7 @@ pub enum Kind {
     ScheduledBackups,
     Poolers,
     Deployments,
+    PoolerPods,
     Events,
 }
 
@@ -72,6 +75,7 @@ impl Kind {
             Kind::ScheduledBackups => "scheduledbackups.postgresql.cnpg.io",
             Kind::Poolers => "poolers.postgresql.cnpg.io",
             Kind::Deployments => "deployments.apps",
+            Kind::PoolerPods => "pods (pooler)",
             Kind::Events => "events",
         }
     }
@@ -125,6 +129,13 @@ impl Watches {
             &errors,
         );
         tasks.push(t);
+        let (pooler_pods, t) = watch(
+            Api::namespaced(client.clone(), ns),
+            watcher::Config::default().labels(&format!("cnpg.io/cluster={cluster},cnpg.io/podRole=pooler")),
+            Kind::PoolerPods,
+            &errors,
+        );
+        tasks.push(t);
         // Events name their object only in `involvedObject`, which a field selector matches one
         // object at a time: the namespace's are watched and filtered by name.
         let (events, t) = watch(Api::namespaced(client.clone(), ns), watcher::Config::default(), Kind::Events, &errors);
@@ -139,6 +150,7 @@ impl Watches {
             scheduled,
             poolers,
             deployments,
+            pooler_pods,
             events,
             errors,
             tasks,
@@ -160,6 +172,7 @@ impl Watches {
             Kind::ScheduledBackups => ready(&self.scheduled),
             Kind::Poolers => ready(&self.poolers),
             Kind::Deployments => ready(&self.deployments),
+            Kind::PoolerPods => ready(&self.pooler_pods),
             Kind::Events => ready(&self.events),
         }
     }

@@ -239,7 +239,37 @@ fn pooler(cluster: &Value) -> Vec<Value> {
         "status": {"observedGeneration": 1, "replicas": 3, "readyReplicas": 3, "availableReplicas": 3, "updatedReplicas": 3}
     });
     let svc = service(&name, &json!({"cnpg.io/poolerName": name}), "10.96.0.24", cluster);
-    vec![pooler, deployment, svc]
+    let mut objects = vec![pooler, deployment, svc];
+    objects.extend((1..=3).map(|n| pooler_pod(&name, n)));
+    objects
+}
+
+/// The name of the n-th PgBouncer pod of the rw Pooler.
+pub fn pooler_pod_name(n: usize) -> String {
+    format!("{CLUSTER}-pooler-rw-6d4b9c7f8-{n}")
+}
+
+fn pooler_pod(pooler: &str, n: usize) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pooler_pod_name(n), "namespace": NAMESPACE,
+                     "labels": {"cnpg.io/poolerName": pooler, "cnpg.io/cluster": CLUSTER, "cnpg.io/podRole": "pooler"}},
+        "spec": {"containers": [{"name": "pgbouncer", "image": "ghcr.io/cloudnative-pg/pgbouncer:1.23.0"}]},
+        "status": {"phase": "Running", "podIP": format!("10.244.1.{}", 30 + n),
+                   "conditions": [{"type": "Ready", "status": "True"}]}
+    })
+}
+
+/// What one PgBouncer pod's exporter reports: `clients` active and one waiting, `servers` active.
+pub fn pooler_metrics(clients: u32, servers: u32) -> String {
+    format!(
+        "# HELP cnpg_pgbouncer_pools_cl_active Client connections that are linked to server connection\n\
+         # TYPE cnpg_pgbouncer_pools_cl_active gauge\n\
+         cnpg_pgbouncer_pools_cl_active{{database=\"app\",user=\"app\"}} {clients}\n\
+         cnpg_pgbouncer_pools_cl_waiting{{database=\"app\",user=\"app\"}} 1\n\
+         cnpg_pgbouncer_pools_sv_active{{database=\"app\",user=\"app\"}} {servers}\n\
+         cnpg_pgbouncer_pools_sv_idle{{database=\"app\",user=\"app\"}} 0\n"
+    )
 }
 
 fn scheduled_backup() -> Value {
@@ -298,6 +328,10 @@ impl Seed {
         }
         for obj in pooler(&stored) {
             fake.apply_json(obj);
+        }
+        for n in 1..=3 {
+            let metrics = super::ProxyReply::metrics(&pooler_metrics(4, 2));
+            fake.set_pod_proxy(NAMESPACE, &pooler_pod_name(n), 9127, "metrics", metrics);
         }
         fake.apply_json(scheduled_backup());
         let backups: Vec<Value> = serde_json::from_str(BACKUPS_JSON).expect("fixtures/cnpg/backups.json");

@@ -61,6 +61,11 @@ impl ProxyReply {
     pub fn json(v: &Value) -> Self {
         ProxyReply { status: 200, content_type: "application/json".into(), body: v.to_string() }
     }
+
+    /// Prometheus' text exposition, as an exporter's `/metrics` answers.
+    pub fn metrics(text: &str) -> Self {
+        ProxyReply { status: 200, content_type: "text/plain; version=0.0.4".into(), body: text.into() }
+    }
 }
 
 pub(crate) struct Inner {
