@@ -82,6 +82,7 @@ impl InstanceSql {
                     login: credentials.clone().into(),
                     // CNPG serves TLS with its own CA (`<cluster>-ca`); verifying it is not done yet.
                     tls: None,
+                    transport: crate::sql::Transport::Tcp,
                 };
                 Instance {
                     host,
@@ -189,8 +190,14 @@ pub async fn signal_backend(shared: &Shared, member: &str, pid: i32, terminate: 
     let credentials =
         read_credentials(&shared.client, &shared.watches.namespace, &superuser_secret(&shared.watches.cluster_name))
             .await?;
-    let endpoint =
-        Endpoint { host, port: POSTGRES_PORT, database: "postgres".into(), login: credentials.into(), tls: None };
+    let endpoint = Endpoint {
+        host,
+        port: POSTGRES_PORT,
+        database: "postgres".into(),
+        login: credentials.into(),
+        tls: None,
+        transport: crate::sql::Transport::Tcp,
+    };
     let client = crate::sql::connect(&endpoint, shared.timeout, false).await?;
     crate::sql::admin::signal_backend(&client, member, pid, terminate).await
 }
