@@ -96,10 +96,14 @@ pub enum PlatformKind {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SqlRoute {
-    /// The pod IP, port 5432: from inside the cluster's network.
+    /// Decided when pgdeck connects: `direct` when it runs in a pod of the cluster it watches
+    /// (its API server is the in-cluster one), `port-forward` otherwise, since pod IPs are
+    /// rarely reachable from outside a cluster's network.
     #[default]
+    Auto,
+    /// The pod IP, port 5432: from inside the cluster's network.
     Direct,
-    /// Through the API server's port-forward: from outside the cluster.
+    /// Through the API server's port-forward (pods/portforward): from anywhere the API is.
     PortForward,
 }
 
@@ -158,7 +162,8 @@ impl Config {
             anyhow::anyhow!(
                 "{}:{line}: {}; the settings it takes are: read_only = true|false, record = true|false, [aws] with \
                  region, endpoint, profile, and [targets.<name>] with platform = \"cnpg\", context, namespace, \
-                 cluster, sql = \"direct\"|\"port-forward\"",
+                 cluster, sql = \"auto\"|\"direct\"|\"port-forward\" (auto: direct inside the \
+                 cluster, port-forward from outside)",
                 path.display(),
                 e.message().trim()
             )
@@ -307,6 +312,7 @@ mod tests {
         let ad_hoc = KubeOverrides { context: Some("kind".into()), ..KubeOverrides::default() };
         let TargetChoice::Cnpg(t) = config.choose_target(None, &ad_hoc).unwrap() else { panic!() };
         assert_eq!((t.context.as_deref(), t.cluster.as_str()), (Some("kind"), "postgres-cluster"));
+        assert_eq!(t.sql, SqlRoute::Auto, "decided when pgdeck connects, not here");
         assert!(config.choose_target(Some("local"), &ad_hoc).unwrap_err().to_string().contains("--target local"));
         let e = config.choose_target(Some("qa"), &none).unwrap_err().to_string();
         assert!(e.contains("unknown target `qa`") && e.contains("local, prod"), "{e}");
@@ -323,12 +329,27 @@ mod tests {
         };
         let e = load("[targets.a]\nplatform = \"cnpg\"\nsql = \"tunnel\"\n");
         assert!(e.contains("config.toml:3") && e.contains("tunnel") && e.contains("port-forward"), "{e}");
+        assert!(e.contains("\"auto\"|\"direct\"|\"port-forward\"") && e.contains("auto: direct inside"), "{e}");
         let e = load("[targets.a]\nplatform = \"cnpg\"\nnamespace = \"-x\"\n");
         assert!(e.contains("config.toml:3") && e.contains("namespace = \"-x\""), "{e}");
         let e = load("[targets.local]\nplatform = \"cnpg\"\n");
         assert!(e.contains("config.toml:1") && e.contains("`local` is the built-in"), "{e}");
         let e = load("[targets.a]\ncontext = \"x\"\n");
         assert!(e.contains("platform"), "{e}");
+    }
+
+    #[test]
+    fn a_target_without_sql_decides_its_route_at_start_and_explicit_routes_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[targets.a]\nplatform = \"cnpg\"\n[targets.b]\nplatform = \"cnpg\"\nsql = \"direct\"\n\
+             [targets.c]\nplatform = \"cnpg\"\nsql = \"auto\"\n",
+        )
+        .unwrap();
+        let targets = Config::load(dir.path()).unwrap().targets;
+        let routes: Vec<SqlRoute> = targets.values().map(|t| t.sql).collect();
+        assert_eq!(routes, [SqlRoute::Auto, SqlRoute::Direct, SqlRoute::Auto]);
     }
 
     #[test]

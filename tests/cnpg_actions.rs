@@ -49,13 +49,18 @@ fn promote_sends_kubectl_cnpgs_status_patch_retries_on_conflict_and_refuses_bad_
     let kc = fake.kubeconfig("default");
     let home = tempfile::tempdir().unwrap();
 
-    // SQL reached the instances at their pod IPs: the Dispatcher's switchover checks need it.
+    // SQL reached the instances (through the API server's port-forward, the default from
+    // outside a cluster, over TLS): the Dispatcher's switchover checks need it.
     let out = output(pgdeck(&kc, home.path(), &["status", "--output", "json"]));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let replica = doc["members"].as_array().unwrap().iter().find(|m| m["name"] == names[1]).unwrap();
     assert_eq!(replica["replication_state"], "streaming", "{doc:#}");
     assert!(replica["version"].as_str().unwrap().starts_with("15"), "{replica:#}");
     assert!(replica["lag_bytes"].is_u64(), "{replica:#}");
+    for name in names {
+        let path = format!("/api/v1/namespaces/postgres/pods/{name}/portforward");
+        assert!(fake.requests().iter().any(|r| r.method == "GET" && r.path == path), "no forward to {name}");
+    }
 
     // The operator writes the Cluster between pgdeck's read and its patch, once.
     fake.conflict_next("clusters/status", 1);

@@ -9,8 +9,11 @@ mod describe;
 pub mod members;
 pub mod pgstatus;
 pub mod pooler;
+mod portforward;
+pub mod route;
 pub mod sources;
 pub mod sql;
+mod tls;
 pub mod volumes;
 pub mod watch;
 
@@ -43,6 +46,8 @@ pub struct CnpgTarget {
 pub struct CnpgPlatform {
     target: CnpgTarget,
     shared: Shared,
+    /// How SQL reaches the instances, `auto` decided.
+    route: route::Route,
 }
 
 impl CnpgPlatform {
@@ -50,8 +55,11 @@ impl CnpgPlatform {
     pub async fn connect(target: CnpgTarget) -> Result<Self> {
         let (client, api_url) = client::connect(target.kubeconfig.as_deref(), target.config.context.as_deref()).await?;
         let watches = Arc::new(Watches::start(&client, &target.config.namespace, &target.config.cluster));
+        let service_host = std::env::var("KUBERNETES_SERVICE_HOST").ok();
+        let route = route::resolve(target.config.sql, &api_url, service_host.as_deref());
+        tracing::info!("SQL to the instances of {}/{}: {route}", target.config.namespace, target.config.cluster);
         let shared = Shared { client, watches, api_url, timeout: target.source_timeout };
-        Ok(Self { target, shared })
+        Ok(Self { target, shared, route })
     }
 
     fn cluster(&self) -> &str {
@@ -69,6 +77,11 @@ impl CnpgPlatform {
     /// The API server's URL, for previews of the requests actions send.
     pub fn api_url(&self) -> &str {
         &self.shared.api_url
+    }
+
+    /// How SQL reaches the instances.
+    pub fn route(&self) -> route::Route {
+        self.route
     }
 
     /// The Cluster as the watcher holds it now.
@@ -91,7 +104,7 @@ impl Platform for CnpgPlatform {
             Box::new(sources::Backups { shared: shared.clone() }),
             Box::new(sources::PoolerSource { shared: shared.clone() }),
             Box::new(sources::Volumes { shared: shared.clone() }),
-            Box::new(sql::InstanceSql::new(shared, self.target.config.sql)),
+            Box::new(sql::InstanceSql::new(shared, self.route)),
         ]
     }
 
@@ -119,7 +132,7 @@ impl Platform for CnpgPlatform {
     }
 
     async fn signal_backend(&self, member: &str, pid: i32, terminate: bool) -> Result<String> {
-        sql::signal_backend(&self.shared, member, pid, terminate).await
+        sql::signal_backend(&self.shared, self.route, member, pid, terminate).await
     }
 
     async fn restore(&self, backup: &str, target_time: Option<DateTime<Utc>>, new_cluster: &str) -> Result<String> {

@@ -18,6 +18,7 @@ pub mod resources;
 mod selectors;
 mod status;
 mod store;
+pub mod tls;
 mod watch;
 
 use std::collections::HashMap;
