@@ -76,6 +76,9 @@ pub async fn connect(endpoint: &Endpoint, timeout: Duration, read_only: bool) ->
     }
 }
 
+/// How long a failed session over a tunnel waits for the tunnel's reason.
+const REASON_GRACE: Duration = Duration::from_secs(1);
+
 /// Why a session did not open: PostgreSQL's (or TLS's) refusal, or the transport's.
 enum Failure {
     Postgres(tokio_postgres::Error),
@@ -102,15 +105,23 @@ async fn handshake(endpoint: &Endpoint, config: &tokio_postgres::Config) -> Resu
             let mut failure = tunnelled.failure;
             let mut session = over(tunnelled.stream, endpoint, config);
             // The far end's reason, when it gives one, says more than the end of stream it causes.
-            let reason = tokio::select! {
+            let session_ended = tokio::select! {
                 biased;
-                reason = &mut failure => reason,
-                result = &mut session => return result.map_err(Failure::Postgres),
+                reason = &mut failure => match reason {
+                    Some(reason) => return Err(Failure::Transport(anyhow::anyhow!(reason))),
+                    // Closed without a reason: the session's own outcome tells.
+                    None => return session.await.map_err(Failure::Postgres),
+                },
+                result = &mut session => result,
             };
-            match reason {
-                Some(reason) => Err(Failure::Transport(anyhow::anyhow!(reason))),
-                // Closed without a reason: the session's own outcome tells.
-                None => session.await.map_err(Failure::Postgres),
+            match session_ended {
+                Ok(client) => Ok(client),
+                // The reason may arrive just after the end of stream it caused; once the session
+                // has dropped the stream, the tunnel resolves promptly either way.
+                Err(e) => match tokio::time::timeout(REASON_GRACE, failure).await {
+                    Ok(Some(reason)) => Err(Failure::Transport(anyhow::anyhow!(reason))),
+                    _ => Err(Failure::Postgres(e)),
+                },
             }
         }
     }
