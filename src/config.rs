@@ -109,10 +109,14 @@ pub enum PlatformKind {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SqlRoute {
-    /// The pod IP, port 5432: from inside the cluster's network.
+    /// Decided when pgdeck connects: `direct` when it runs in a pod of the cluster it watches
+    /// (its API server is the in-cluster one), `port-forward` otherwise, since pod IPs are
+    /// rarely reachable from outside a cluster's network.
     #[default]
+    Auto,
+    /// The pod IP, port 5432: from inside the cluster's network.
     Direct,
-    /// Through the API server's port-forward: from outside the cluster.
+    /// Through the API server's port-forward (pods/portforward): from anywhere the API is.
     PortForward,
 }
 
@@ -172,7 +176,8 @@ impl Config {
             anyhow::anyhow!(
                 "{}:{line}: {}; the settings it takes are: read_only = true|false, record = true|false, [aws] with \
                  region, endpoint, profile, and [targets.<name>] with platform = \"cnpg\", context, namespace, \
-                 cluster, sql = \"direct\"|\"port-forward\", credentials = \"kube\"|\"aws\"",
+                 cluster, sql = \"auto\"|\"direct\"|\"port-forward\" (auto: direct inside the \
+                 cluster, port-forward from outside), credentials = \"kube\"|\"aws\"",
                 path.display(),
                 e.message().trim()
             )
@@ -326,6 +331,7 @@ mod tests {
             (t.context.as_deref(), t.cluster.as_str(), t.credentials),
             (Some("kind"), "postgres-cluster", TargetCredentials::Kube)
         );
+        assert_eq!(t.sql, SqlRoute::Auto, "decided when pgdeck connects, not here");
         assert!(config.choose_target(Some("local"), &ad_hoc).unwrap_err().to_string().contains("--target local"));
         let e = config.choose_target(Some("qa"), &none).unwrap_err().to_string();
         assert!(e.contains("unknown target `qa`") && e.contains("local, prod"), "{e}");
@@ -342,6 +348,7 @@ mod tests {
         };
         let e = load("[targets.a]\nplatform = \"cnpg\"\nsql = \"tunnel\"\n");
         assert!(e.contains("config.toml:3") && e.contains("tunnel") && e.contains("port-forward"), "{e}");
+        assert!(e.contains("\"auto\"|\"direct\"|\"port-forward\"") && e.contains("auto: direct inside"), "{e}");
         let e = load("[targets.a]\nplatform = \"cnpg\"\nnamespace = \"-x\"\n");
         assert!(e.contains("config.toml:3") && e.contains("namespace = \"-x\""), "{e}");
         let e = load("[targets.local]\nplatform = \"cnpg\"\n");
@@ -350,6 +357,20 @@ mod tests {
         assert!(e.contains("config.toml:4") && e.contains("`file`") && e.contains("\"kube\"|\"aws\""), "{e}");
         let e = load("[targets.a]\ncontext = \"x\"\n");
         assert!(e.contains("platform"), "{e}");
+    }
+
+    #[test]
+    fn a_target_without_sql_decides_its_route_at_start_and_explicit_routes_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[targets.a]\nplatform = \"cnpg\"\n[targets.b]\nplatform = \"cnpg\"\nsql = \"direct\"\n\
+             [targets.c]\nplatform = \"cnpg\"\nsql = \"auto\"\n",
+        )
+        .unwrap();
+        let targets = Config::load(dir.path()).unwrap().targets;
+        let routes: Vec<SqlRoute> = targets.values().map(|t| t.sql).collect();
+        assert_eq!(routes, [SqlRoute::Auto, SqlRoute::Direct, SqlRoute::Auto]);
     }
 
     #[test]

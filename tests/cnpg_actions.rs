@@ -49,13 +49,18 @@ fn promote_sends_kubectl_cnpgs_status_patch_retries_on_conflict_and_refuses_bad_
     let kc = fake.kubeconfig("default");
     let home = tempfile::tempdir().unwrap();
 
-    // SQL reached the instances at their pod IPs: the Dispatcher's switchover checks need it.
+    // SQL reached the instances (through the API server's port-forward, the default from
+    // outside a cluster, over TLS): the Dispatcher's switchover checks need it.
     let out = output(pgdeck(&kc, home.path(), &["status", "--output", "json"]));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let replica = doc["members"].as_array().unwrap().iter().find(|m| m["name"] == names[1]).unwrap();
     assert_eq!(replica["replication_state"], "streaming", "{doc:#}");
     assert!(replica["version"].as_str().unwrap().starts_with("15"), "{replica:#}");
     assert!(replica["lag_bytes"].is_u64(), "{replica:#}");
+    for name in names {
+        let path = format!("/api/v1/namespaces/postgres/pods/{name}/portforward");
+        assert!(fake.requests().iter().any(|r| r.method == "GET" && r.path == path), "no forward to {name}");
+    }
 
     // The operator writes the Cluster between pgdeck's read and its patch, once.
     fake.conflict_next("clusters/status", 1);
@@ -304,20 +309,13 @@ fn secret_password(fake: &FakeKube, name: &str) -> Option<(String, String)> {
 }
 
 impl OperatorStandIn {
-    fn start(fake: &std::sync::Arc<FakeKube>, primary_ip: &'static str) -> Self {
+    fn start(fake: &std::sync::Arc<FakeKube>, pg: &std::sync::Arc<Instances>) -> Self {
         use std::sync::atomic::Ordering;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (fake, stopping) = (fake.clone(), stop.clone());
+        let (fake, pg, stopping) = (fake.clone(), pg.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
-            let admin = |database: &str, sql: &str| {
-                let login = support::sql::Login {
-                    port: 5432,
-                    database,
-                    user: "postgres",
-                    password: support::fake_kube::postgres::PASSWORD,
-                };
-                support::sql::query_on(primary_ip, &login, sql)
-            };
+            // As the instance manager does: as postgres, on the primary's local socket.
+            let admin = |sql: &str| pg.psql(0, sql);
             let mut password_versions = std::collections::BTreeMap::<String, String>::new();
             while !stopping.load(Ordering::SeqCst) {
                 for db in fake.list(cnpg::CNPG, "Database", "postgres") {
@@ -325,9 +323,9 @@ impl OperatorStandIn {
                         continue;
                     }
                     let (name, owner) = (db["spec"]["name"].as_str().unwrap(), db["spec"]["owner"].as_str().unwrap());
-                    let status = match admin("postgres", &format!("CREATE DATABASE \"{name}\" OWNER \"{owner}\"")) {
-                        Ok(_) => json!({"applied": true}),
-                        Err(e) => json!({"applied": false, "message": e}),
+                    let status = match admin(&format!("CREATE DATABASE \"{name}\" OWNER \"{owner}\"")).as_str() {
+                        "CREATE DATABASE" => json!({"applied": true}),
+                        _ => json!({"applied": false, "message": format!("could not create database {name}")}),
                     };
                     fake.patch_status(
                         cnpg::CNPG,
@@ -344,7 +342,7 @@ impl OperatorStandIn {
                     let name = role["name"].as_str().unwrap().to_owned();
                     let Some(secret) = role["passwordSecret"]["name"].as_str() else {
                         if password_versions.insert(name.clone(), String::new()).is_none() {
-                            admin("postgres", &format!("CREATE ROLE \"{name}\" NOLOGIN")).unwrap();
+                            admin(&format!("CREATE ROLE \"{name}\" NOLOGIN"));
                         }
                         reconciled.push(name);
                         continue;
@@ -352,7 +350,7 @@ impl OperatorStandIn {
                     let Some((password, version)) = secret_password(&fake, secret) else { continue };
                     let verb = if password_versions.contains_key(&name) { "ALTER" } else { "CREATE" };
                     if password_versions.get(&name) != Some(&version) {
-                        admin("postgres", &format!("{verb} ROLE \"{name}\" LOGIN PASSWORD '{password}'")).unwrap();
+                        admin(&format!("{verb} ROLE \"{name}\" LOGIN PASSWORD '{password}'"));
                         password_versions.insert(name.clone(), version);
                     }
                     reconciled.push(name);
@@ -379,6 +377,38 @@ impl Drop for OperatorStandIn {
     }
 }
 
+/// Logs in to database `shop` on the fake's primary (127.0.0.94) as a client would: TLS verified
+/// against the cluster's CA, with a password; returns the first column of the first row.
+fn as_login(user: &str, password: &str, sql: &str) -> Result<String, String> {
+    let ca = support::fake_kube::tls::cluster_ca();
+    let tls = pgdeck::sql::Tls::from_ca_pem(ca.cert_pem.as_bytes(), "the fake's CA")
+        .unwrap()
+        .with_server_name("postgres-cluster-rw");
+    let login =
+        pgdeck::secrets::Credentials { username: user.into(), password: pgdeck::secrets::Secret::new(password) };
+    let endpoint = pgdeck::sql::Endpoint {
+        host: "127.0.0.94".into(),
+        port: 5432,
+        database: "shop".into(),
+        login: login.into(),
+        tls: Some(tls),
+        transport: pgdeck::sql::Transport::Tcp,
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client =
+            pgdeck::sql::connect(&endpoint, Duration::from_secs(10), false).await.map_err(|e| format!("{e:#}"))?;
+        let rows = client.simple_query(sql).await.map_err(|e| e.to_string())?;
+        Ok(rows
+            .into_iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                _ => None,
+            })
+            .unwrap_or_default())
+    })
+}
+
 /// Databases and users the declarative way (a Database object; a basic-auth Secret plus a JSON
 /// Patch to spec.managed.roles that keeps the roles already there), checked by the requests
 /// sent and by logging in; then a rotation through a pending Secret.
@@ -398,7 +428,8 @@ fn databases_and_users_are_made_as_cnpg_wants_and_passwords_rotate() {
         "postgres-cluster",
         &json!({"spec": {"managed": {"roles": [{"name": "reporting", "ensure": "present", "login": false}]}}}),
     );
-    let _operator = OperatorStandIn::start(&fake, "127.0.0.94");
+    let pg = std::sync::Arc::new(pg);
+    let _operator = OperatorStandIn::start(&fake, &pg);
     let kc = fake.kubeconfig("default");
     let home = tempfile::tempdir().unwrap();
 
@@ -438,11 +469,9 @@ fn databases_and_users_are_made_as_cnpg_wants_and_passwords_rotate() {
     assert_eq!(listed, ["reporting", "alice"], "the role another manager added is kept");
 
     let (password, _) = secret_password(&fake, "postgres-cluster-role-alice").unwrap();
-    let alice = support::sql::Login { port: 5432, database: "shop", user: "alice", password: &password };
-    support::sql::query_on("127.0.0.94", &alice, "CREATE TEMP TABLE t (x int)").unwrap();
-    let public =
-        support::sql::query_on("127.0.0.94", &alice, "SELECT has_schema_privilege('public', 'USAGE')").unwrap();
-    assert_eq!(public, vec![vec![Some("t".into())]], "granted use of the database");
+    as_login("alice", &password, "CREATE TEMP TABLE t (x int)").unwrap();
+    let public = as_login("alice", &password, "SELECT has_schema_privilege('public', 'USAGE')::text").unwrap();
+    assert_eq!(public, "true", "granted use of the database");
 
     let again = output(pgdeck(&kc, home.path(), &["user", "create", "alice", "--database", "shop"]));
     assert!(!again.status.success(), "{}", text(&again));
@@ -452,9 +481,8 @@ fn databases_and_users_are_made_as_cnpg_wants_and_passwords_rotate() {
     let (rotated, _) = secret_password(&fake, "postgres-cluster-role-alice").unwrap();
     assert_ne!(rotated, password);
     assert!(fake.get("v1", "Secret", "postgres", "postgres-cluster-role-alice-pending").is_none());
-    let new_login = support::sql::Login { password: &rotated, ..alice };
-    support::sql::query_on("127.0.0.94", &new_login, "SELECT 1").unwrap();
-    assert!(support::sql::query_on("127.0.0.94", &alice, "SELECT 1").is_err(), "the old password stops working");
+    as_login("alice", &rotated, "SELECT 1").unwrap();
+    assert!(as_login("alice", &password, "SELECT 1").is_err(), "the old password stops working");
     let audit = pgdeck::audit::read_all(&home.path().join("state"));
     for secret in [&password, &rotated] {
         assert!(!audit.contains(secret.as_str()) && !text(&out).contains(secret.as_str()), "a password leaked");

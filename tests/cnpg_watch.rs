@@ -10,12 +10,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use pgdeck::action::Action;
-use pgdeck::config::{CnpgTargetConfig, SqlRoute, TargetCredentials};
+use pgdeck::config::SqlRoute;
 use pgdeck::model::Role;
-use pgdeck::platform::cnpg::{CnpgPlatform, CnpgTarget};
+use pgdeck::platform::cnpg::CnpgPlatform;
 use pgdeck::platform::Platform;
-use pgdeck::secrets::aws::AwsSettings;
-use pgdeck::spec::{SecretsSpec, ThresholdsSpec};
+use pgdeck::spec::ThresholdsSpec;
 use pgdeck::state::{EventKind, State};
 use serde_json::{json, Value};
 use support::fake_kube::{cnpg, FakeKube, Kubeconfig};
@@ -23,22 +22,7 @@ use support::fake_kube::{cnpg, FakeKube, Kubeconfig};
 const DEADLINE: Duration = Duration::from_secs(30);
 
 async fn platform(kc: &Kubeconfig) -> CnpgPlatform {
-    let config = CnpgTargetConfig {
-        name: "fake".into(),
-        context: None,
-        namespace: "postgres".into(),
-        cluster: "postgres-cluster".into(),
-        sql: SqlRoute::Direct,
-        credentials: TargetCredentials::Kube,
-    };
-    let target = CnpgTarget {
-        config,
-        kubeconfig: Some(kc.path.clone()),
-        source_timeout: Duration::from_secs(3),
-        aws: AwsSettings::default(),
-        secrets: SecretsSpec::default(),
-    };
-    CnpgPlatform::connect(target).await.unwrap()
+    CnpgPlatform::connect(cnpg::target(kc, SqlRoute::Direct, Duration::from_secs(3))).await.unwrap()
 }
 
 /// Polls every source into `state` until `cond` holds on it.

@@ -38,13 +38,14 @@ pub fn sessions_use_verified_tls(cluster: &LocalCluster) {
         database: "postgres".into(),
         login: Credentials { username: "postgres".into(), password: pgdeck::secrets::Secret::new(password.clone()) }
             .into(),
-        tls: Some(Tls(std::sync::Arc::new(tls::client_config(&stranger).unwrap()))),
+        tls: Some(Tls::new(tls::client_config(&stranger).unwrap())),
+        transport: pgdeck::sql::Transport::Tcp,
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let refused = runtime.block_on(connect(&endpoint, Duration::from_secs(5), true)).err().unwrap();
     let text = format!("{refused:#}");
     assert!(text.contains("over verified TLS") && text.to_lowercase().contains("certificate"), "{text}");
     let trusted = cluster.dir().join("tls").join("ca.crt");
-    let endpoint = Endpoint { tls: Some(Tls(std::sync::Arc::new(tls::client_config(&trusted).unwrap()))), ..endpoint };
+    let endpoint = Endpoint { tls: Some(Tls::new(tls::client_config(&trusted).unwrap())), ..endpoint };
     runtime.block_on(connect(&endpoint, Duration::from_secs(5), true)).unwrap();
 }

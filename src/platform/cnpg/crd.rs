@@ -59,6 +59,16 @@ pub struct ClusterSpec {
     pub backup: Option<ClusterBackup>,
     /// Barman Cloud Plugin and other CNPG-I plugins; a WAL-archiver plugin means `method: plugin`.
     pub plugins: Vec<PluginSpec>,
+    /// User-provided certificates; absent, the operator makes its own.
+    pub certificates: Option<CertificatesSpec>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CertificatesSpec {
+    /// The Secret whose `ca.crt` signed the servers' certificates (default `<cluster>-ca`).
+    #[serde(rename = "serverCASecret")]
+    pub server_ca_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

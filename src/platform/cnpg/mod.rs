@@ -12,8 +12,11 @@ pub mod events;
 pub mod members;
 pub mod pgstatus;
 pub mod pooler;
+mod portforward;
+pub mod route;
 pub mod sources;
 pub mod sql;
+mod tls;
 pub mod volumes;
 pub mod watch;
 
@@ -57,6 +60,8 @@ pub struct CnpgPlatform {
     shared: Shared,
     /// Where role credentials are read and stored, as the target's `credentials` says.
     store: Arc<dyn CredentialStore>,
+    /// How SQL reaches the instances, `auto` decided.
+    route: route::Route,
 }
 
 impl CnpgPlatform {
@@ -72,8 +77,11 @@ impl CnpgPlatform {
             TargetCredentials::Aws => (Arc::new(LazyAwsStore::new(target.aws.clone())), target.secrets.admin.clone()),
         };
         let superuser = Login::stored(store.clone(), &superuser);
+        let service_host = std::env::var("KUBERNETES_SERVICE_HOST").ok();
+        let route = route::resolve(target.config.sql, &api_url, service_host.as_deref());
+        tracing::info!("SQL to the instances of {}/{}: {route}", target.config.namespace, target.config.cluster);
         let shared = Shared { client, watches, api_url, timeout: target.source_timeout, superuser };
-        Ok(Self { target, shared, store })
+        Ok(Self { target, shared, store, route })
     }
 
     fn cluster(&self) -> &str {
@@ -145,6 +153,11 @@ impl CnpgPlatform {
         ))
     }
 
+    /// How SQL reaches the instances.
+    pub fn route(&self) -> route::Route {
+        self.route
+    }
+
     /// The Cluster as the watcher holds it now.
     pub fn cached_cluster(&self) -> Option<Arc<crd::Cluster>> {
         self.shared.watches.clusters.state().into_iter().next()
@@ -166,7 +179,7 @@ impl Platform for CnpgPlatform {
             Box::new(sources::PoolerSource { shared: shared.clone() }),
             Box::new(sources::Volumes { shared: shared.clone() }),
             Box::new(events::ClusterEvents { shared: shared.clone() }),
-            Box::new(sql::InstanceSql::new(shared, self.target.config.sql)),
+            Box::new(sql::InstanceSql::new(shared, self.route)),
         ]
     }
 
@@ -194,7 +207,7 @@ impl Platform for CnpgPlatform {
     }
 
     async fn signal_backend(&self, member: &str, pid: i32, terminate: bool) -> Result<String> {
-        sql::signal_backend(&self.shared, member, pid, terminate).await
+        sql::signal_backend(&self.shared, self.route, member, pid, terminate).await
     }
 
     async fn restore(&self, backup: &str, target_time: Option<DateTime<Utc>>, new_cluster: &str) -> Result<String> {
@@ -280,7 +293,7 @@ impl users::Primary for CnpgPlatform {
         login: Login,
         read_only: bool,
     ) -> Result<tokio_postgres::Client> {
-        sql::connect_instance(&self.shared, member, database, login, read_only).await
+        sql::connect_instance(&self.shared, self.route, member, database, login, read_only).await
     }
 
     fn superuser(&self) -> Login {

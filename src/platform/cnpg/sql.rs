@@ -1,7 +1,10 @@
 //! SQL on each instance (replication, statements, activity, databases), as the superuser whose
-//! credentials the target's credential store keeps (CNPG's `<cluster>-superuser` Secret by default).
+//! credentials the target's credential store keeps (CNPG's `<cluster>-superuser` Secret by
+//! default), over TLS verified against the cluster's CA, at the pod IP or through the API
+//! server's port-forward (`route.rs`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
@@ -9,14 +12,16 @@ use async_trait::async_trait;
 use futures::future::join_all;
 
 use super::members::POSTGRES_PORT;
+use super::portforward::PodForward;
+use super::route::Route;
 use super::sources::Shared;
+use super::tls;
 use super::watch::Kind;
-use crate::config::SqlRoute;
 use crate::observation::ObservationKind;
 use crate::secrets::Login;
 use crate::source::Source;
 use crate::sql::collect::MemberCollector;
-use crate::sql::Endpoint;
+use crate::sql::{Endpoint, Tls, Transport};
 
 /// The catalog (databases, roles) changes rarely: list it at most this often.
 const CATALOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -27,40 +32,85 @@ struct Instance {
     catalog_listed_at: Option<Instant>,
 }
 
+/// The CA the instances' certificates must chain to, and where it was read from.
+struct Trust {
+    tls: Tls,
+    secret: String,
+}
+
 pub struct InstanceSql {
     pub shared: Shared,
-    pub route: SqlRoute,
+    pub route: Route,
+    trust: Option<Trust>,
     instances: BTreeMap<String, Instance>,
 }
 
+/// How one instance is reached: its pod IP, or a port-forward to the pod; verify-full either way.
+fn endpoint(shared: &Shared, route: Route, pod: &str, ip: &str, database: &str, login: Login, tls: &Tls) -> Endpoint {
+    let transport = match route {
+        Route::Direct => Transport::Tcp,
+        Route::PortForward => {
+            Transport::Tunnel(Arc::new(PodForward::new(&shared.client, &shared.watches.namespace, pod, POSTGRES_PORT)))
+        }
+    };
+    Endpoint {
+        host: ip.to_owned(),
+        port: POSTGRES_PORT,
+        database: database.to_owned(),
+        login,
+        tls: Some(tls.clone()),
+        transport,
+    }
+}
+
+/// Reads the cluster's server CA (see `tls.rs`).
+async fn read_trust(shared: &Shared) -> Result<Trust> {
+    let watches = &shared.watches;
+    let cluster = watches.clusters.state().into_iter().next();
+    let secret = tls::ca_secret(&watches.cluster_name, cluster.as_deref());
+    let tls = tls::read(&shared.client, &watches.namespace, &secret, &tls::server_name(&watches.cluster_name)).await?;
+    Ok(Trust { tls, secret })
+}
+
+/// Whether `error` is the server's certificate failing verification (rustls's wording).
+fn certificate_refused(error: &str) -> bool {
+    error.contains("invalid peer certificate")
+}
+
 impl InstanceSql {
-    pub fn new(shared: Shared, route: SqlRoute) -> Self {
-        Self { shared, route, instances: BTreeMap::new() }
+    pub fn new(shared: Shared, route: Route) -> Self {
+        Self { shared, route, trust: None, instances: BTreeMap::new() }
     }
 
     /// One collector per running instance pod, made again when the pod's IP changes.
-    fn refresh_instances(&mut self) {
+    fn refresh_instances(&mut self, tls: &Tls) {
         let pods = self.shared.pods();
         let live: BTreeMap<String, String> =
             pods.iter().filter_map(|p| Some((p.metadata.name.clone()?, p.status.as_ref()?.pod_ip.clone()?))).collect();
         self.instances.retain(|name, i| live.get(name) == Some(&i.host));
         for (name, host) in live {
-            self.instances.entry(name).or_insert_with(|| {
-                let endpoint = Endpoint {
-                    host: host.clone(),
-                    port: POSTGRES_PORT,
-                    database: "postgres".into(),
-                    login: self.shared.superuser.clone(),
-                    // CNPG serves TLS with its own CA (`<cluster>-ca`); verifying it is not done yet.
-                    tls: None,
-                };
-                Instance {
-                    host,
-                    collector: MemberCollector::new(endpoint, self.shared.timeout),
-                    catalog_listed_at: None,
-                }
-            });
+            if self.instances.contains_key(&name) {
+                continue;
+            }
+            let login = self.shared.superuser.clone();
+            let endpoint = endpoint(&self.shared, self.route, &name, &host, "postgres", login, tls);
+            let collector = MemberCollector::new(endpoint, self.shared.timeout);
+            self.instances.insert(name, Instance { host, collector, catalog_listed_at: None });
         }
+    }
+
+    /// What a certificate refusal means here, for the finding.
+    fn explain_certificate(&self, error: &str) -> String {
+        let watches = &self.shared.watches;
+        let secret =
+            self.trust.as_ref().map_or_else(|| tls::ca_secret(&watches.cluster_name, None), |t| t.secret.clone());
+        format!(
+            "{error}; verify-full: the instance's certificate must be signed by the CA in Secret {}/{secret} \
+             (key `{}`) and name {}",
+            watches.namespace,
+            tls::CA_KEY,
+            tls::server_name(&watches.cluster_name)
+        )
     }
 }
 
@@ -76,14 +126,7 @@ impl Source for InstanceSql {
 
     async fn poll(&mut self) -> Vec<ObservationKind> {
         let fail = |error: String| vec![ObservationKind::SourceFailed { member: None, error }];
-        if self.route == SqlRoute::PortForward {
-            return fail(
-                "SQL through the API server's port-forward is not supported yet; set sql = \"direct\" for this \
-                 target when pgdeck runs where pod IPs are reachable"
-                    .into(),
-            );
-        }
-        if let Err(e) = self.shared.watches.ready(&[Kind::Pods]).await {
+        if let Err(e) = self.shared.watches.ready(&[Kind::Cluster, Kind::Pods]).await {
             return fail(e);
         }
         // A store that cannot give the password fails this source once, by its reason, rather
@@ -91,7 +134,19 @@ impl Source for InstanceSql {
         if let Err(e) = self.shared.superuser.credentials().await {
             return fail(format!("{e:#}"));
         }
-        self.refresh_instances();
+        let tls = if let Some(t) = &self.trust {
+            t.tls.clone()
+        } else {
+            match read_trust(&self.shared).await {
+                Ok(trust) => {
+                    let tls = trust.tls.clone();
+                    self.trust = Some(trust);
+                    tls
+                }
+                Err(e) => return fail(format!("{e:#}")),
+            }
+        };
+        self.refresh_instances(&tls);
         let rounds = join_all(self.instances.iter_mut().map(|(name, instance)| async move {
             let mut out = Vec::new();
             let mut errors = Vec::new();
@@ -120,11 +175,21 @@ impl Source for InstanceSql {
         .await;
         let mut out = Vec::new();
         let mut failures = Vec::new();
+        let mut ca_refused = false;
         for (member, observed, errors) in rounds {
             out.extend(observed);
-            for error in errors {
+            for mut error in errors {
+                if certificate_refused(&error) {
+                    ca_refused = true;
+                    error = self.explain_certificate(&error);
+                }
                 failures.push(ObservationKind::SourceFailed { member: Some(member.clone()), error });
             }
+        }
+        if ca_refused {
+            // So may the CA (CNPG renews it, a user may replace it).
+            self.trust = None;
+            self.instances.clear();
         }
         // Failures after every success: one member's success clears this source's failures.
         out.extend(failures);
@@ -132,15 +197,17 @@ impl Source for InstanceSql {
     }
 }
 
-/// `pg_cancel_backend` / `pg_terminate_backend` on one instance, at its pod IP.
-pub async fn signal_backend(shared: &Shared, member: &str, pid: i32, terminate: bool) -> Result<String> {
-    let client = connect_instance(shared, member, "postgres", shared.superuser.clone(), false).await?;
+/// `pg_cancel_backend` / `pg_terminate_backend` on one instance, by the target's route.
+pub async fn signal_backend(shared: &Shared, route: Route, member: &str, pid: i32, terminate: bool) -> Result<String> {
+    let client = connect_instance(shared, route, member, "postgres", shared.superuser.clone(), false).await?;
     crate::sql::admin::signal_backend(&client, member, pid, terminate).await
 }
 
-/// A session on one instance, at its pod IP, in `database` as `login`.
+/// A session on one instance, by the target's route and verified against the cluster's CA, in
+/// `database` as `login`.
 pub async fn connect_instance(
     shared: &Shared,
+    route: Route,
     member: &str,
     database: &str,
     login: Login,
@@ -154,6 +221,7 @@ pub async fn connect_instance(
     else {
         bail!("{member} has no running pod with an IP")
     };
-    let endpoint = Endpoint { host, port: POSTGRES_PORT, database: database.to_owned(), login, tls: None };
+    let trust = read_trust(shared).await?;
+    let endpoint = endpoint(shared, route, member, &host, database, login, &trust.tls);
     crate::sql::connect(&endpoint, shared.timeout, read_only).await
 }

@@ -123,6 +123,7 @@ impl PatroniPlatform {
             database: database.to_owned(),
             login,
             tls: self.target.tls.clone(),
+            transport: crate::sql::Transport::Tcp,
         }
     }
 

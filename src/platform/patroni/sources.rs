@@ -30,6 +30,7 @@ pub fn all(target: &PatroniTarget, rest: &PatroniRest) -> Vec<Box<dyn Source>> {
             database: "postgres".into(),
             login: target.superuser.clone(),
             tls: target.tls.clone(),
+            transport: crate::sql::Transport::Tcp,
         };
         sources.push(Box::new(MemberSql {
             member: member.name.clone(),
@@ -47,6 +48,7 @@ pub fn all(target: &PatroniTarget, rest: &PatroniRest) -> Vec<Box<dyn Source>> {
             database: "pgbouncer".into(),
             login: target.superuser.clone(),
             tls: target.tls.clone(),
+            transport: crate::sql::Transport::Tcp,
         };
         sources
             .push(Box::new(Pooler { collector: PoolerCollector::new(&endpoint, &pooler.name, target.source_timeout) }));

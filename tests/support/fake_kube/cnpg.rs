@@ -189,6 +189,7 @@ fn user_secret(user: &str, dbname: &str, password: &str) -> Vec<(String, String)
 fn secrets(cluster: &Value) -> Vec<Value> {
     let superuser = user_secret("postgres", "*", "superuser-fake-password");
     let app = user_secret("app", "app", "app-fake-password");
+    let ca = super::tls::cluster_ca();
     vec![
         secret(
             &format!("{CLUSTER}-superuser"),
@@ -207,7 +208,7 @@ fn secrets(cluster: &Value) -> Vec<Value> {
         secret(
             &format!("{CLUSTER}-ca"),
             "Opaque",
-            &[("ca.crt", "-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n"), ("ca.key", "fake-key")],
+            &[("ca.crt", &ca.cert_pem), ("ca.key", &ca.key_pem)],
             &json!({"cnpg.io/cluster": CLUSTER, "cnpg.io/reload": "true"}),
             cluster,
         ),
@@ -345,4 +346,35 @@ impl Seed {
 /// The reference cluster with the default pod IPs.
 pub fn seed(fake: &FakeKube) -> Value {
     Seed::default().apply(fake)
+}
+
+/// Replaces the `<cluster>-ca` Secret's `ca.crt`, as a user rotating the CA by hand would.
+pub fn set_ca(fake: &FakeKube, ca_pem: &str) {
+    let ca = format!("{CLUSTER}-ca");
+    let patch = json!({"data": {"ca.crt": super::store::base64(ca_pem.as_bytes())}});
+    fake.merge_patch("v1", "Secret", NAMESPACE, &ca, &patch);
+}
+
+/// The reference cluster as a CNPG target of the library (for in-process tests), reached
+/// through `kc`, its SQL by `sql`, its superuser from CNPG's `-superuser` Secret.
+pub fn target(
+    kc: &super::Kubeconfig,
+    sql: pgdeck::config::SqlRoute,
+    timeout: std::time::Duration,
+) -> pgdeck::platform::cnpg::CnpgTarget {
+    let config = pgdeck::config::CnpgTargetConfig {
+        name: "fake".into(),
+        context: None,
+        namespace: NAMESPACE.into(),
+        cluster: CLUSTER.into(),
+        sql,
+        credentials: pgdeck::config::TargetCredentials::Kube,
+    };
+    pgdeck::platform::cnpg::CnpgTarget {
+        config,
+        kubeconfig: Some(kc.path.clone()),
+        source_timeout: timeout,
+        aws: pgdeck::secrets::aws::AwsSettings::default(),
+        secrets: pgdeck::spec::SecretsSpec::default(),
+    }
 }

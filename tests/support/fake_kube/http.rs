@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use axum::Router;
 use serde_json::{json, Value};
 
@@ -15,10 +16,13 @@ use super::managed::{self, Operation};
 use super::resources::{self, ResourceType};
 use super::status::{self, Status};
 use super::store::Writer;
-use super::{lock, proxy, watch, Inner, RecordedRequest};
+use super::{lock, portforward, proxy, watch, Inner, RecordedRequest};
 
 pub fn router(inner: Arc<Inner>) -> Router {
-    Router::new().fallback(handle).with_state(inner)
+    Router::new()
+        .route("/api/v1/namespaces/{namespace}/pods/{name}/portforward", any(portforward::serve))
+        .fallback(handle)
+        .with_state(inner)
 }
 
 pub type Query = HashMap<String, String>;
@@ -42,7 +46,7 @@ pub fn error(s: &Status) -> Response {
     json_response(s.code, &s.body)
 }
 
-fn parse_query(uri: &Uri) -> Query {
+pub fn parse_query(uri: &Uri) -> Query {
     let mut q = Query::new();
     for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -133,7 +137,7 @@ pub enum Reply {
     Raw(Response),
 }
 
-fn parse_target(segs: &[&str]) -> Option<Target> {
+pub fn parse_target(segs: &[&str]) -> Option<Target> {
     let (group, version, rest) = match segs {
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
@@ -172,7 +176,7 @@ fn verb(method: &Method, target: &Target, query: &Query) -> &'static str {
     }
 }
 
-fn forbidden(inner: &Inner, method: &Method, target: &Target, query: &Query) -> Option<Status> {
+pub fn forbidden(inner: &Inner, method: &Method, target: &Target, query: &Query) -> Option<Status> {
     let resource = match &target.sub {
         Some(sub) => format!("{}/{sub}", target.rt.plural),
         None => target.rt.plural.to_string(),

@@ -3,20 +3,22 @@
 //! No kube-apiserver can run on the test machines and no maintained crate serves list + watch,
 //! so this one speaks enough of the real protocol for the real `kubectl` and for
 //! `kube::runtime::watcher`: discovery, list/get/create/update/patch (merge, JSON, strategic as
-//! merge, server-side apply), the status subresource, delete, and watch with resourceVersions,
-//! bookmarks and 410 Gone. It runs on its own runtime thread, so sync and async tests alike can
+//! merge, server-side apply), the status subresource, delete, watch with resourceVersions,
+//! bookmarks and 410 Gone, and pod port-forward over WebSocket. It runs on its own runtime thread, so sync and async tests alike can
 //! start it, and tests drive the objects directly as the CNPG operator would.
 
 pub mod cnpg;
 mod http;
 pub mod kubeconfig;
 mod managed;
+mod portforward;
 pub mod postgres;
 mod proxy;
 pub mod resources;
 mod selectors;
 mod status;
 mod store;
+pub mod tls;
 mod watch;
 
 use std::collections::HashMap;
@@ -70,7 +72,7 @@ impl ProxyReply {
 
 pub(crate) struct Inner {
     store: Mutex<Store>,
-    /// Bumped by `restart()`: every open watch ends with a broken connection.
+    /// Bumped by `restart()`: every open watch and port-forward ends.
     restarts: tokio::sync::watch::Sender<u64>,
     forbidden: Mutex<Vec<String>>,
     conflicts: Mutex<HashMap<String, usize>>,
@@ -227,7 +229,7 @@ impl FakeKube {
         lock(&self.inner.store).expire_history();
     }
 
-    /// Drops every open watch with a broken connection, as an API server restart does.
+    /// Drops every open watch and port-forward, as an API server restart does.
     pub fn restart(&self) {
         self.inner.restarts.send_modify(|n| *n += 1);
     }

@@ -1,7 +1,9 @@
 //! Real PostgreSQL servers standing in for the fake's instance pods: a primary and streaming
 //! replicas, each on its own loopback address at port 5432 (CNPG's port, which pgdeck dials at the
-//! pod IP), with the superuser password of the seeded `-superuser` Secret. As root they run as the
-//! `postgres` OS user; they are stopped by pid when dropped.
+//! pod IP or reaches through the fake's port-forward), with the superuser password of the seeded
+//! `-superuser` Secret. Like CNPG's, they serve TLS with one certificate from the cluster's CA
+//! (`tls.rs`), and client sessions must use it (`hostssl`). As root they run as the `postgres`
+//! OS user; they are stopped by pid when dropped.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,13 +52,29 @@ fn chown_to_postgres(path: &Path) {
 }
 
 /// Sockets outside the data directory: pg_basebackup would copy a primary's socket lock file.
-fn settings(ip: &str, dir: &Path) -> String {
+fn settings(ip: &str, dir: &Path, tls: &Path) -> String {
     format!(
         "listen_addresses = '{ip}'\nport = 5432\nunix_socket_directories = '{}'\nshared_buffers = 16MB\n\
          max_connections = 30\nhot_standby = on\nwal_keep_size = 64MB\nlogging_collector = off\n\
-         shared_preload_libraries = 'pg_stat_statements'\n",
-        dir.display()
+         shared_preload_libraries = 'pg_stat_statements'\nssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+        dir.display(),
+        tls.join("server.crt").display(),
+        tls.join("server.key").display()
     )
+}
+
+/// The operator's server certificate for the seeded cluster, where every instance reads it.
+fn write_server_cert(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let tls = dir.join("tls");
+    std::fs::create_dir(&tls).unwrap();
+    let cert = super::tls::cluster_ca().server_cert(super::cnpg::CLUSTER, super::cnpg::NAMESPACE);
+    std::fs::write(tls.join("server.crt"), cert.cert_pem).unwrap();
+    std::fs::write(tls.join("server.key"), cert.key_pem).unwrap();
+    // PostgreSQL refuses a key others can read.
+    std::fs::set_permissions(tls.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    chown_to_postgres(&tls);
+    tls
 }
 
 impl Instances {
@@ -67,6 +85,7 @@ impl Instances {
         chown_to_postgres(dir.path());
         let me = Instances { dir, ips: ips.iter().map(|s| (*s).to_owned()).collect() };
         let primary = me.data(0);
+        let tls = write_server_cert(me.dir.path());
         let pwfile = me.dir.path().join("pw");
         std::fs::write(&pwfile, PASSWORD).unwrap();
         chown_to_postgres(&pwfile);
@@ -76,9 +95,11 @@ impl Instances {
             c.arg(format!("--pwfile={}", pwfile.display()));
             c
         });
-        let hba = "host all all 127.0.0.0/8 scram-sha-256\nhost replication all 127.0.0.0/8 scram-sha-256\n";
-        append(&primary.join("pg_hba.conf"), hba);
-        append(&primary.join("postgresql.conf"), &settings(ips[0], &me.sockets(0)));
+        // Replaces initdb's rules, whose `host all all 127.0.0.1/32` would let plain TCP in.
+        let hba = "local all all trust\nhostssl all all 127.0.0.0/8 scram-sha-256\n\
+                   host replication all 127.0.0.0/8 scram-sha-256\n";
+        std::fs::write(primary.join("pg_hba.conf"), hba).unwrap();
+        append(&primary.join("postgresql.conf"), &settings(ips[0], &me.sockets(0), &tls));
         me.pg_ctl_start(0);
         for (i, ip) in ips.iter().enumerate().skip(1) {
             let data = me.data(i);
@@ -88,7 +109,7 @@ impl Instances {
                 c.env("PGPASSWORD", PASSWORD);
                 c
             });
-            append(&data.join("postgresql.conf"), &settings(ip, &me.sockets(i)));
+            append(&data.join("postgresql.conf"), &settings(ip, &me.sockets(i), &tls));
             append(
                 &data.join("postgresql.auto.conf"),
                 &format!(
@@ -126,12 +147,28 @@ impl Instances {
     /// Waits until the primary lists `n` streaming standbys.
     pub fn wait_streaming(&self, n: usize) {
         wait_for("the replicas to stream", Duration::from_secs(60), || {
-            let out = as_postgres("psql")
-                .args(["-h", &self.sockets(0).display().to_string(), "-U", "postgres", "-At", "-c"])
-                .arg("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")
-                .output();
-            out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == n.to_string())
+            self.psql(0, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == n.to_string()
         });
+    }
+
+    /// `psql -c sql` on instance `i` as application `app`, left running: a client for the
+    /// activity views to see. The caller kills it.
+    pub fn spawn_psql(&self, i: usize, app: &str, sql: &str) -> std::process::Child {
+        let conninfo = format!("host={} user=postgres application_name={app}", self.sockets(i).display());
+        as_postgres("psql")
+            .args([conninfo.as_str(), "-c", sql])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// What `psql -At -c sql` prints on instance `i`, through its socket; empty when it fails.
+    pub fn psql(&self, i: usize, sql: &str) -> String {
+        let out = as_postgres("psql")
+            .args(["-h", &self.sockets(i).display().to_string(), "-U", "postgres", "-At", "-c", sql])
+            .output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default()
     }
 }
 

@@ -108,7 +108,7 @@ impl LocalCluster {
         let store = self.store();
         let superuser = Login::stored(store.clone(), &self.file.spec.secrets.admin);
         let ca = self.layout.tls_ca();
-        let tls = if ca.exists() { Some(Tls(Arc::new(tls::client_config(&ca)?))) } else { None };
+        let tls = if ca.exists() { Some(Tls::new(tls::client_config(&ca)?)) } else { None };
         Ok(PatroniTarget {
             cluster: self.file.spec.name.clone(),
             members: self

@@ -339,6 +339,7 @@ pub(super) async fn check_archiving(cluster: &LocalCluster, superuser: &Credenti
             database: "postgres".into(),
             login: superuser.clone().into(),
             tls: None,
+            transport: crate::sql::Transport::Tcp,
         };
         let client = connect(&endpoint, Duration::from_secs(5), true)
             .await

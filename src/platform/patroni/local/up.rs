@@ -479,6 +479,7 @@ async fn streaming_replicas(port: u16, superuser: &Credentials) -> Result<usize>
         database: "postgres".into(),
         login: superuser.clone().into(),
         tls: None,
+        transport: crate::sql::Transport::Tcp,
     };
     let client = connect(&endpoint, Duration::from_secs(2), true).await?;
     let row = client.query_one("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", &[]).await?;
@@ -495,6 +496,7 @@ async fn prepare_databases(cluster: &LocalCluster, logins: &ClusterSecrets, lead
         database: "postgres".into(),
         login: superuser.clone().into(),
         tls: None,
+        transport: crate::sql::Transport::Tcp,
     };
     let client = connect(&endpoint, Duration::from_secs(5), false).await?;
     client
