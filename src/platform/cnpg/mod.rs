@@ -168,7 +168,7 @@ impl CnpgPlatform {
 impl Platform for CnpgPlatform {
     fn identity(&self) -> String {
         let context = self.target.config.context.as_deref().unwrap_or("<current context>");
-        format!("cnpg {context} {}/{} ({})", self.namespace(), self.cluster(), self.shared.api_url)
+        format!("cnpg {context} {}/{} ({}, SQL {})", self.namespace(), self.cluster(), self.shared.api_url, self.route)
     }
 
     fn sources(&self) -> Vec<Box<dyn Source>> {
