@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use chrono::{DateTime, FixedOffset, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::action::{Action, ActionOutcome, BackupKind};
@@ -530,32 +531,48 @@ async fn status_command(cli: &Cli, paths: &Paths, output: Output, watch: Option<
 }
 
 async fn act(cli: &Cli, paths: &Paths, action: Action, confirmation: Option<String>) -> Result<ExitCode> {
-    let (platform, thresholds) = platform_for(cli, paths).await?;
-    let state = observe(platform.as_ref(), thresholds).await;
-    let (tx, mut rx) = mpsc::channel(16);
     let user = os_user();
     let audit = AuditLog::daily(&paths.state_dir, cli.target_name())?;
+    let (tx, mut rx) = mpsc::channel(16);
+    let (platform, thresholds) = platform_for(cli, paths).await?;
+    let state = observe(platform.as_ref(), thresholds).await;
+    // Interrupted, the action is given up on; the audit trail then says its outcome is unknown.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     let mut dispatcher = Dispatcher::new(Some(platform), cli.read_only, audit, user, tx);
     let request = match dispatcher.submit(action, confirmation, &state) {
         Ok(request) => request,
         Err(refusal) => bail!("{refusal}"),
     };
     println!("{} requested (request {})…", request.action, request.id);
-    while let Some(observation) = rx.recv().await {
-        if let ObservationKind::ActionFinished { request: done, outcome } = observation.kind {
-            if done.id != request.id {
-                continue;
-            }
-            return match outcome {
-                ActionOutcome::Succeeded { detail } => {
-                    println!("{}: {detail}", done.action);
-                    Ok(ExitCode::SUCCESS)
+    let why = loop {
+        tokio::select! {
+            observation = rx.recv() => {
+                let Some(observation) = observation else { break "the dispatcher ended without an outcome" };
+                let ObservationKind::ActionFinished { request: done, outcome } = observation.kind else { continue };
+                if done.id != request.id {
+                    continue;
                 }
-                ActionOutcome::Failed { error } => bail!("{} failed: {error}", done.action),
-            };
+                return match outcome {
+                    ActionOutcome::Succeeded { detail } => {
+                        println!("{}: {detail}", done.action);
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    ActionOutcome::Failed { error } => bail!("{} failed: {error}", done.action),
+                };
+            }
+            _ = interrupt.recv() => break "ctrl-c",
+            _ = terminate.recv() => break "SIGTERM",
+            _ = hangup.recv() => break "SIGHUP",
         }
-    }
-    bail!("the dispatcher ended without an outcome for request {}", request.id)
+    };
+    let reason = format!(
+        "outcome unknown: `pgdeck` was interrupted ({why}) before the outcome; it may have completed, failed or \
+         stopped part-way: check the cluster"
+    );
+    dispatcher.abandon_all(&reason);
+    bail!("stopped waiting for {} (request {}): {reason}", request.action, request.id)
 }
 
 /// `pgdeck replay FILE`: the console's theme and keymap, over the recording.
