@@ -66,6 +66,14 @@ fn wait_until_dead(console: &Tmux, what: &str) {
     }
 }
 
+/// Healthy, and quiet enough that the next scenario's screens look as on a fresh cluster: the
+/// findings a switchover or a backup raises for a while (a member catching up, say) would take
+/// room from the Overview's members panel.
+fn settled(cluster: &LocalCluster) {
+    healthy(cluster);
+    cluster.wait_for_status("no findings", SETTLE, |doc| doc["findings"].as_array().is_some_and(Vec::is_empty));
+}
+
 fn backups(cluster: &LocalCluster) -> u64 {
     cluster.status()["backups"]["count"].as_u64().unwrap()
 }
@@ -93,6 +101,7 @@ pub fn backup_pressed_twice_starts_one(cluster: &LocalCluster) {
     assert_eq!(doc["backups"]["count"].as_u64(), Some(before + 1), "{doc:#}");
     console.keys(&["C-c"]);
     wait_until_dead(&console, "ctrl-c with nothing running");
+    settled(cluster);
 }
 
 /// A backup confirmed and the console quit at once (ctrl-c, in the same burst), then another
@@ -138,7 +147,7 @@ pub fn closed_console_audits_the_outcome(cluster: &LocalCluster) {
         }
     }
     assert!(proved, "the backup always ended before SIGTERM arrived; nothing was waited for");
-    healthy(cluster);
+    settled(cluster);
 }
 
 /// The console run by a shell that prints how it exited; returns the tmux session and its pid.
@@ -196,4 +205,5 @@ pub fn switchover_pressed_twice_switches_once(cluster: &LocalCluster) {
     assert_eq!(after["timeline"].as_u64(), Some(timeline + 1), "one switchover, one new timeline: {after:#}");
     console.keys(&["C-c"]);
     wait_until_dead(&console, "ctrl-c after the switchover");
+    settled(cluster);
 }
