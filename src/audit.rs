@@ -1,8 +1,10 @@
 //! The audit trail: one JSON line per Action request — confirmed, refused or cancelled — and per
-//! outcome, through tracing-appender into a file per day (`audit.YYYY-MM-DD.log`, UTC) in the
-//! state dir. Writes are synchronous: an entry must be on disk before the action starts.
-//! Parameters are Actions, which hold no secrets by construction (passwords are generated and
-//! stored by the platform, never typed into an Action).
+//! outcome: every `requested` line is followed, sooner or later, by exactly one `finished` (the
+//! outcome, a timeout included) or `abandoned` (pgdeck stopped waiting before the outcome, which is
+//! then unknown) line with its request id. Written through tracing-appender into a file per day
+//! (`audit.YYYY-MM-DD.log`, UTC) in the state dir. Writes are synchronous: an entry must be on
+//! disk before the action starts. Parameters are Actions, which hold no secrets by construction
+//! (passwords are generated and stored by the platform, never typed into an Action).
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -35,7 +37,7 @@ impl std::fmt::Debug for AuditLog {
 #[derive(Serialize)]
 struct Record<'a> {
     at: DateTime<Utc>,
-    /// `requested` (confirmed and started), `refused`, `cancelled`, `finished`.
+    /// `requested` (confirmed and started), `refused`, `cancelled`, `finished`, `abandoned`.
     event: &'a str,
     user: &'a str,
     target: &'a str,
@@ -118,6 +120,12 @@ impl AuditLog {
 
     pub fn finished(&self, entry: &Entry<'_>, outcome: &ActionOutcome) {
         self.write(entry, "finished", Some(outcome), None);
+    }
+
+    /// pgdeck stopped waiting for a started request (the operator insisted on quitting): its
+    /// outcome is unknown, and `reason` says why and what to check.
+    pub fn abandoned(&self, entry: &Entry<'_>, reason: &str) {
+        self.write(entry, "abandoned", None, Some(reason));
     }
 
     fn write(&self, e: &Entry<'_>, event: &str, outcome: Option<&ActionOutcome>, reason: Option<&str>) {

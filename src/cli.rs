@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use chrono::{DateTime, FixedOffset, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::action::{Action, ActionOutcome, BackupKind};
@@ -187,6 +188,43 @@ pub enum Command {
     },
 }
 
+/// What a subcommand does to the cluster. `--read-only` (and `read_only = true`) refuses every
+/// one that is not [`Reach::Observes`] before it connects to anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Reads, prints, replays.
+    Observes,
+    /// An Action, through the Dispatcher, which refuses it and writes the refusal to the audit trail.
+    Acts,
+    /// Provisions, changes or stops the cluster itself.
+    Changes,
+}
+
+impl Command {
+    /// No wildcard arms, on purpose: a new subcommand does not compile until it says what it does.
+    pub fn reach(&self) -> Reach {
+        match self {
+            Command::Manifests { .. }
+            | Command::Spec { .. }
+            | Command::Status { .. }
+            | Command::Replay { .. }
+            | Command::Report { .. } => Reach::Observes,
+            Command::Switchover { .. }
+            | Command::Failover { .. }
+            | Command::Backup { .. }
+            | Command::Database { command: DatabaseCommand::Create { .. } }
+            | Command::User { command: UserCommand::Create { .. } | UserCommand::Rotate { .. } }
+            | Command::Restore { .. } => Reach::Acts,
+            Command::Apply { .. } => Reach::Changes,
+            Command::Local { command } => match command {
+                LocalCommand::Status => Reach::Observes,
+                // The agent takes the scheduled backups and moves the pooler.
+                LocalCommand::Up { .. } | LocalCommand::Down { .. } | LocalCommand::Agent => Reach::Changes,
+            },
+        }
+    }
+}
+
 fn parse_target_time(text: &str) -> Result<DateTime<Utc>, String> {
     text.parse::<DateTime<FixedOffset>>().map(|at| at.with_timezone(&Utc)).map_err(|e| {
         format!("`{text}` is not a time with its zone ({e}); write it as RFC 3339, such as 2026-11-25T17:00:00Z")
@@ -293,6 +331,9 @@ pub fn run(mut cli: Cli) -> Result<ExitCode> {
         let Some(command) = &cli.command else {
             return console(&cli, &paths).await;
         };
+        if cli.read_only && command.reach() == Reach::Changes {
+            bail!("this command changes the cluster and pgdeck runs read-only (--read-only, or read_only = true in config.toml); run it without that to act");
+        }
         match command {
             Command::Spec { command: SpecCommand::Show { spec } } => spec_show(&paths, spec.as_deref()),
             Command::Manifests { spec } => manifests(&paths, spec.as_deref()),
@@ -368,7 +409,6 @@ fn manifests(paths: &Paths, file: Option<&Path>) -> Result<ExitCode> {
 
 /// The spec decides what is applied (names, namespace); the target decides where (its context).
 async fn apply(cli: &Cli, paths: &Paths, file: Option<&Path>) -> Result<ExitCode> {
-    mutating_refused(cli, "`apply`")?;
     let spec = load_spec(paths, file)?;
     let overrides = KubeOverrides { context: cli.context.clone(), namespace: None, cluster: None };
     let TargetChoice::Cnpg(target) =
@@ -385,19 +425,11 @@ async fn apply(cli: &Cli, paths: &Paths, file: Option<&Path>) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-fn mutating_refused(cli: &Cli, what: &str) -> Result<()> {
-    if cli.read_only {
-        bail!("{what} changes the cluster and pgdeck runs with --read-only; run it without --read-only");
-    }
-    Ok(())
-}
-
 async fn local_command(cli: &Cli, paths: &Paths, config: &Config, command: &LocalCommand) -> Result<ExitCode> {
     let layout = Layout::new(paths.local_cluster_dir(cli.dir.as_deref()));
     let mut out = std::io::stdout();
     match command {
         LocalCommand::Up { spec, credentials, aws_region, aws_endpoint } => {
-            mutating_refused(cli, "`local up`")?;
             let file = spec.clone().or_else(|| crate::spec::default_spec_file(&paths.config_dir));
             let spec = ClusterSpec::load(file.as_deref())?;
             let source = match credentials {
@@ -411,7 +443,6 @@ async fn local_command(cli: &Cli, paths: &Paths, config: &Config, command: &Loca
             local::up(&layout, &spec, &source, &mut out).await?;
         }
         LocalCommand::Down { purge } => {
-            mutating_refused(cli, "`local down`")?;
             local::down(&layout, *purge, &mut out).await?;
         }
         LocalCommand::Status => local_status(layout, &mut out)?,
@@ -556,32 +587,54 @@ async fn status_command(cli: &Cli, paths: &Paths, output: Output, watch: Option<
 }
 
 async fn act(cli: &Cli, paths: &Paths, action: Action, confirmation: Option<String>) -> Result<ExitCode> {
-    let (platform, thresholds) = platform_for(cli, paths).await?;
-    let state = observe(platform.as_ref(), thresholds).await;
-    let (tx, mut rx) = mpsc::channel(16);
     let user = os_user();
     let audit = AuditLog::daily(&paths.state_dir, cli.target_name())?;
+    let (tx, mut rx) = mpsc::channel(16);
+    if cli.read_only {
+        // Refused before connecting to anything, and audited as every refusal is.
+        let mut dispatcher = Dispatcher::new(None, true, audit, user, tx);
+        let refused = dispatcher.submit(action, confirmation, &State::new(ThresholdsSpec::default()));
+        bail!("{}", refused.err().unwrap_or(crate::dispatch::Refusal::ReadOnly));
+    }
+    let (platform, thresholds) = platform_for(cli, paths).await?;
+    let state = observe(platform.as_ref(), thresholds).await;
+    // Interrupted, the action is given up on; the audit trail then says its outcome is unknown.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     let mut dispatcher = Dispatcher::new(Some(platform), cli.read_only, audit, user, tx);
     let request = match dispatcher.submit(action, confirmation, &state) {
         Ok(request) => request,
         Err(refusal) => bail!("{refusal}"),
     };
     println!("{} requested (request {})…", request.action, request.id);
-    while let Some(observation) = rx.recv().await {
-        if let ObservationKind::ActionFinished { request: done, outcome } = observation.kind {
-            if done.id != request.id {
-                continue;
-            }
-            return match outcome {
-                ActionOutcome::Succeeded { detail } => {
-                    println!("{}: {detail}", done.action);
-                    Ok(ExitCode::SUCCESS)
+    let why = loop {
+        tokio::select! {
+            observation = rx.recv() => {
+                let Some(observation) = observation else { break "the dispatcher ended without an outcome" };
+                let ObservationKind::ActionFinished { request: done, outcome } = observation.kind else { continue };
+                if done.id != request.id {
+                    continue;
                 }
-                ActionOutcome::Failed { error } => bail!("{} failed: {error}", done.action),
-            };
+                return match outcome {
+                    ActionOutcome::Succeeded { detail } => {
+                        println!("{}: {detail}", done.action);
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    ActionOutcome::Failed { error } => bail!("{} failed: {error}", done.action),
+                };
+            }
+            _ = interrupt.recv() => break "ctrl-c",
+            _ = terminate.recv() => break "SIGTERM",
+            _ = hangup.recv() => break "SIGHUP",
         }
-    }
-    bail!("the dispatcher ended without an outcome for request {}", request.id)
+    };
+    let reason = format!(
+        "outcome unknown: `pgdeck` was interrupted ({why}) before the outcome; it may have completed, failed or \
+         stopped part-way: check the cluster"
+    );
+    dispatcher.abandon_all(&reason);
+    bail!("stopped waiting for {} (request {}): {reason}", request.action, request.id)
 }
 
 /// `pgdeck replay FILE`: the console's theme and keymap, over the recording.

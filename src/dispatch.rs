@@ -1,14 +1,24 @@
 //! The Dispatcher: the only code that calls a mutating platform method. It enforces read-only,
 //! re-checks the confirmation and the preconditions against the current State, writes the audit
 //! record, then runs the call in a task whose outcome comes back as an Observation.
+//!
+//! It also remembers what it started until that outcome is written: the State learns of a
+//! request only when its `ActionRequested` comes round the observation queue, and keys queued
+//! behind the first confirmation are handled before that, so only the Dispatcher can tell that a
+//! second press would start the same thing twice. Every accepted request ends in the audit trail
+//! with exactly one `finished` (its outcome, or its timeout) or `abandoned` (the console gave up
+//! waiting for it) line.
 
 use std::fmt;
-
-use chrono::{DateTime, Utc};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::action::{Action, ActionOutcome, ActionRequest};
 use crate::audit::{AuditLog, Entry};
@@ -25,7 +35,15 @@ use crate::state::State;
 pub enum Refusal {
     ReadOnly,
     NoPlatform,
-    Unconfirmed { expected: String },
+    Unconfirmed {
+        expected: String,
+    },
+    /// The same kind of action (or another move of the leader) is still running.
+    AlreadyRunning {
+        action: String,
+        request_id: u64,
+        since: DateTime<Utc>,
+    },
     Precondition(String),
 }
 
@@ -37,6 +55,11 @@ impl fmt::Display for Refusal {
                 f.write_str("refused: this session has no cluster to act on (a replay is read-only)")
             }
             Refusal::Unconfirmed { expected } => write!(f, "refused: not confirmed; type `{expected}` to confirm"),
+            Refusal::AlreadyRunning { action, request_id, since } => write!(
+                f,
+                "refused: {action} is already running (request {request_id}, since {} UTC); its outcome appears in Events",
+                since.format("%H:%M:%S")
+            ),
             Refusal::Precondition(why) => write!(f, "refused: {why}"),
         }
     }
@@ -51,6 +74,34 @@ pub struct Dispatcher {
     outcomes: mpsc::Sender<Observation>,
     /// Where a revealed password goes: the console's screen, and nowhere else.
     reveals: Option<mpsc::Sender<Revealed>>,
+    running: Vec<Running>,
+    /// How long each kind of action may take; tests shorten it.
+    timeout_for: fn(&Action) -> Duration,
+}
+
+/// An accepted request whose last audit line is not written yet.
+struct Running {
+    request: ActionRequest,
+    /// When its task stops waiting for the platform and reports a timeout.
+    deadline: tokio::time::Instant,
+    /// Claimed by whoever writes the request's last audit line, its task (the outcome) or
+    /// [`Dispatcher::abandon_all`]: exactly one of them writes it.
+    ended: Arc<AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    fn ended(&self) -> bool {
+        self.ended.load(Ordering::SeqCst)
+    }
+}
+
+/// A request still running, as the console lists it while it waits on quitting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub request: ActionRequest,
+    /// How long its task may still wait for the platform before it reports a timeout.
+    pub left: Duration,
 }
 
 impl Dispatcher {
@@ -61,7 +112,7 @@ impl Dispatcher {
         user: String,
         outcomes: mpsc::Sender<Observation>,
     ) -> Self {
-        Self { platform, read_only, audit, user, next_id: 1, outcomes, reveals: None }
+        Self { platform, read_only, audit, user, next_id: 1, outcomes, reveals: None, running: Vec::new(), timeout_for }
     }
 
     /// Lets this Dispatcher serve `RevealPassword`, handing the password to `reveals` alone.
@@ -71,6 +122,65 @@ impl Dispatcher {
         self
     }
 
+    /// Requests still running (their outcome not written yet), oldest first.
+    pub fn pending(&mut self) -> Vec<Pending> {
+        self.running.retain(|r| !r.ended());
+        let now = tokio::time::Instant::now();
+        self.running
+            .iter()
+            .map(|r| Pending { request: r.request.clone(), left: r.deadline.saturating_duration_since(now) })
+            .collect()
+    }
+
+    /// When the last running request's own timeout ends, if any runs.
+    pub fn last_deadline(&self) -> Option<tokio::time::Instant> {
+        self.running.iter().filter(|r| !r.ended()).map(|r| r.deadline).max()
+    }
+
+    /// Why `action` cannot start while what runs now runs: the same kind (a second backup, a
+    /// second restore), or a second move of the leader.
+    pub fn already_running(&self, action: &Action) -> Option<Refusal> {
+        let leadership = |a: &Action| matches!(a, Action::Switchover { .. } | Action::Failover { .. });
+        let clash = |running: &Action| {
+            std::mem::discriminant(running) == std::mem::discriminant(action)
+                || (leadership(running) && leadership(action))
+        };
+        self.running.iter().find(|r| !r.ended() && clash(&r.request.action)).map(|r| Refusal::AlreadyRunning {
+            action: r.request.action.to_string(),
+            request_id: r.request.id,
+            since: r.request.requested_at,
+        })
+    }
+
+    /// Gives up on every request still running: each gets its `abandoned` audit line with
+    /// `reason`, and its task is dropped where it is (a pgbackrest it runs dies with it, being
+    /// spawned kill-on-drop; a REST call already sent is not undone). Returns them.
+    pub fn abandon_all(&mut self, reason: &str) -> Vec<ActionRequest> {
+        let identity = self.identity();
+        let mut abandoned = Vec::new();
+        for running in self.running.drain(..) {
+            // A task that wrote its outcome meanwhile keeps it; the others' outcome is unknown.
+            if !running.ended.swap(true, Ordering::SeqCst) {
+                let request = &running.request;
+                let entry = Entry {
+                    at: clock::now(),
+                    user: &request.requested_by,
+                    target: &identity,
+                    request_id: Some(request.id),
+                    action: &request.action,
+                };
+                self.audit.abandoned(&entry, reason);
+                abandoned.push(running.request.clone());
+            }
+            running.task.abort();
+        }
+        abandoned
+    }
+
+    fn identity(&self) -> String {
+        self.platform.as_ref().map_or_else(|| "none".to_owned(), |p| p.identity())
+    }
+
     /// Checks and starts `action`; the outcome arrives later as `ActionFinished`.
     pub fn submit(
         &mut self,
@@ -78,6 +188,7 @@ impl Dispatcher {
         confirmation: Option<String>,
         state: &State,
     ) -> Result<ActionRequest, Refusal> {
+        self.running.retain(|r| !r.ended());
         let request = ActionRequest {
             id: self.next_id,
             action,
@@ -86,7 +197,7 @@ impl Dispatcher {
             confirmation,
         };
         self.next_id += 1;
-        let identity = self.platform.as_ref().map_or_else(|| "none".to_owned(), |p| p.identity());
+        let identity = self.identity();
         let entry = Entry {
             at: request.requested_at,
             user: &request.requested_by,
@@ -108,15 +219,25 @@ impl Dispatcher {
             "dispatcher",
             ObservationKind::ActionRequested { request: request.clone() },
         ));
-        tokio::spawn(async move {
-            let call = run(platform.as_ref(), &req.action, leader.as_deref(), reveals);
-            let outcome = match tokio::time::timeout(timeout_for(&req.action), call).await {
-                Ok(Ok(detail)) => ActionOutcome::Succeeded { detail },
-                Ok(Err(e)) => ActionOutcome::Failed { error: format!("{e:#}") },
+        let timeout = (self.timeout_for)(&request.action);
+        let ended = Arc::new(AtomicBool::new(false));
+        let claimed = ended.clone();
+        let task = tokio::spawn(async move {
+            // A panic in platform code still ends the request with an outcome line.
+            let call = AssertUnwindSafe(run(platform.as_ref(), &req.action, leader.as_deref(), reveals)).catch_unwind();
+            let outcome = match tokio::time::timeout(timeout, call).await {
+                Ok(Ok(Ok(detail))) => ActionOutcome::Succeeded { detail },
+                Ok(Ok(Err(e))) => ActionOutcome::Failed { error: format!("{e:#}") },
+                Ok(Err(_)) => ActionOutcome::Failed {
+                    error: "pgdeck failed inside the action (see pgdeck.log); check the cluster".into(),
+                },
                 Err(_) => ActionOutcome::Failed {
-                    error: format!("no outcome within {}s; check the cluster", timeout_for(&req.action).as_secs()),
+                    error: format!("no outcome within {}s; check the cluster", timeout.as_secs()),
                 },
             };
+            if claimed.swap(true, Ordering::SeqCst) {
+                return; // abandoned meanwhile: that is its last audit line
+            }
             let at = clock::now();
             audit.finished(
                 &Entry { at, user: &req.requested_by, target: &target, request_id: Some(req.id), action: &req.action },
@@ -126,12 +247,14 @@ impl Dispatcher {
                 .send(Observation::new(at, "dispatcher", ObservationKind::ActionFinished { request: req, outcome }))
                 .await;
         });
+        let deadline = tokio::time::Instant::now() + timeout;
+        self.running.push(Running { request: request.clone(), deadline, ended, task });
         Ok(request)
     }
 
     /// The operator closed a confirmation without confirming: nothing is started, but it is audited.
     pub fn cancelled(&self, action: &Action) {
-        let identity = self.platform.as_ref().map_or_else(|| "none".to_owned(), |p| p.identity());
+        let identity = self.identity();
         let entry = Entry { at: clock::now(), user: &self.user, target: &identity, request_id: None, action };
         self.audit.cancelled(&entry);
     }
@@ -143,6 +266,9 @@ impl Dispatcher {
         if self.platform.is_none() {
             return Err(Refusal::NoPlatform);
         }
+        if let Some(busy) = self.already_running(&request.action) {
+            return Err(busy);
+        }
         if let Some(expected) = request.action.confirmation_phrase(&state.cluster) {
             if request.confirmation.as_deref() != Some(expected.as_str()) {
                 return Err(Refusal::Unconfirmed { expected });
@@ -152,13 +278,10 @@ impl Dispatcher {
     }
 }
 
-/// What must hold in the current State for `action` to make sense.
+/// What must hold in the current State for `action` to make sense. Whether one like it runs
+/// already is [`Dispatcher::already_running`]'s to say, not the State's, which hears of a
+/// request only after the keys queued behind it were handled.
 pub fn preconditions(action: &Action, state: &State) -> Result<(), String> {
-    let busy =
-        state.actions_in_flight.values().find(|r| std::mem::discriminant(&r.action) == std::mem::discriminant(action));
-    if let Some(running) = busy {
-        return Err(format!("{} is already in progress (request {})", running.action, running.id));
-    }
     let members = state.member_views();
     match action {
         Action::Switchover { candidate } => {
@@ -360,9 +483,20 @@ mod tests {
     use crate::testing::{backup_catalog, completed_backup, database, report, role, sample, streaming};
 
     /// Counts the mutating calls that reach it: the Dispatcher's guard is what is under test.
+    /// Held, its backups and switchovers wait for `release` before they answer.
     #[derive(Default)]
     struct CountingPlatform {
         calls: AtomicUsize,
+        held: bool,
+        release: tokio::sync::Notify,
+    }
+
+    impl CountingPlatform {
+        async fn hold(&self) {
+            if self.held {
+                self.release.notified().await;
+            }
+        }
     }
 
     #[async_trait]
@@ -378,6 +512,7 @@ mod tests {
         }
         async fn switchover(&self, _: &str, candidate: Option<&str>) -> anyhow::Result<String> {
             self.calls.fetch_add(1, Ordering::SeqCst);
+            self.hold().await;
             Ok(format!("switched to {candidate:?}"))
         }
         async fn failover(&self, _: &str) -> anyhow::Result<String> {
@@ -390,6 +525,7 @@ mod tests {
         }
         async fn backup(&self, _: BackupKind) -> anyhow::Result<String> {
             self.calls.fetch_add(1, Ordering::SeqCst);
+            self.hold().await;
             anyhow::bail!("disk full")
         }
         async fn restore(&self, _: &str, _: Option<DateTime<Utc>>, _: &str) -> anyhow::Result<String> {
@@ -588,21 +724,6 @@ mod tests {
         assert!(refused.contains("not running on m1"), "{refused}");
     }
 
-    #[test]
-    fn an_action_in_flight_is_not_started_twice() {
-        let mut s = state();
-        let request = ActionRequest {
-            id: 7,
-            action: Action::Backup { kind: BackupKind::Full },
-            requested_at: clock::now(),
-            requested_by: "x".into(),
-            confirmation: None,
-        };
-        s.apply(&Observation::new(clock::now(), "dispatcher", ObservationKind::ActionRequested { request }));
-        let again = preconditions(&Action::Backup { kind: BackupKind::Incremental }, &s).unwrap_err();
-        assert!(again.contains("already in progress"), "{again}");
-    }
-
     #[tokio::test]
     async fn a_revealed_password_goes_to_the_console_alone_and_the_audit_says_who_looked() {
         let dir = tempfile::tempdir().unwrap();
@@ -665,5 +786,108 @@ mod tests {
             .collect();
         assert_eq!(events, ["requested", "finished"]);
         assert!(audit.contains("\"user\":\"tester\"") && audit.contains("test-platform"));
+    }
+
+    /// A dispatcher whose backups and switchovers wait for `release`.
+    fn held(audit: AuditLog) -> (Dispatcher, Arc<CountingPlatform>, mpsc::Receiver<Observation>) {
+        let platform = Arc::new(CountingPlatform { held: true, ..CountingPlatform::default() });
+        let (tx, rx) = mpsc::channel(8);
+        let d = Dispatcher::new(Some(platform.clone()), false, audit, "tester".into(), tx);
+        (d, platform, rx)
+    }
+
+    async fn finished(rx: &mut mpsc::Receiver<Observation>) -> (ActionRequest, ActionOutcome) {
+        while let Some(o) = rx.recv().await {
+            if let ObservationKind::ActionFinished { request, outcome } = o.kind {
+                return (request, outcome);
+            }
+        }
+        panic!("the dispatcher's queue closed without an outcome")
+    }
+
+    /// The audit trail as (event, request id) pairs.
+    fn events(dir: &std::path::Path) -> Vec<(String, Option<u64>)> {
+        crate::audit::read_all(dir)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|v| (v["event"].as_str().unwrap().to_owned(), v["request_id"].as_u64()))
+            .collect()
+    }
+
+    /// The State hears of a request only when its `ActionRequested` comes round the queue; a
+    /// second confirmation handled before that must still be refused.
+    #[tokio::test]
+    async fn a_second_backup_while_one_runs_is_refused_until_the_first_has_its_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut d, platform, mut rx) = held(AuditLog::daily(dir.path(), "local").unwrap());
+        let s = state();
+        let first = d.submit(Action::Backup { kind: BackupKind::Full }, None, &s).unwrap();
+        let again = d.submit(Action::Backup { kind: BackupKind::Incremental }, None, &s).unwrap_err();
+        assert!(matches!(again, Refusal::AlreadyRunning { request_id, .. } if request_id == first.id), "{again:?}");
+        assert!(again.to_string().contains("full backup is already running (request 1, since "), "{again}");
+        assert_eq!(d.already_running(&Action::Backup { kind: BackupKind::Full }), Some(again));
+        // Another kind of action is not held up by it.
+        assert_eq!(d.already_running(&switch_to("m2")), None);
+        assert_eq!(d.pending().len(), 1);
+
+        platform.release.notify_one();
+        let (done, _) = finished(&mut rx).await;
+        assert_eq!(done.id, first.id);
+        assert!(d.pending().is_empty());
+        let third = d.submit(Action::Backup { kind: BackupKind::Full }, None, &s).unwrap();
+        platform.release.notify_one();
+        assert_eq!(finished(&mut rx).await.0.id, third.id);
+        assert_eq!(platform.calls.load(Ordering::SeqCst), 2);
+        let trail = events(dir.path());
+        let expected = [("requested", 1), ("refused", 2), ("finished", 1), ("requested", 3), ("finished", 3)];
+        assert_eq!(trail, expected.map(|(e, id)| (e.to_owned(), Some(id))));
+    }
+
+    #[tokio::test]
+    async fn a_failover_is_refused_while_a_switchover_runs() {
+        let (mut d, platform, _rx) = held(AuditLog::disabled());
+        d.submit(switch_to("m2"), Some("m2".into()), &state()).unwrap();
+        let failover = Action::Failover { candidate: "m2".into() };
+        let refused = d.submit(failover, Some("m2".into()), &state()).unwrap_err();
+        assert!(refused.to_string().contains("switchover to m2 is already running"), "{refused}");
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(platform.calls.load(Ordering::SeqCst), 1, "only the switchover reached the platform");
+    }
+
+    #[tokio::test]
+    async fn a_platform_that_never_answers_ends_in_a_timeout_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let (d, _platform, mut rx) = held(AuditLog::daily(dir.path(), "local").unwrap());
+        let mut d = Dispatcher { timeout_for: |_| Duration::from_millis(50), ..d };
+        let request = d.submit(Action::Backup { kind: BackupKind::Full }, None, &state()).unwrap();
+        let (done, outcome) = finished(&mut rx).await;
+        assert_eq!(done.id, request.id);
+        assert_eq!(outcome, ActionOutcome::Failed { error: "no outcome within 0s; check the cluster".into() });
+        assert_eq!(events(dir.path()), [("requested".to_owned(), Some(1)), ("finished".to_owned(), Some(1))]);
+        assert!(d.pending().is_empty(), "a timed-out request no longer holds up another");
+    }
+
+    #[tokio::test]
+    async fn abandoning_ends_each_running_request_with_one_line_and_stops_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut d, platform, mut rx) = held(AuditLog::daily(dir.path(), "local").unwrap());
+        let done = d.submit(switch_to("m2"), Some("m2".into()), &state()).unwrap();
+        platform.release.notify_one();
+        finished(&mut rx).await;
+        let running = d.submit(Action::Backup { kind: BackupKind::Full }, None, &state()).unwrap();
+        let abandoned = d.abandon_all("the operator quit");
+        assert_eq!(abandoned, vec![running.clone()], "{done:?} had its outcome already");
+        assert!(d.pending().is_empty());
+        // Released after it was given up on, the call reports nothing more.
+        platform.release.notify_one();
+        tokio::task::yield_now().await;
+        let trail = crate::audit::read_all(dir.path());
+        let last: serde_json::Value = serde_json::from_str(trail.lines().last().unwrap()).unwrap();
+        assert_eq!((last["event"].as_str(), last["request_id"].as_u64()), (Some("abandoned"), Some(running.id)));
+        assert_eq!(last["reason"], "the operator quit");
+        let ends = events(dir.path()).into_iter().filter(|(e, _)| e == "finished" || e == "abandoned").count();
+        assert_eq!(ends, 2, "{trail}");
     }
 }

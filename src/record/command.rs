@@ -97,13 +97,37 @@ struct Dump<'a> {
 
 /// Replays without a terminal at `speed` (paced as the console would be), for scripts and tests.
 pub async fn replay_headless(file: &Path, speed: u32, dump_state: bool) -> Result<ExitCode> {
+    headless(file, Pace::Speed(speed), dump_state, &mut std::io::stdout()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How a headless replay spends wall time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// As the console would, at this many recorded seconds per second.
+    Speed(u32),
+    /// Not at all: straight to the end (the fuzz tests, which feed damaged times).
+    Unpaced,
+}
+
+/// `replay --headless`: reads `file`, replays it to the end, tells stderr how far it got and,
+/// with `dump_state`, writes the final State to `out` as JSON.
+pub async fn headless(file: &Path, pace: Pace, dump_state: bool, out: &mut dyn std::io::Write) -> Result<()> {
     let recording = load(file, true)?;
     let header = recording.header.clone();
     let skipped: Vec<String> = recording.skipped.iter().map(ToString::to_string).collect();
+    let speed = match pace {
+        Pace::Speed(speed) => speed,
+        Pace::Unpaced => 1,
+    };
     let mut replay = replay_of(file, recording, speed);
     let mut state: State = replay.fresh_state();
     let mut last = Instant::now();
     while !replay.finished() {
+        if pace == Pace::Unpaced {
+            replay.run_to_end(&mut state);
+            break;
+        }
         let due = replay.next_due().unwrap_or(Duration::ZERO).min(Duration::from_millis(200));
         tokio::time::sleep(due).await;
         replay.advance(last.elapsed(), &mut state);
@@ -126,9 +150,9 @@ pub async fn replay_headless(file: &Path, speed: u32, dump_state: bool) -> Resul
             status: crate::status::document(&state),
             events: state.events.iter().collect(),
         };
-        println!("{}", serde_json::to_string_pretty(&dump)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&dump)?)?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 pub fn report_command(file: &Path, format: ReportFormat) -> Result<ExitCode> {

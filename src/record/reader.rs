@@ -48,7 +48,7 @@ pub fn parse(input: impl BufRead, name: &str) -> Result<Recording> {
         };
         let line = line.with_context(|| format!("{name}:{}: cannot read", n + 1))?;
         if !line.trim().is_empty() {
-            break header_of(&line, name)?;
+            break header_of(&line, &format!("{name}:{}", n + 1))?;
         }
     };
     let mut observations = Vec::new();
@@ -60,10 +60,13 @@ pub fn parse(input: impl BufRead, name: &str) -> Result<Recording> {
         let skip = |reason: String| Skipped { file: name.to_owned(), line: n + 1, reason };
         let line = match line {
             Ok(line) => line,
-            Err(e) => {
+            // Not UTF-8: that line is consumed, the next one may be fine.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                 skipped.push(skip(format!("unreadable: {e}")));
                 continue;
             }
+            // Any other error would come back on every further read.
+            Err(e) => bail!("{name}:{}: cannot read on: {e}", n + 1),
         };
         if line.trim().is_empty() {
             continue;
@@ -114,27 +117,28 @@ fn read_line(
     Err(full)
 }
 
-fn header_of(line: &str, name: &str) -> Result<Header> {
+/// `at` is `file:line`, for messages.
+fn header_of(line: &str, at: &str) -> Result<Header> {
     let value: serde_json::Value =
-        serde_json::from_str(line).with_context(|| format!("{name}:1: not a pgdeck recording header (not JSON)"))?;
+        serde_json::from_str(line).with_context(|| format!("{at}: not a pgdeck recording header (not JSON)"))?;
     let Some(version) = value.get("schema_version").and_then(serde_json::Value::as_u64) else {
-        bail!("{name}:1: not a pgdeck recording header (no schema_version); record one with `pgdeck --record FILE`")
+        bail!("{at}: not a pgdeck recording header (no schema_version); record one with `pgdeck --record FILE`")
     };
-    let version = u32::try_from(version).unwrap_or(u32::MAX);
-    if !READABLE_VERSIONS.contains(&version) {
-        let advice = if version > SCHEMA_VERSION {
+    // Compared as read: a damaged header's huge number is named as it stands in the file.
+    if !u32::try_from(version).is_ok_and(|v| READABLE_VERSIONS.contains(&v)) {
+        let advice = if version > u64::from(SCHEMA_VERSION) {
             "it was written by a newer pgdeck; replay it with that version or newer"
         } else {
             "that version is no longer supported; replay it with the pgdeck that wrote it"
         };
         bail!(
-            "{name}: recording schema version {version}, but this pgdeck ({}) reads versions {}..={}: {advice}",
+            "{at}: recording schema version {version}, but this pgdeck ({}) reads versions {}..={}: {advice}",
             env!("CARGO_PKG_VERSION"),
             READABLE_VERSIONS.start(),
             READABLE_VERSIONS.end()
         );
     }
-    serde_json::from_value(value).with_context(|| format!("{name}:1: a recording header with missing fields"))
+    serde_json::from_value(value).with_context(|| format!("{at}: a recording header with missing or wrong fields"))
 }
 
 #[cfg(test)]
@@ -177,6 +181,9 @@ mod tests {
         let older = HEADER.replace("\"schema_version\":1", "\"schema_version\":0");
         let e = parse(older.as_bytes(), "r.jsonl").unwrap_err().to_string();
         assert!(e.contains("no longer supported"), "{e}");
+        let huge = format!("\n{}", HEADER.replace("\"schema_version\":1", "\"schema_version\":99999999999"));
+        let e = parse(huge.as_bytes(), "r.jsonl").unwrap_err().to_string();
+        assert!(e.starts_with("r.jsonl:2: recording schema version 99999999999,"), "{e}");
         let e = parse(TICK.as_bytes(), "r.jsonl").unwrap_err().to_string();
         assert!(e.contains("r.jsonl:1: not a pgdeck recording header"), "{e}");
         assert!(parse("".as_bytes(), "r.jsonl").unwrap_err().to_string().contains("is empty"));

@@ -2,19 +2,23 @@
 //! Loop: select over keys, action outcomes/observations, the clock (or the replay's pace) and
 //! signals; drain what is queued; draw only when something changed, at most every ~16 ms.
 //! Every observation the State receives passes `absorb`, which is where a recording tees it.
+//! However the console ends (ctrl-c, :q, SIGTERM, SIGHUP, SIGINT, an error), the terminal is given
+//! back first; then the actions still running are waited for, each up to its own timeout, so that
+//! their outcome reaches the audit trail (and the recording) after the console is gone.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch, Notify};
 
+use crate::action::ActionOutcome;
 use crate::audit::AuditLog;
 use crate::clock;
 use crate::command::Command;
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{Dispatcher, Pending};
 use crate::observation::{Observation, ObservationKind};
 use crate::platform::Platform;
 use crate::record::replay::Replay;
@@ -103,18 +107,24 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
             }
         }
     });
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut hangup = signal(SignalKind::hangup())?;
+    let mut signals = Signals {
+        terminate: signal(SignalKind::terminate())?,
+        hangup: signal(SignalKind::hangup())?,
+        interrupt: signal(SignalKind::interrupt())?,
+    };
     let mut clock_tick = tokio::time::interval(Duration::from_secs(1));
-    let (mut terminal, _guard) = terminal::enter()?;
+    let (mut terminal, guard) = terminal::enter()?;
     let mut frozen: Option<State> = None;
     let mut dirty = true;
     let mut last_draw = Instant::now().checked_sub(FRAME).unwrap_or_else(Instant::now);
     let mut last_replay_step = Instant::now();
-    loop {
+    // How the console ended, for the audit trail should an action be abandoned.
+    let ending: Result<&str> = 'console: loop {
         if dirty && last_draw.elapsed() >= FRAME {
             let shown = frozen.as_ref().unwrap_or(&state);
-            terminal.draw(|frame| views::render(frame, shown, &ui, &options.theme, &options.keymap))?;
+            if let Err(e) = terminal.draw(|frame| views::render(frame, shown, &ui, &options.theme, &options.keymap)) {
+                break 'console Err(e.into());
+            }
             last_draw = Instant::now();
             dirty = false;
         }
@@ -127,13 +137,18 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
                 let effects = handle_event(&event, &mut ui, frozen.as_ref().unwrap_or(&state), &options.keymap);
                 for effect in effects {
                     match effect {
-                        Effect::Quit => return Ok(()),
-                        Effect::FullRedraw => terminal.clear()?,
+                        Effect::Quit => break 'console Ok("quit"),
+                        Effect::FullRedraw => {
+                            if let Err(e) = terminal.clear() {
+                                break 'console Err(e.into());
+                            }
+                        }
                         Effect::Copy(text) => {
                             use std::io::Write as _;
                             let mut out = std::io::stdout();
-                            out.write_all(clipboard::osc52(&text).as_bytes())?;
-                            out.flush()?;
+                            if let Err(e) = out.write_all(clipboard::osc52(&text).as_bytes()).and_then(|()| out.flush()) {
+                                break 'console Err(e.into());
+                            }
                         }
                         Effect::RefreshNow => poll_now.notify_waiters(),
                         Effect::SetRefresh(interval) => { let _ = interval_tx.send(interval); }
@@ -192,15 +207,109 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
                 last_replay_step = Instant::now();
                 dirty = true;
             }
-            _ = terminate.recv() => return Ok(()),
-            _ = hangup.recv() => return Ok(()),
+            _ = signals.terminate.recv() => break 'console Ok("SIGTERM"),
+            _ = signals.hangup.recv() => break 'console Ok("SIGHUP: the terminal closed"),
+            _ = signals.interrupt.recv() => break 'console Ok("SIGINT"),
             () = tokio::time::sleep_until(next_frame), if dirty => {}
         }
         if replay.as_ref().is_some_and(Replay::paused) {
             // Paused time does not count once play resumes.
             last_replay_step = Instant::now();
         }
+    };
+    drop(terminal);
+    drop(guard);
+    let how = ending.as_ref().map_or("an error", |how| *how);
+    let mut queue = Queue { observations: &mut observations, state: &mut state, recorder: recorder.as_ref() };
+    let waited = wait_for_outcomes(&mut dispatcher, &mut queue, &mut signals, how).await;
+    ending.and(waited)
+}
+
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+/// The observation queue, still folded (and recorded) while the console waits for outcomes.
+struct Queue<'a> {
+    observations: &'a mut mpsc::Receiver<Observation>,
+    state: &'a mut State,
+    recorder: Option<&'a Recorder>,
+}
+
+/// After the terminal is given back: waits for every action still running to report its outcome,
+/// each up to its own timeout, saying on stderr what it waits for. Ctrl-C or SIGTERM gives up
+/// waiting; the audit trail then records each one left as abandoned, its outcome unknown. A
+/// hangup changes nothing: the terminal is gone, and the outcome is still worth recording.
+async fn wait_for_outcomes(
+    dispatcher: &mut Dispatcher,
+    queue: &mut Queue<'_>,
+    signals: &mut Signals,
+    how: &str,
+) -> Result<()> {
+    let pending = dispatcher.pending();
+    if pending.is_empty() {
+        return Ok(());
     }
+    for Pending { request, left } in &pending {
+        say(&format!(
+            "waiting for {} (request {}) to finish, at most {}s more; press ctrl-c to stop waiting (its outcome is then unknown)",
+            request.action,
+            request.id,
+            left.as_secs()
+        ));
+    }
+    // Each task reports its own timeout; this is only a backstop should one never report.
+    let backstop = dispatcher.last_deadline().unwrap_or_else(tokio::time::Instant::now) + Duration::from_secs(5);
+    let gave_up = loop {
+        if dispatcher.pending().is_empty() {
+            return Ok(());
+        }
+        tokio::select! {
+            Some(observation) = queue.observations.recv() => {
+                if let ObservationKind::ActionFinished { request, outcome } = &observation.kind {
+                    say(&format!("{} (request {}): {}", request.action, request.id, describe(outcome)));
+                }
+                absorb(queue.state, queue.recorder, &observation);
+            }
+            _ = signals.interrupt.recv() => break "ctrl-c while waiting",
+            _ = signals.terminate.recv() => break "SIGTERM while waiting",
+            _ = signals.hangup.recv() => {}
+            () = tokio::time::sleep_until(backstop) => break "no outcome within its timeout",
+        }
+    };
+    let reason = format!(
+        "outcome unknown: the console ended ({how}) and pgdeck stopped waiting for the action ({gave_up}); \
+         it may have completed, failed or stopped part-way: check the cluster"
+    );
+    let abandoned = dispatcher.abandon_all(&reason);
+    if abandoned.is_empty() {
+        return Ok(()); // the last outcome came in as pgdeck gave up
+    }
+    for request in &abandoned {
+        say(&format!(
+            "gave up on {} (request {}); the audit trail records it as abandoned",
+            request.action, request.id
+        ));
+    }
+    bail!(
+        "stopped waiting for {} action(s) still running; their outcome is unknown: check the cluster",
+        abandoned.len()
+    )
+}
+
+fn describe(outcome: &ActionOutcome) -> String {
+    match outcome {
+        ActionOutcome::Succeeded { detail } => format!("succeeded: {detail}"),
+        ActionOutcome::Failed { error } => format!("FAILED: {error}"),
+    }
+}
+
+/// A line for the operator once the console is gone. A closed terminal is not an error here.
+fn say(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "pgdeck: {line}");
 }
 
 /// A terminal event becomes Ui effects: resizes redraw, keys resolve through the keymap, and

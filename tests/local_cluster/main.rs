@@ -12,6 +12,7 @@ mod aws;
 mod faults;
 mod record;
 mod restore;
+mod safety;
 mod tls;
 
 use std::sync::{Arc, OnceLock};
@@ -49,6 +50,9 @@ fn main() {
         ("console_cancels_a_query_and_terminates_a_session", console_cancels_and_terminates),
         ("console_restores_the_terminal_on_sigterm_and_sighup", console_restores_terminal_on_signals),
         ("console_keeps_up_through_a_resize_storm", console_survives_resize_storm),
+        ("backup_keys_pressed_twice_start_one_backup", safety::backup_pressed_twice_starts_one),
+        ("console_closed_during_a_backup_still_audits_its_outcome", safety::closed_console_audits_the_outcome),
+        ("switchover_keys_pressed_twice_switch_over_once", safety::switchover_pressed_twice_switches_once),
         ("manual_backup_appears_in_status", manual_backup_appears),
         ("console_session_is_recorded_replayed_and_reported", record::session_is_recorded_replayed_and_reported),
         ("killed_console_keeps_its_recording", record::killed_console_keeps_its_recording),

@@ -267,9 +267,17 @@ fn check_audit(cluster: &LocalCluster, recording: &str) {
     ] {
         assert!(entry(event, action), "no `{event}` {action} in the audit trail:\n{audit}");
     }
-    assert!(entries
-        .iter()
-        .all(|e| e["user"].is_string() && e["platform"].as_str().is_some_and(|p| p.starts_with("patroni"))));
+    // A read-only CLI refusal is made before connecting to anything: it names no platform.
+    let unconnected = |e: &Value| {
+        e["event"] == "refused"
+            && e["platform"] == "none"
+            && e["reason"].as_str().is_some_and(|r| r.contains("read-only"))
+    };
+    assert!(
+        entries.iter().all(|e| e["user"].is_string()
+            && (e["platform"].as_str().is_some_and(|p| p.starts_with("patroni")) || unconnected(e))),
+        "{audit}"
+    );
     for password in passwords(cluster) {
         assert!(!audit.contains(&password), "a password is in the audit trail");
         assert!(!recording.contains(&password), "a password is in the recording");
