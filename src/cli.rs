@@ -495,6 +495,8 @@ async fn console(cli: &Cli, paths: &Paths) -> Result<ExitCode> {
         user: os_user(),
         audit_file: Some(AuditLog::file_pattern(&paths.state_dir).display().to_string()),
         notice: None,
+        target: Some(cli.target_name().to_owned()),
+        targets: Some(Arc::new(ConfiguredTargets { paths: paths.clone(), dir: cli.dir.clone() })),
     };
     let recorder = match &cli.record {
         Some(file) => {
@@ -537,9 +539,19 @@ async fn platform_for(cli: &Cli, paths: &Paths) -> Result<(Arc<dyn Platform>, Th
     let overrides =
         KubeOverrides { context: cli.context.clone(), namespace: cli.namespace.clone(), cluster: cli.cluster.clone() };
     let config = Config::load(&paths.config_dir)?;
-    match config.choose_target(cli.target.as_deref(), &overrides)? {
+    let choice = config.choose_target(cli.target.as_deref(), &overrides)?;
+    open_choice(&config, paths, cli.dir.as_deref(), choice).await
+}
+
+async fn open_choice(
+    config: &Config,
+    paths: &Paths,
+    dir: Option<&Path>,
+    choice: TargetChoice,
+) -> Result<(Arc<dyn Platform>, ThresholdsSpec)> {
+    match choice {
         TargetChoice::Local => {
-            let cluster = LocalCluster::open(Layout::new(paths.local_cluster_dir(cli.dir.as_deref())))?;
+            let cluster = LocalCluster::open(Layout::new(paths.local_cluster_dir(dir)))?;
             Ok((Arc::new(PatroniPlatform::new(cluster.target()?)?), cluster.file.spec.thresholds))
         }
         TargetChoice::Cnpg(target) => {
@@ -553,6 +565,32 @@ async fn platform_for(cli: &Cli, paths: &Paths) -> Result<(Arc<dyn Platform>, Th
             };
             Ok((Arc::new(CnpgPlatform::connect(target).await?), spec.thresholds))
         }
+    }
+}
+
+/// The configured targets, for the console's `:target NAME`: each opened as `--target NAME`
+/// alone would open it (no --context/--namespace/--cluster carried over).
+struct ConfiguredTargets {
+    paths: Paths,
+    dir: Option<PathBuf>,
+}
+
+#[async_trait::async_trait]
+impl crate::tui::targets::Targets for ConfiguredTargets {
+    fn names(&self) -> Vec<String> {
+        let mut names = vec!["local".to_owned()];
+        if let Ok(config) = Config::load(&self.paths.config_dir) {
+            names.extend(config.targets.into_keys());
+        }
+        names
+    }
+
+    async fn open(&self, name: &str) -> Result<crate::tui::targets::Opened> {
+        let config = Config::load(&self.paths.config_dir)?;
+        let choice = config.choose_target(Some(name), &KubeOverrides::default())?;
+        let (platform, thresholds) = open_choice(&config, &self.paths, self.dir.as_deref(), choice).await?;
+        let audit = AuditLog::daily(&self.paths.state_dir, name)?;
+        Ok(crate::tui::targets::Opened { name: name.to_owned(), platform, thresholds, audit })
     }
 }
 

@@ -78,6 +78,8 @@ pub async fn replay_console(console: ReplayConsole<'_>) -> Result<ExitCode> {
         user,
         audit_file: Some(AuditLog::file_pattern(&paths.state_dir).display().to_string()),
         notice,
+        target: None,
+        targets: None,
     };
     app::run(Session::Replay(replay_of(file, recording, speed)), options).await?;
     Ok(ExitCode::SUCCESS)

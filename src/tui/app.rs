@@ -28,12 +28,15 @@ use crate::source::{self, Pacing};
 use crate::spec::ThresholdsSpec;
 use crate::state::State;
 use crate::tui::keymap::{KeyContext, Keymap};
+use crate::tui::targets::{self, Targets};
 use crate::tui::theme::Theme;
 use crate::tui::ui::{Effect, Ui};
 use crate::tui::views;
 use crate::tui::{clipboard, terminal};
 
 const FRAME: Duration = Duration::from_millis(16);
+/// How long opening another target may hold the console (reading its files, its kubeconfig).
+const TARGET_OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 const OBSERVATION_QUEUE: usize = 4096;
 /// While a replay plays, how often its position moves on screen even with nothing due.
 const REPLAY_PACE: Duration = Duration::from_millis(200);
@@ -51,6 +54,9 @@ pub struct Options {
     pub audit_file: Option<String>,
     /// Shown on the status line at start (a replay's skipped lines).
     pub notice: Option<String>,
+    /// The target watched first, and the others `:target NAME` may switch to (live only).
+    pub target: Option<String>,
+    pub targets: Option<Arc<dyn Targets>>,
 }
 
 /// What the console watches: a live cluster (optionally recorded), or a recording.
@@ -70,10 +76,11 @@ fn absorb(state: &mut State, recorder: Option<&Recorder>, observation: &Observat
 #[allow(clippy::too_many_lines)] // one select loop; its arms are the console's whole behaviour
 pub async fn run(session: Session, options: Options) -> Result<()> {
     let (observations_tx, mut observations) = mpsc::channel::<Observation>(OBSERVATION_QUEUE);
+    let user = options.user.clone();
     let (interval_tx, interval_rx) = watch::channel(options.refresh);
     let poll_now = Arc::new(Notify::new());
     let pacing = Pacing { interval: interval_rx, poll_now: poll_now.clone() };
-    let (platform, recorder, mut replay) = match session {
+    let (mut platform, recorder, mut replay) = match session {
         Session::Live { platform, recorder } => (Some(platform), recorder, None),
         Session::Replay(replay) => (None, None, Some(replay)),
     };
@@ -92,12 +99,13 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
         options.user,
         observations_tx.clone(),
     )
-    .revealing_to(reveals_tx);
+    .revealing_to(reveals_tx.clone());
     let mut state = replay.as_ref().map_or_else(|| State::new(options.thresholds), Replay::fresh_state);
     let mut ui = Ui::new(options.read_only || replay.is_some(), options.refresh);
     ui.audit_file = options.audit_file;
     ui.message = options.notice.map(|text| crate::tui::ui::Message { text, tone: crate::tui::ui::Tone::Error });
     ui.replay = replay.as_ref().map(Replay::status);
+    ui.target.clone_from(&options.target);
     // Keys come from a thread: crossterm's read blocks, and the loop must never.
     let (keys_tx, mut keys) = mpsc::channel::<Event>(256);
     std::thread::spawn(move || {
@@ -171,6 +179,35 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
                             }
                         }
                         Effect::Cancelled(action) => dispatcher.cancelled(&action),
+                        Effect::SwitchTarget(None) => {
+                            let names = options.targets.as_ref().map(|t| t.names()).unwrap_or_default();
+                            ui.info(&targets::listing(&names, ui.target.as_deref()));
+                        }
+                        Effect::SwitchTarget(Some(name)) => {
+                            let refused = switch_refused(replay.is_some(), recorder.is_some(), &mut dispatcher, &ui, &name);
+                            let opened = match (refused, &options.targets) {
+                                (Some(why), _) => Err(why),
+                                (None, None) => Err("this console has no targets to switch to".to_owned()),
+                                (None, Some(targets)) => open_target(targets.as_ref(), &name).await,
+                            };
+                            match opened {
+                                Ok(opened) => {
+                                    let (tx, rx) = mpsc::channel::<Observation>(OBSERVATION_QUEUE);
+                                    for source in opened.platform.sources() {
+                                        source::spawn_loop(source, pacing.clone(), options.source_timeout, tx.clone());
+                                    }
+                                    // The old sources end at their next send, into a queue no one reads.
+                                    observations = rx;
+                                    dispatcher = Dispatcher::new(Some(opened.platform.clone()), options.read_only, opened.audit, user.clone(), tx)
+                                        .revealing_to(reveals_tx.clone());
+                                    state = State::new(opened.thresholds);
+                                    frozen = None;
+                                    ui.switched_to(&opened.name, &opened.platform.identity());
+                                    platform = Some(opened.platform);
+                                }
+                                Err(why) => ui.error(&why),
+                            }
+                        }
                         Effect::Replay(control) => {
                             if let Some(replay) = &mut replay {
                                 replay.control(control, &mut state);
@@ -223,6 +260,40 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
     let mut queue = Queue { observations: &mut observations, state: &mut state, recorder: recorder.as_ref() };
     let waited = wait_for_outcomes(&mut dispatcher, &mut queue, &mut signals, how).await;
     ending.and(waited)
+}
+
+/// Why the console cannot switch targets now, if it cannot.
+fn switch_refused(
+    replaying: bool,
+    recording: bool,
+    dispatcher: &mut Dispatcher,
+    ui: &Ui,
+    name: &str,
+) -> Option<String> {
+    if replaying {
+        return Some("a replay shows its recording's target only".into());
+    }
+    if ui.target.as_deref() == Some(name) {
+        return Some(format!("already watching {name}"));
+    }
+    if recording {
+        return Some(format!(
+            "this session is being recorded, and a recording holds one target: restart pgdeck with --target {name}"
+        ));
+    }
+    // Their outcomes belong to this target's State and audit trail.
+    dispatcher.pending().first().map(|p| {
+        format!("{} (request {}) is still running here; switch once it has finished", p.request.action, p.request.id)
+    })
+}
+
+/// Opens `name`, or says why not; a target that takes long to open is given up on, not waited for.
+async fn open_target(targets: &dyn Targets, name: &str) -> Result<targets::Opened, String> {
+    match tokio::time::timeout(TARGET_OPEN_TIMEOUT, targets.open(name)).await {
+        Ok(Ok(opened)) => Ok(opened),
+        Ok(Err(e)) => Err(format!("cannot watch {name}: {e:#}")),
+        Err(_) => Err(format!("cannot watch {name}: it did not open within {}s", TARGET_OPEN_TIMEOUT.as_secs())),
+    }
 }
 
 struct Signals {

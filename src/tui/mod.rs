@@ -5,6 +5,7 @@ pub mod clipboard;
 pub mod form;
 pub mod keymap;
 mod keys;
+pub mod targets;
 pub mod terminal;
 pub mod theme;
 pub mod ui;

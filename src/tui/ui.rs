@@ -73,6 +73,8 @@ pub enum Effect {
     Cancelled(Action),
     /// Move the replay (pause, speed, step, seek).
     Replay(Control),
+    /// Watch the named target instead (`None`: list the targets).
+    SwitchTarget(Option<String>),
 }
 
 /// How a view's table is ordered: which of its sortable columns, and which way.
@@ -117,6 +119,8 @@ pub struct Ui {
     /// A password the operator asked to see, over everything until a key is pressed or
     /// `REVEAL_SECONDS` pass. Only the Dispatcher's reveal channel fills it, never the State.
     pub revealed: Option<Shown>,
+    /// The target watched, by its configured name (the live console only).
+    pub target: Option<String>,
 }
 
 /// A revealed password and when it was put on screen.
@@ -145,7 +149,24 @@ impl Ui {
             replay: None,
             audit_file: None,
             revealed: None,
+            target: None,
         }
+    }
+
+    /// Now watching `target`: what was selected, filtered or open belonged to the last one.
+    pub fn switched_to(&mut self, target: &str, identity: &str) {
+        self.target = Some(target.to_owned());
+        self.selected.clear();
+        self.filter = None;
+        self.form = None;
+        self.confirmation = None;
+        self.workload_member = None;
+        self.display_paused = false;
+        self.message = Some(Message { text: format!("now watching {target}: {identity}"), tone: Tone::Info });
+    }
+
+    pub fn info(&mut self, text: &str) {
+        self.message = Some(Message { text: text.to_owned(), tone: Tone::Info });
     }
 
     pub fn show_revealed(&mut self, revealed: Revealed, now: Instant) {
@@ -314,6 +335,7 @@ impl Ui {
         }
         match word {
             "q" | "quit" => vec![Effect::Quit],
+            "target" | "targets" | "ctx" => vec![Effect::SwitchTarget(words.next().map(str::to_owned))],
             "seek" => self.seek_line(&words.collect::<Vec<_>>().join(" ")),
             "refresh" => {
                 if let Some(interval) = words.next().and_then(parse_interval) {

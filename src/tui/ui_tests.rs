@@ -418,3 +418,26 @@ fn reveal_takes_an_existing_login_is_enter_confirmed_and_goes_by_key_or_time() {
         [Effect::Dispatch { action: Action::RevealPassword { .. }, confirmation: None }]
     ));
 }
+
+#[test]
+fn target_commands_switch_or_list_and_a_switch_leaves_nothing_of_the_last_target() {
+    let s = state_with_catalog();
+    let mut ui = ui();
+    let line = |ui: &mut Ui, text: &str| {
+        ui.update(&s, Command::CommandLine);
+        for c in text.chars() {
+            ui.type_char(c);
+        }
+        ui.update(&s, Command::Submit)
+    };
+    assert_eq!(line(&mut ui, "target prod"), vec![Effect::SwitchTarget(Some("prod".into()))]);
+    assert_eq!(line(&mut ui, "targets"), vec![Effect::SwitchTarget(None)]);
+    assert_eq!(line(&mut ui, "ctx local"), vec![Effect::SwitchTarget(Some("local".into()))]);
+    ui.selected.insert(ViewId::Databases, 3);
+    ui.filter = Some("app".into());
+    ui.workload_member = Some("m2".into());
+    ui.switched_to("prod", "cnpg prod-eks postgres/postgres-cluster");
+    assert_eq!((ui.target.as_deref(), ui.selected(ViewId::Databases)), (Some("prod"), 0));
+    assert!(ui.filter.is_none() && ui.workload_member.is_none());
+    assert!(ui.message.as_ref().unwrap().text.contains("now watching prod"));
+}

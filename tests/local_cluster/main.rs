@@ -13,6 +13,7 @@ mod faults;
 mod record;
 mod restore;
 mod safety;
+mod targets;
 mod tls;
 
 use std::sync::{Arc, OnceLock};
@@ -44,6 +45,7 @@ fn main() {
         ("console_creates_a_database_and_a_user_who_logs_in", console_creates_database_and_user),
         ("credentials_in_secrets_manager_create_and_rotate_users", aws::credentials_in_secrets_manager),
         ("read_only_refuses_actions", read_only_refuses_actions),
+        ("console_switches_between_targets", targets::console_switches_targets),
         ("no_password_in_process_arguments_or_environments", no_password_in_processes),
         ("pgdeck_sessions_use_tls_verified_against_the_clusters_ca", tls::sessions_use_verified_tls),
         ("injected_names_are_refused_and_nothing_runs", injected_names_are_refused),

@@ -14,10 +14,11 @@ use crate::tui::views::Context;
 pub fn header(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     let state = cx.state;
     let cluster = if state.cluster.is_empty() { "(waiting for the cluster)" } else { state.cluster.as_str() };
-    let mut spans = vec![
-        Span::styled(" pgdeck ", cx.style(Role::Title)),
-        Span::styled(format!(" {cluster} "), cx.style(Role::Header)),
-    ];
+    let mut spans = vec![Span::styled(" pgdeck ", cx.style(Role::Title))];
+    if let Some(target) = &cx.ui.target {
+        spans.push(Span::styled(format!(" [{target}]"), cx.style(Role::Key)));
+    }
+    spans.push(Span::styled(format!(" {cluster} "), cx.style(Role::Header)));
     if !state.platform.is_empty() {
         spans.push(Span::styled(format!("({}) ", state.platform), cx.style(Role::Muted)));
     }
