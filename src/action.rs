@@ -31,6 +31,9 @@ pub enum Action {
     /// Show a login role's stored password on this screen, once. Not a mutation, but refused to
     /// observers and audited like one; the password itself never enters the State or the audit.
     RevealPassword { user: String },
+    /// Server-side apply of a cluster's manifests (field manager `pgdeck`): provisions it, or
+    /// brings it back to them; applying what is there changes nothing.
+    Apply { namespace: String, cluster: String, objects: Vec<serde_json::Value> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,7 +69,8 @@ impl Action {
             | Action::CancelBackend { .. }
             | Action::CreateDatabase { .. }
             | Action::CreateUser { .. }
-            | Action::RevealPassword { .. } => None,
+            | Action::RevealPassword { .. }
+            | Action::Apply { .. } => None,
         }
     }
 
@@ -82,6 +86,7 @@ impl Action {
             Action::CreateUser { .. } => "create-user",
             Action::RotatePassword { .. } => "rotate-password",
             Action::RevealPassword { .. } => "reveal-password",
+            Action::Apply { .. } => "apply",
         }
     }
 }
@@ -107,6 +112,9 @@ impl fmt::Display for Action {
             Action::CreateUser { name, database } => write!(f, "create user {name} with access to {database}"),
             Action::RotatePassword { user } => write!(f, "rotate the password of {user}"),
             Action::RevealPassword { user } => write!(f, "show the stored password of {user}"),
+            Action::Apply { namespace, cluster, objects } => {
+                write!(f, "apply {namespace}/{cluster} ({} objects, server-side)", objects.len())
+            }
         }
     }
 }

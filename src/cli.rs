@@ -214,8 +214,8 @@ impl Command {
             | Command::Backup { .. }
             | Command::Database { command: DatabaseCommand::Create { .. } }
             | Command::User { command: UserCommand::Create { .. } | UserCommand::Rotate { .. } }
-            | Command::Restore { .. } => Reach::Acts,
-            Command::Apply { .. } => Reach::Changes,
+            | Command::Restore { .. }
+            | Command::Apply { .. } => Reach::Acts,
             Command::Local { command } => match command {
                 LocalCommand::Status => Reach::Observes,
                 // The agent takes the scheduled backups and moves the pooler.
@@ -408,21 +408,21 @@ fn manifests(paths: &Paths, file: Option<&Path>) -> Result<ExitCode> {
 }
 
 /// The spec decides what is applied (names, namespace); the target decides where (its context).
+/// An Action like any other: the Dispatcher refuses it read-only and audits it.
 async fn apply(cli: &Cli, paths: &Paths, file: Option<&Path>) -> Result<ExitCode> {
     let spec = load_spec(paths, file)?;
-    let overrides = KubeOverrides { context: cli.context.clone(), namespace: None, cluster: None };
-    let TargetChoice::Cnpg(target) =
-        Config::load(&paths.config_dir)?.choose_target(cli.target.as_deref(), &overrides)?
-    else {
-        bail!("`apply` provisions a CNPG cluster on Kubernetes; choose its API server with --context or --target")
+    let overrides = KubeOverrides {
+        context: cli.context.clone(),
+        namespace: Some(spec.namespace.clone()),
+        cluster: Some(spec.name.clone()),
     };
-    let (client, url) = cnpg::client::connect(None, target.context.as_deref()).await?;
-    println!("applying {}/{} to {url} (field manager {})", spec.namespace, spec.name, cnpg::apply::FIELD_MANAGER);
-    for object in cnpg::manifests::objects(&spec) {
-        let (shown, outcome) = cnpg::apply::apply_one(&client, &object).await?;
-        println!("{shown} {outcome}");
+    let config = Config::load(&paths.config_dir)?;
+    if !cli.read_only && matches!(config.choose_target(cli.target.as_deref(), &overrides)?, TargetChoice::Local) {
+        bail!("`apply` provisions a CNPG cluster on Kubernetes; choose its API server with --context or --target")
     }
-    Ok(ExitCode::SUCCESS)
+    let objects = cnpg::manifests::objects(&spec);
+    let action = Action::Apply { namespace: spec.namespace.clone(), cluster: spec.name.clone(), objects };
+    act_on(cli, paths, &overrides, action, None).await
 }
 
 async fn local_command(cli: &Cli, paths: &Paths, config: &Config, command: &LocalCommand) -> Result<ExitCode> {
@@ -536,10 +536,16 @@ fn os_user() -> String {
 /// The target's platform and the thresholds its spec sets: the local cluster's from one read of
 /// `cluster.json`, a CNPG cluster's from the spec file (or the reference's defaults).
 async fn platform_for(cli: &Cli, paths: &Paths) -> Result<(Arc<dyn Platform>, ThresholdsSpec)> {
-    let overrides =
-        KubeOverrides { context: cli.context.clone(), namespace: cli.namespace.clone(), cluster: cli.cluster.clone() };
+    platform_with(cli, paths, &cli_overrides(cli)).await
+}
+
+async fn platform_with(
+    cli: &Cli,
+    paths: &Paths,
+    overrides: &KubeOverrides,
+) -> Result<(Arc<dyn Platform>, ThresholdsSpec)> {
     let config = Config::load(&paths.config_dir)?;
-    let choice = config.choose_target(cli.target.as_deref(), &overrides)?;
+    let choice = config.choose_target(cli.target.as_deref(), overrides)?;
     open_choice(&config, paths, cli.dir.as_deref(), choice).await
 }
 
@@ -625,6 +631,21 @@ async fn status_command(cli: &Cli, paths: &Paths, output: Output, watch: Option<
 }
 
 async fn act(cli: &Cli, paths: &Paths, action: Action, confirmation: Option<String>) -> Result<ExitCode> {
+    act_on(cli, paths, &cli_overrides(cli), action, confirmation).await
+}
+
+fn cli_overrides(cli: &Cli) -> KubeOverrides {
+    KubeOverrides { context: cli.context.clone(), namespace: cli.namespace.clone(), cluster: cli.cluster.clone() }
+}
+
+/// Submits `action` to a Dispatcher on the target `overrides` choose, and waits for its outcome.
+async fn act_on(
+    cli: &Cli,
+    paths: &Paths,
+    overrides: &KubeOverrides,
+    action: Action,
+    confirmation: Option<String>,
+) -> Result<ExitCode> {
     let user = os_user();
     let audit = AuditLog::daily(&paths.state_dir, cli.target_name())?;
     let (tx, mut rx) = mpsc::channel(16);
@@ -634,7 +655,7 @@ async fn act(cli: &Cli, paths: &Paths, action: Action, confirmation: Option<Stri
         let refused = dispatcher.submit(action, confirmation, &State::new(ThresholdsSpec::default()));
         bail!("{}", refused.err().unwrap_or(crate::dispatch::Refusal::ReadOnly));
     }
-    let (platform, thresholds) = platform_for(cli, paths).await?;
+    let (platform, thresholds) = platform_with(cli, paths, overrides).await?;
     let state = observe(platform.as_ref(), thresholds).await;
     // Interrupted, the action is given up on; the audit trail then says its outcome is unknown.
     let mut interrupt = signal(SignalKind::interrupt())?;

@@ -352,6 +352,8 @@ pub fn preconditions(action: &Action, state: &State) -> Result<(), String> {
             }
             Ok(())
         }
+        // Applying is idempotent and may find nothing there yet: there is nothing to check first.
+        Action::Apply { .. } => Ok(()),
     }
 }
 
@@ -442,6 +444,7 @@ async fn run(
         Action::CreateDatabase { name, owner } => platform.create_database(name, owner).await,
         Action::CreateUser { name, database } => platform.create_user(name, database).await,
         Action::RotatePassword { user } => platform.rotate_password(user).await,
+        Action::Apply { objects, .. } => platform.apply(objects).await,
         Action::RevealPassword { user } => {
             let Some(reveals) = reveals else {
                 anyhow::bail!("a password is shown only in the console, on its reveal key")
@@ -462,9 +465,10 @@ fn timeout_for(action: &Action) -> Duration {
         Action::CancelBackend { .. } | Action::TerminateBackend { .. } | Action::RevealPassword { .. } => {
             Duration::from_secs(30)
         }
-        Action::CreateDatabase { .. } | Action::CreateUser { .. } | Action::RotatePassword { .. } => {
-            Duration::from_secs(60)
-        }
+        Action::CreateDatabase { .. }
+        | Action::CreateUser { .. }
+        | Action::RotatePassword { .. }
+        | Action::Apply { .. } => Duration::from_secs(60),
     }
 }
 
@@ -543,6 +547,10 @@ mod tests {
         async fn rotate_password(&self, _: &str) -> anyhow::Result<String> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             Ok("rotated".into())
+        }
+        async fn apply(&self, objects: &[serde_json::Value]) -> anyhow::Result<String> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Ok(format!("{} applied", objects.len()))
         }
         async fn reveal_password(&self, user: &str) -> anyhow::Result<Revealed> {
             self.calls.fetch_add(1, Ordering::SeqCst);

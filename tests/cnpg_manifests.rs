@@ -150,6 +150,11 @@ fn apply_is_server_side_as_pgdeck_and_a_second_apply_changes_nothing() {
     let out = String::from_utf8(pgdeck(home.path(), Some(&kc), &["--context", "fake", "apply"]).stdout).unwrap();
     assert_eq!(out.matches(" unchanged").count(), 5, "{out}");
     assert_eq!(fake.resource_version(), rv, "nothing was written");
+    // An action like any other: each apply requested and finished in the audit trail.
+    let audit = pgdeck::audit::read_all(&home.path().join("state"));
+    let applies: Vec<&str> = audit.lines().filter(|l| l.contains("\"action\":\"apply\"")).collect();
+    assert_eq!(applies.len(), 4, "{audit}");
+    assert!(applies.iter().all(|l| l.contains("postgres-cluster")), "{audit}");
 }
 
 #[test]

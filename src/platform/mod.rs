@@ -39,4 +39,7 @@ pub trait Platform: Send + Sync {
     async fn rotate_password(&self, user: &str) -> anyhow::Result<String>;
     /// Reads `user`'s stored credentials, to be shown on the operator's screen.
     async fn reveal_password(&self, user: &str) -> anyhow::Result<crate::secrets::Revealed>;
+    /// Server-side applies `objects` (a cluster's manifests); one line per object, with what
+    /// became of it (created, configured, unchanged).
+    async fn apply(&self, objects: &[serde_json::Value]) -> anyhow::Result<String>;
 }

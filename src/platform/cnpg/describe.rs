@@ -58,6 +58,7 @@ pub fn describe(platform: &CnpgPlatform, action: &Action, leader: Option<&str>) 
                 platform.store.location()
             )
         }
+        Action::Apply { objects, .. } => apply_preview(objects),
         Action::Restore { backup, target_time, new_cluster } => {
             // The preview's spec is the cached one; the request sends the Cluster as read then.
             let source = cluster.and_then(|c| serde_json::to_value(c.as_ref()).ok()).unwrap_or_default();
@@ -130,5 +131,21 @@ fn managed_user_preview(platform: &CnpgPlatform, user: &str, database: &str) -> 
          (re-read and retried if the Cluster changed; then watched until status.managedRolesStatus reconciles {user})\n\
          {};\n(on the primary, in database {database})",
         crate::sql::admin::grant_use(user, database, "<owner of the database>").join(";\n")
+    )
+}
+
+/// One server-side apply per object, in order.
+fn apply_preview(objects: &[serde_json::Value]) -> String {
+    let each: Vec<String> = objects
+        .iter()
+        .map(|o| {
+            let text = |p: &str| o.pointer(p).and_then(serde_json::Value::as_str).unwrap_or("?").to_owned();
+            format!("  {} {}", text("/kind"), text("/metadata/name"))
+        })
+        .collect();
+    format!(
+        "PATCH each, Content-Type: application/apply-patch+yaml, ?fieldManager={} (server-side apply):\n{}",
+        super::apply::FIELD_MANAGER,
+        each.join("\n")
     )
 }

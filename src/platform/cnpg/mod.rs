@@ -250,6 +250,17 @@ impl Platform for CnpgPlatform {
         }
     }
 
+    async fn apply(&self, objects: &[serde_json::Value]) -> Result<String> {
+        let mut lines = Vec::new();
+        for object in objects {
+            let (shown, outcome) = apply::apply_one(&self.shared.client, object)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:#}{}", applied_so_far(&lines)))?;
+            lines.push(format!("{shown} {outcome}"));
+        }
+        Ok(lines.join("\n"))
+    }
+
     async fn reveal_password(&self, user: &str) -> Result<crate::secrets::Revealed> {
         // Reads the superuser's login first, so that `user_secret` knows whether `user` is it.
         self.shared.superuser.credentials().await?;
@@ -298,5 +309,14 @@ impl users::Primary for CnpgPlatform {
 
     fn superuser(&self) -> Login {
         self.shared.superuser.clone()
+    }
+}
+
+/// What an apply that failed part-way had done, so the operator knows where it stopped.
+fn applied_so_far(lines: &[String]) -> String {
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!(" (before it: {})", lines.join(", "))
     }
 }

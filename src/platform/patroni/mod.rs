@@ -210,6 +210,11 @@ impl Platform for PatroniPlatform {
                 &self.target.credential_store.location(),
                 &format!("the leader {}", leader.unwrap_or("<none>")),
             ),
+            Action::Apply { .. } => {
+                "`apply` provisions CNPG clusters on Kubernetes: the request will be refused (the local cluster is \
+                 made by `pgdeck local up`)"
+                    .into()
+            }
             Action::RevealPassword { user } => {
                 crate::secrets::reveal_preview(user, &self.user_secret(user), &self.target.credential_store.location())
             }
@@ -260,6 +265,10 @@ impl Platform for PatroniPlatform {
         }
         let name = self.user_secret(user);
         rotate::rotate(self.target.credential_store.as_ref(), &users::PrimaryPasswords(self), &name).await
+    }
+
+    async fn apply(&self, _objects: &[serde_json::Value]) -> Result<String> {
+        bail!("`apply` provisions CNPG clusters on Kubernetes; the local cluster is made by `pgdeck local up`")
     }
 
     async fn reveal_password(&self, user: &str) -> Result<crate::secrets::Revealed> {
