@@ -35,6 +35,11 @@ use crate::tui::views;
 use crate::tui::{clipboard, terminal};
 
 const FRAME: Duration = Duration::from_millis(16);
+/// Routine data (samples, the clock) redraws at most this often: a refresh round's sources
+/// arrive spread over the second, and a frame each would cost CPU and terminal bytes for
+/// nothing an operator can read. Keys, and data that changed the story (a new event: a role
+/// change, a finding raised or cleared, an outcome), draw at once.
+const DATA_FRAME: Duration = Duration::from_millis(500);
 /// How long opening another target may hold the console (reading its files, its kubeconfig).
 const TARGET_OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 const OBSERVATION_QUEUE: usize = 4096;
@@ -123,20 +128,21 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
     let mut clock_tick = tokio::time::interval(Duration::from_secs(1));
     let (mut terminal, guard) = terminal::enter()?;
     let mut frozen: Option<State> = None;
-    let mut dirty = true;
+    // When something changed: the soonest a frame may show it, after the last one.
+    let mut dirty: Option<Duration> = Some(FRAME);
     let mut last_draw = Instant::now().checked_sub(FRAME).unwrap_or_else(Instant::now);
     let mut last_replay_step = Instant::now();
     // How the console ended, for the audit trail should an action be abandoned.
     let ending: Result<&str> = 'console: loop {
-        if dirty && last_draw.elapsed() >= FRAME {
+        if dirty.is_some_and(|pace| last_draw.elapsed() >= pace) {
             let shown = frozen.as_ref().unwrap_or(&state);
             if let Err(e) = terminal.draw(|frame| views::render(frame, shown, &ui, &options.theme, &options.keymap)) {
                 break 'console Err(e.into());
             }
             last_draw = Instant::now();
-            dirty = false;
+            dirty = None;
         }
-        let next_frame = tokio::time::Instant::from_std(last_draw + FRAME);
+        let next_frame = tokio::time::Instant::from_std(last_draw + dirty.unwrap_or(FRAME));
         let replay_due = replay.as_ref().and_then(Replay::next_due).map(|due| due.min(REPLAY_PACE));
         let replay_wake = tokio::time::Instant::now() + replay_due.unwrap_or(REPLAY_PACE);
         tokio::select! {
@@ -217,24 +223,32 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
                         }
                     }
                 }
-                dirty = true;
+                dirty = Some(FRAME);
             }
             Some(observation) = observations.recv() => {
+                let story = story_so_far(&state);
+                let finished = matches!(observation.kind, ObservationKind::ActionFinished { .. });
                 absorb(&mut state, recorder.as_ref(), &observation);
                 // Drain what is already queued so a burst costs one frame.
                 while let Ok(more) = observations.try_recv() {
                     absorb(&mut state, recorder.as_ref(), &more);
                 }
-                dirty = true;
+                if finished {
+                    // What an action changed (a backup taken, a leader moved) shows without waiting
+                    // for the slower sources' next round.
+                    poll_now.notify_waiters();
+                }
+                let pace = if story_so_far(&state) == story { DATA_FRAME } else { FRAME };
+                dirty = Some(dirty.map_or(pace, |d| d.min(pace)));
             }
             Some(revealed) = reveals.recv() => {
                 ui.show_revealed(revealed, Instant::now());
-                dirty = true;
+                dirty = Some(FRAME);
             }
             _ = clock_tick.tick(), if replay.is_none() => {
                 absorb(&mut state, recorder.as_ref(), &Observation::new(clock::now(), "clock", ObservationKind::Tick));
                 ui.expire_revealed(Instant::now());
-                dirty = true;
+                dirty = Some(dirty.map_or(DATA_FRAME, |d| d.min(DATA_FRAME)));
             }
             () = tokio::time::sleep_until(replay_wake), if replay.as_ref().is_some_and(|r| !r.paused()) => {
                 if let Some(replay) = &mut replay {
@@ -242,12 +256,12 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
                     ui.replay = Some(replay.status());
                 }
                 last_replay_step = Instant::now();
-                dirty = true;
+                dirty = Some(FRAME);
             }
             _ = signals.terminate.recv() => break 'console Ok("SIGTERM"),
             _ = signals.hangup.recv() => break 'console Ok("SIGHUP: the terminal closed"),
             _ = signals.interrupt.recv() => break 'console Ok("SIGINT"),
-            () = tokio::time::sleep_until(next_frame), if dirty => {}
+            () = tokio::time::sleep_until(next_frame), if dirty.is_some() => {}
         }
         if replay.as_ref().is_some_and(Replay::paused) {
             // Paused time does not count once play resumes.
@@ -260,6 +274,12 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
     let mut queue = Queue { observations: &mut observations, state: &mut state, recorder: recorder.as_ref() };
     let waited = wait_for_outcomes(&mut dispatcher, &mut queue, &mut signals, how).await;
     ending.and(waited)
+}
+
+/// The last event and the leader: when a batch of observations changes either, it is news
+/// worth a frame now rather than at the next routine one.
+fn story_so_far(state: &State) -> (usize, Option<chrono::DateTime<chrono::Utc>>, Option<String>) {
+    (state.events.len(), state.events.back().map(|e| e.at), state.leader_name().map(str::to_owned))
 }
 
 /// Why the console cannot switch targets now, if it cannot.

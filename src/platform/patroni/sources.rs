@@ -245,8 +245,10 @@ impl Source for Backups {
         "pgbackrest".into()
     }
 
+    /// `pgbackrest info` is a process that reads the repository: backups change rarely, and the
+    /// console polls again at once when an action finishes.
     fn min_interval(&self) -> Duration {
-        Duration::from_secs(5)
+        Duration::from_secs(15)
     }
 
     fn member(&self) -> Option<String> {
