@@ -32,17 +32,23 @@ pub fn superuser_secret(cluster: &str) -> String {
 /// The Secret for a role pgdeck creates; an error when the role's name cannot be part of a
 /// Kubernetes name (after `_` becomes `-`).
 pub fn role_secret(cluster: &str, role: &str) -> Result<String> {
-    let name = format!("{cluster}-role-{}", role.replace('_', "-"));
-    let valid = name.len() <= 253
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.ends_with('-');
+    object_name(cluster, "role-", role, "role", "a Kubernetes Secret")
+}
+
+/// `<cluster>-<infix><name>` with `_` as `-`: the Kubernetes name pgdeck gives an object it makes
+/// for a PostgreSQL role or database; an error naming what it was for when that is no valid name.
+pub fn object_name(cluster: &str, infix: &str, name: &str, what: &str, object: &str) -> Result<String> {
+    let made = format!("{cluster}-{infix}{}", name.replace('_', "-"));
+    let valid = made.len() <= 253
+        && made.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !made.ends_with('-');
     if !valid {
         bail!(
-            "the role `{role}` cannot name a Kubernetes Secret ({name}): use lowercase letters, digits and '_' and \
-             end with a letter or digit"
+            "the {what} `{name}` cannot name {object} ({made}): use lowercase letters, digits and '_' and end with a \
+             letter or digit"
         )
     }
-    Ok(name)
+    Ok(made)
 }
 
 pub struct KubeStore {

@@ -36,16 +36,7 @@ pub fn clusters(client: &kube::Client, namespace: &str) -> Api<DynamicObject> {
 
 /// The Database object's name: the cluster's and the database's, as a Kubernetes name.
 pub fn database_object_name(cluster: &str, database: &str) -> Result<String> {
-    let name = format!("{cluster}-{}", database.replace('_', "-"));
-    let valid = name.len() <= 253
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.ends_with('-');
-    if !valid {
-        bail!(
-            "the database `{database}` cannot name a Kubernetes object ({name}): use lowercase letters, digits and '_'"
-        )
-    }
-    Ok(name)
+    super::credentials::object_name(cluster, "", database, "database", "a Kubernetes Database object")
 }
 
 pub fn database_body(namespace: &str, cluster: &str, object: &str, name: &str, owner: &str) -> Value {
