@@ -303,3 +303,42 @@ async fn kube_store_keeps_roles_in_basic_auth_secrets_and_rotates_through_a_pend
     let denied = store.read(&superuser_secret("postgres-cluster")).await.unwrap_err().to_string();
     assert!(denied.contains("forbidden by RBAC") && denied.contains("postgres-cluster-superuser"), "{denied}");
 }
+
+/// The API server goes away for a while: the console says so (a finding naming what failed),
+/// keeps what it last knew, and once the server is back it catches up without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_server_that_goes_away_is_a_finding_and_is_caught_up_with_when_back() {
+    let fake = FakeKube::start();
+    seeded(&fake);
+    let kc = fake.kubeconfig("default");
+    let platform = platform(&kc).await;
+    let mut state = State::new(ThresholdsSpec::default());
+    observe_until(&platform, &mut state, "the primary", |s| s.leader_name() == Some("postgres-cluster-1")).await;
+
+    fake.go_down();
+    // kube-rs retries a 503 with backoff, so what the console sees first is each instance's
+    // `/pg/status` (through the API server's proxy) not answering in time; the watchers keep
+    // retrying on their own.
+    let unavailable = |s: &State| {
+        let findings = s.findings();
+        let silent = |f: &&pgdeck::state::Finding| {
+            f.message.contains("no answer within") || f.message.contains("unable to handle the request")
+        };
+        findings.iter().filter(silent).count() >= 3
+    };
+    observe_until(&platform, &mut state, "the outage as a finding", unavailable).await;
+    assert_eq!(state.member_views().len(), 3, "what was last known stays on screen");
+    // A failover happens while pgdeck cannot see it.
+    fake.patch_status(
+        cnpg::CNPG,
+        "Cluster",
+        "postgres",
+        "postgres-cluster",
+        &json!({"currentPrimary": "postgres-cluster-3", "targetPrimary": "postgres-cluster-3", "timelineID": 2}),
+    );
+    fake.come_back();
+    observe_until(&platform, &mut state, "caught up, the finding cleared", |s| {
+        s.leader_name() == Some("postgres-cluster-3") && !unavailable(s)
+    })
+    .await;
+}

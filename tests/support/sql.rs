@@ -13,16 +13,11 @@ pub struct Login<'a> {
 
 /// Runs `sql` and returns its rows as text; an error as text too.
 pub fn query(login: &Login<'_>, sql: &str) -> Result<Vec<Vec<Option<String>>>, String> {
-    query_on("127.0.0.1", login, sql)
-}
-
-/// As [`query`], on another loopback address (the fake Kubernetes API's instance pods).
-pub fn query_on(host: &str, login: &Login<'_>, sql: &str) -> Result<Vec<Vec<Option<String>>>, String> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async {
         let mut config = tokio_postgres::Config::new();
         config
-            .host(host)
+            .host("127.0.0.1")
             .port(login.port)
             .dbname(login.database)
             .user(login.user)

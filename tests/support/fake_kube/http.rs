@@ -95,6 +95,14 @@ async fn handle(
         content_type: content_type.clone(),
         body: body.to_vec(),
     });
+    if inner.down.load(std::sync::atomic::Ordering::SeqCst) {
+        return error(&status::status(
+            503,
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request",
+            None,
+        ));
+    }
     let query = parse_query(&uri);
     let segments: Vec<String> = uri.path().split('/').filter(|s| !s.is_empty()).map(decode).collect();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();

@@ -80,6 +80,9 @@ pub(crate) struct Inner {
     volumes: Mutex<HashMap<(String, String), (u64, u64)>>,
     requests: Mutex<Vec<RecordedRequest>>,
     expired_served: AtomicUsize,
+    /// Down: every request answers 503, as an API server that is restarting or unreachable
+    /// behind its load balancer does.
+    down: std::sync::atomic::AtomicBool,
     open_watches: AtomicUsize,
     bookmark_every: Mutex<Duration>,
     addr: Mutex<Option<SocketAddr>>,
@@ -111,6 +114,7 @@ impl FakeKube {
             volumes: Mutex::new(HashMap::new()),
             requests: Mutex::new(Vec::new()),
             expired_served: AtomicUsize::new(0),
+            down: std::sync::atomic::AtomicBool::new(false),
             open_watches: AtomicUsize::new(0),
             bookmark_every: Mutex::new(Duration::from_secs(1)),
             addr: Mutex::new(None),
@@ -227,6 +231,18 @@ impl FakeKube {
     /// one gets a 410 Gone (`Expired`) and must relist.
     pub fn expire_history(&self) {
         lock(&self.inner.store).expire_history();
+    }
+
+    /// The API server goes away: open watches drop and every request answers 503 (which kube-rs
+    /// retries with backoff, as it would a restarting server behind a load balancer) until
+    /// [`FakeKube::come_back`]; what is stored is kept, and may still be changed meanwhile.
+    pub fn go_down(&self) {
+        self.inner.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.restart();
+    }
+
+    pub fn come_back(&self) {
+        self.inner.down.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Drops every open watch and port-forward, as an API server restart does.
