@@ -49,14 +49,20 @@ fn seeded(fake: &FakeKube) -> Value {
     cnpg::Seed { pod_ips: ips, primary: 0 }.apply(fake)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failover_is_followed_as_it_happens_across_an_api_server_restart_and_410() {
+/// The seeded cluster on a fresh fake, watched until its primary shows.
+async fn watching_the_seeded_cluster() -> (FakeKube, CnpgPlatform, State) {
     let fake = FakeKube::start();
     seeded(&fake);
     let kc = fake.kubeconfig("default");
     let platform = platform(&kc).await;
     let mut state = State::new(ThresholdsSpec::default());
     observe_until(&platform, &mut state, "the primary", |s| s.leader_name() == Some("postgres-cluster-1")).await;
+    (fake, platform, state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_is_followed_as_it_happens_across_an_api_server_restart_and_410() {
+    let (fake, platform, mut state) = watching_the_seeded_cluster().await;
     assert_eq!(state.platform, "cnpg");
 
     // The primary's node dies: the operator marks it failed and looks for a new primary.
@@ -308,12 +314,7 @@ async fn kube_store_keeps_roles_in_basic_auth_secrets_and_rotates_through_a_pend
 /// keeps what it last knew, and once the server is back it catches up without a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_server_that_goes_away_is_a_finding_and_is_caught_up_with_when_back() {
-    let fake = FakeKube::start();
-    seeded(&fake);
-    let kc = fake.kubeconfig("default");
-    let platform = platform(&kc).await;
-    let mut state = State::new(ThresholdsSpec::default());
-    observe_until(&platform, &mut state, "the primary", |s| s.leader_name() == Some("postgres-cluster-1")).await;
+    let (fake, platform, mut state) = watching_the_seeded_cluster().await;
 
     fake.go_down();
     // kube-rs retries a 503 with backoff, so what the console sees first is each instance's
