@@ -488,3 +488,28 @@ fn databases_and_users_are_made_as_cnpg_wants_and_passwords_rotate() {
         assert!(!audit.contains(secret.as_str()) && !text(&out).contains(secret.as_str()), "a password leaked");
     }
 }
+
+/// Where the API server has no Database kind (an operator before 1.25), `database create` falls
+/// back to `CREATE DATABASE` with SQL on the primary, and says so.
+#[test]
+fn database_create_falls_back_to_sql_where_the_database_kind_is_missing() {
+    let names = ["postgres-cluster-1", "postgres-cluster-2"];
+    let pg = Instances::start(&["127.0.0.97", "127.0.0.98"], &names);
+    pg.wait_streaming(1);
+    let fake = FakeKube::start();
+    let ips = ["127.0.0.97".to_owned(), "127.0.0.98".to_owned(), "127.0.0.99".to_owned()];
+    cnpg::Seed { pod_ips: ips, primary: 0 }.apply(&fake);
+    fake.hide("databases");
+    let kc = fake.kubeconfig("default");
+    let home = tempfile::tempdir().unwrap();
+    let out = output(pgdeck(&kc, home.path(), &["database", "create", "stock", "--owner", "postgres"]));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("created with SQL on postgres-cluster-1 (the API server has no Database kind"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(pg.psql(0, "SELECT count(*) FROM pg_database WHERE datname = 'stock'"), "1");
+    let tried = fake.requests().into_iter().filter(|r| r.method == "POST" && r.path.ends_with("/databases")).count();
+    assert_eq!(tried, 1, "the Database object was tried first");
+}

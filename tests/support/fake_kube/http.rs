@@ -126,6 +126,9 @@ async fn handle(
     let Some(target) = parse_target(&segs) else {
         return error(&status::not_found_path());
     };
+    if lock(&inner.hidden).iter().any(|plural| plural == target.rt.plural) {
+        return error(&status::not_found_path());
+    }
     if let Some(denied) = forbidden(&inner, &method, &target, &query) {
         return error(&denied);
     }

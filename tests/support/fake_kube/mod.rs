@@ -75,6 +75,8 @@ pub(crate) struct Inner {
     /// Bumped by `restart()`: every open watch and port-forward ends.
     restarts: tokio::sync::watch::Sender<u64>,
     forbidden: Mutex<Vec<String>>,
+    /// Resources (by plural) served as if their CRD were not installed: 404 for every request.
+    hidden: Mutex<Vec<String>>,
     conflicts: Mutex<HashMap<String, usize>>,
     proxy: Mutex<HashMap<(String, String, u16, String), ProxyReply>>,
     volumes: Mutex<HashMap<(String, String), (u64, u64)>>,
@@ -109,6 +111,7 @@ impl FakeKube {
             store: Mutex::new(Store::new()),
             restarts,
             forbidden: Mutex::new(Vec::new()),
+            hidden: Mutex::new(Vec::new()),
             conflicts: Mutex::new(HashMap::new()),
             proxy: Mutex::new(HashMap::new()),
             volumes: Mutex::new(HashMap::new()),
@@ -243,6 +246,12 @@ impl FakeKube {
 
     pub fn come_back(&self) {
         self.inner.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Serves `plural` (`databases` …) as an API server without its CRD does: 404 for every
+    /// request on it, as for an older operator that does not define the kind.
+    pub fn hide(&self, plural: &str) {
+        lock(&self.inner.hidden).push(plural.to_string());
     }
 
     /// Drops every open watch and port-forward, as an API server restart does.
