@@ -109,6 +109,18 @@ impl SecretsSpec {
     pub fn user_secret(&self, user: &str) -> String {
         self.user_pattern.replace("{user}", user)
     }
+
+    /// The secret that holds an existing login's credentials: the superuser's (`superuser`
+    /// names it, once known), the application owner's, else the pattern for created users.
+    pub fn login_secret(&self, user: &str, superuser: Option<&str>) -> String {
+        if superuser == Some(user) {
+            self.admin.clone()
+        } else if user == self.app_user {
+            self.app.clone()
+        } else {
+            self.user_secret(user)
+        }
+    }
 }
 
 /// When an observed value becomes a finding, and how far a switchover candidate may lag.

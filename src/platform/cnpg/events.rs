@@ -3,6 +3,8 @@
 //! clusters (a restored copy named `<cluster>-copy`, say), so an object belongs to this cluster
 //! by name only where CNPG's naming is exact, and otherwise by its `spec.cluster.name`.
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::Event as KubeEvent;
@@ -23,27 +25,28 @@ fn is_instance_object(cluster: &str, name: &str) -> bool {
     digits > 0 && (rest.len() == digits || rest.as_bytes()[digits] == b'-')
 }
 
-fn belongs(watches: &Watches, kind: &str, name: &str) -> bool {
+/// This cluster's Backups, ScheduledBackups and Poolers, by kind and name: the objects whose
+/// names alone do not say which cluster they are for. Read once a round, not once per event.
+fn owned_by(watches: &Watches) -> BTreeSet<(&'static str, String)> {
     let cluster = watches.cluster_name.as_str();
-    let of_cluster = |c: &str| c == cluster;
+    let mut owned = BTreeSet::new();
+    for b in watches.backups.state().iter().filter(|b| b.spec.cluster.name == cluster) {
+        owned.extend(b.metadata.name.clone().map(|n| ("Backup", n)));
+    }
+    for s in watches.scheduled.state().iter().filter(|s| s.spec.cluster.name == cluster) {
+        owned.extend(s.metadata.name.clone().map(|n| ("ScheduledBackup", n)));
+    }
+    for p in watches.poolers.state().iter().filter(|p| p.spec.cluster.name == cluster) {
+        owned.extend(p.metadata.name.clone().map(|n| ("Pooler", n)));
+    }
+    owned
+}
+
+fn belongs(cluster: &str, owned: &BTreeSet<(&'static str, String)>, kind: &str, name: &str) -> bool {
     match kind {
         "Cluster" => name == cluster,
         "Pod" | "PersistentVolumeClaim" | "Job" => is_instance_object(cluster, name),
-        "Backup" => watches
-            .backups
-            .state()
-            .iter()
-            .any(|b| b.metadata.name.as_deref() == Some(name) && of_cluster(&b.spec.cluster.name)),
-        "ScheduledBackup" => watches
-            .scheduled
-            .state()
-            .iter()
-            .any(|s| s.metadata.name.as_deref() == Some(name) && of_cluster(&s.spec.cluster.name)),
-        "Pooler" => watches
-            .poolers
-            .state()
-            .iter()
-            .any(|p| p.metadata.name.as_deref() == Some(name) && of_cluster(&p.spec.cluster.name)),
+        "Backup" | "ScheduledBackup" | "Pooler" => owned.iter().any(|(k, n)| *k == kind && n == name),
         _ => false,
     }
 }
@@ -96,11 +99,15 @@ impl Source for ClusterEvents {
             return vec![ObservationKind::SourceFailed { member: None, error }];
         }
         let all = watches.events.state();
+        let owned = owned_by(watches);
+        let cluster = watches.cluster_name.as_str();
         let mut events: Vec<PlatformEvent> = all
             .iter()
             .filter(|e| {
                 let object = &e.involved_object;
-                belongs(watches, object.kind.as_deref().unwrap_or_default(), object.name.as_deref().unwrap_or_default())
+                let (kind, name) =
+                    (object.kind.as_deref().unwrap_or_default(), object.name.as_deref().unwrap_or_default());
+                belongs(cluster, &owned, kind, name)
             })
             .filter_map(|e| report(e))
             .collect();

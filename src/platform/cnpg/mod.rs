@@ -107,14 +107,10 @@ impl CnpgPlatform {
         let superuser = self.shared.superuser.known_username();
         let (cluster, secrets) = (self.cluster(), &self.target.secrets);
         Ok(match self.target.config.credentials {
-            _ if superuser.as_deref() == Some(user) => match self.target.config.credentials {
-                TargetCredentials::Kube => credentials::superuser_secret(cluster),
-                TargetCredentials::Aws => secrets.admin.clone(),
-            },
+            TargetCredentials::Aws => secrets.login_secret(user, superuser.as_deref()),
+            TargetCredentials::Kube if superuser.as_deref() == Some(user) => credentials::superuser_secret(cluster),
             TargetCredentials::Kube if user == secrets.app_user => format!("{cluster}-app"),
             TargetCredentials::Kube => credentials::role_secret(cluster, user)?,
-            TargetCredentials::Aws if user == secrets.app_user => secrets.app.clone(),
-            TargetCredentials::Aws => secrets.user_secret(user),
         })
     }
 

@@ -84,14 +84,7 @@ impl PatroniPlatform {
 
     /// The secret that holds `user`'s credentials: the app's own, else the pattern for users.
     fn user_secret(&self, user: &str) -> String {
-        let secrets = &self.target.secrets;
-        if self.target.superuser.known_username().as_deref() == Some(user) {
-            secrets.admin.clone()
-        } else if user == secrets.app_user {
-            secrets.app.clone()
-        } else {
-            secrets.user_secret(user)
-        }
+        self.target.secrets.login_secret(user, self.target.superuser.known_username().as_deref())
     }
 
     fn backup_preview(&self, kind: BackupKind, leader: Option<&MemberEndpoint>) -> String {
