@@ -34,6 +34,11 @@ fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
+/// A request's query parameters (kube-rs may lead with an empty one: `?&dryRun=All`).
+fn query_params(request: &RecordedRequest) -> Vec<&str> {
+    request.query.split('&').filter(|p| !p.is_empty()).collect()
+}
+
 fn patches(fake: &FakeKube) -> Vec<RecordedRequest> {
     fake.requests().into_iter().filter(|r| r.method == "PATCH" && r.path == STATUS_PATH).collect()
 }
@@ -380,6 +385,10 @@ impl Drop for OperatorStandIn {
 /// Logs in to database `shop` on the fake's primary (127.0.0.94) as a client would: TLS verified
 /// against the cluster's CA, with a password; returns the first column of the first row.
 fn as_login(user: &str, password: &str, sql: &str) -> Result<String, String> {
+    login_at("127.0.0.94", "shop", user, password, sql)
+}
+
+fn login_at(host: &str, database: &str, user: &str, password: &str, sql: &str) -> Result<String, String> {
     let ca = support::fake_kube::tls::cluster_ca();
     let tls = pgdeck::sql::Tls::from_ca_pem(ca.cert_pem.as_bytes(), "the fake's CA")
         .unwrap()
@@ -387,9 +396,9 @@ fn as_login(user: &str, password: &str, sql: &str) -> Result<String, String> {
     let login =
         pgdeck::secrets::Credentials { username: user.into(), password: pgdeck::secrets::Secret::new(password) };
     let endpoint = pgdeck::sql::Endpoint {
-        host: "127.0.0.94".into(),
+        host: host.into(),
         port: 5432,
-        database: "shop".into(),
+        database: database.into(),
         login: login.into(),
         tls: Some(tls),
         transport: pgdeck::sql::Transport::Tcp,
@@ -452,11 +461,15 @@ fn databases_and_users_are_made_as_cnpg_wants_and_passwords_rotate() {
     let secret = fake.requests().into_iter().find(|r| r.method == "POST" && r.path.ends_with("/secrets")).unwrap();
     assert_eq!(secret.json()["metadata"]["name"], "postgres-cluster-role-alice");
     assert_eq!(secret.json()["type"], "kubernetes.io/basic-auth");
-    let patch = fake
+    let cluster_patches: Vec<RecordedRequest> = fake
         .requests()
         .into_iter()
-        .find(|r| r.method == "PATCH" && r.path.ends_with("/clusters/postgres-cluster"))
-        .unwrap();
+        .filter(|r| r.method == "PATCH" && r.path.ends_with("/clusters/postgres-cluster"))
+        .collect();
+    let queries: Vec<Vec<&str>> = cluster_patches.iter().map(query_params).collect();
+    assert_eq!(queries, [vec!["dryRun=All"], vec![]], "a dry run shows the schema keeps the role, then the patch");
+    assert_eq!(cluster_patches[0].body, cluster_patches[1].body);
+    let patch = &cluster_patches[1];
     assert_eq!(patch.content_type.as_deref(), Some("application/json-patch+json"));
     let ops = patch.json();
     assert_eq!(ops[0]["op"], "test");
@@ -489,10 +502,12 @@ fn databases_and_users_are_made_as_cnpg_wants_and_passwords_rotate() {
     }
 }
 
-/// Where the API server has no Database kind (an operator before 1.25), `database create` falls
-/// back to `CREATE DATABASE` with SQL on the primary, and says so.
+/// An operator older than CNPG 1.20 knows neither the Database kind nor `spec.managed.roles`:
+/// `database create` falls back to `CREATE DATABASE` on the primary, and `user create` sees in a
+/// dry run that the API server prunes the role, so it makes it with SQL (its password stored in
+/// the same basic-auth Secret) instead of waiting for a reconciliation that never comes.
 #[test]
-fn database_create_falls_back_to_sql_where_the_database_kind_is_missing() {
+fn an_operator_before_managed_roles_and_databases_gets_sql_on_the_primary() {
     let names = ["postgres-cluster-1", "postgres-cluster-2"];
     let pg = Instances::start(&["127.0.0.97", "127.0.0.98"], &names);
     pg.wait_streaming(1);
@@ -500,6 +515,7 @@ fn database_create_falls_back_to_sql_where_the_database_kind_is_missing() {
     let ips = ["127.0.0.97".to_owned(), "127.0.0.98".to_owned(), "127.0.0.99".to_owned()];
     cnpg::Seed { pod_ips: ips, primary: 0 }.apply(&fake);
     fake.hide("databases");
+    fake.prune("clusters", "/spec/managed");
     let kc = fake.kubeconfig("default");
     let home = tempfile::tempdir().unwrap();
     let out = output(pgdeck(&kc, home.path(), &["database", "create", "stock", "--owner", "postgres"]));
@@ -512,4 +528,25 @@ fn database_create_falls_back_to_sql_where_the_database_kind_is_missing() {
     assert_eq!(pg.psql(0, "SELECT count(*) FROM pg_database WHERE datname = 'stock'"), "1");
     let tried = fake.requests().into_iter().filter(|r| r.method == "POST" && r.path.ends_with("/databases")).count();
     assert_eq!(tried, 1, "the Database object was tried first");
+
+    let out = output(pgdeck(&kc, home.path(), &["user", "create", "carol", "--database", "stock"]));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("with SQL: the API server's Cluster has no spec.managed.roles"), "{}", text(&out));
+    let cluster_patches: Vec<RecordedRequest> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH" && r.path.ends_with("/clusters/postgres-cluster"))
+        .collect();
+    assert_eq!(cluster_patches.len(), 1, "one dry run and no real patch: {cluster_patches:?}");
+    assert_eq!(query_params(&cluster_patches[0]), ["dryRun=All"]);
+    assert_eq!(cluster_patches[0].content_type.as_deref(), Some("application/json-patch+json"));
+    assert_eq!(cluster_patches[0].json()[1]["path"], "/spec/managed");
+    let cluster = fake.get(cnpg::CNPG, "Cluster", "postgres", "postgres-cluster").unwrap();
+    assert!(cluster["spec"]["managed"].is_null(), "{:#}", cluster["spec"]);
+    let secret = fake.get("v1", "Secret", "postgres", "postgres-cluster-role-carol").unwrap();
+    assert_eq!(secret["type"], "kubernetes.io/basic-auth");
+    let (password, _) = secret_password(&fake, "postgres-cluster-role-carol").unwrap();
+    login_at("127.0.0.97", "stock", "carol", &password, "CREATE TEMP TABLE t (x int)").unwrap();
+    let audit = pgdeck::audit::read_all(&home.path().join("state"));
+    assert!(!audit.contains(password.as_str()) && !text(&out).contains(password.as_str()), "a password leaked");
 }

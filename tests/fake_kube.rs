@@ -231,6 +231,37 @@ fn kubectl_patches_the_cluster_status_subresource() {
     assert_ne!(after["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"]);
 }
 
+/// `kubectl patch --dry-run=server` answers the object as the write would leave it, with the
+/// fields the served schema lacks pruned (an older operator's CRD without `spec.managed`), and
+/// stores nothing; the real write then loses the pruned field the same way.
+#[test]
+fn kubectl_server_dry_run_answers_the_pruned_object_and_stores_nothing() {
+    let fake = FakeKube::start();
+    cnpg::seed(&fake);
+    fake.prune("clusters", "/spec/managed");
+    let kc = fake.kubeconfig("postgres");
+    let before = fake.get(cnpg::CNPG, "Cluster", "postgres", "postgres-cluster").unwrap();
+    let patch = r#"[{"op":"add","path":"/spec/managed","value":{"roles":[{"name":"alice"}]}},
+        {"op":"replace","path":"/spec/instances","value":4}]"#;
+    let answered = kubectl_json(
+        &kc,
+        &["patch", "cluster", "postgres-cluster", "--type=json", "--dry-run=server", "-o", "json", "-p", patch],
+    );
+    assert_eq!(answered["spec"]["instances"], 4, "{answered:#}");
+    assert!(answered["spec"]["managed"].is_null(), "the pruned field is gone from the answer: {answered:#}");
+    let after = fake.get(cnpg::CNPG, "Cluster", "postgres", "postgres-cluster").unwrap();
+    assert_eq!(after, before, "a dry run stores nothing");
+    let sent = fake.requests().into_iter().rfind(|r| r.method == "PATCH").unwrap();
+    assert!(sent.query.split('&').any(|p| p == "dryRun=All"), "{}", sent.query);
+
+    let mut cmd = kc.kubectl();
+    cmd.args(["patch", "cluster", "postgres-cluster", "--type=json", "-p", patch]);
+    run(cmd);
+    let after = fake.get(cnpg::CNPG, "Cluster", "postgres", "postgres-cluster").unwrap();
+    assert_eq!(after["spec"]["instances"], 4);
+    assert!(after["spec"]["managed"].is_null(), "{:#}", after["spec"]);
+}
+
 mod kube_rs {
     use super::*;
     use futures::StreamExt;

@@ -86,9 +86,10 @@ fn managed_role_names(cluster: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Appends the role to `spec.managed.roles`, re-reading the Cluster when another writer got
-/// there first. A role already listed is refused: pgdeck does not take over another's role.
-pub async fn add_managed_role(api: &Api<DynamicObject>, cluster: &str, role: &Value) -> Result<()> {
+/// Sends the JSON Patch that appends `role` (see [`add_role_patch`]), re-reading the Cluster
+/// when another writer got there first; returns the Cluster as the API server answered. A role
+/// already listed is refused: pgdeck does not take over another's role.
+async fn patch_in_role(api: &Api<DynamicObject>, cluster: &str, role: &Value, params: &PatchParams) -> Result<Value> {
     let name = role.get("name").and_then(Value::as_str).unwrap_or_default();
     for _ in 0..PATCH_ATTEMPTS {
         let current = api
@@ -100,14 +101,36 @@ pub async fn add_managed_role(api: &Api<DynamicObject>, cluster: &str, role: &Va
             bail!("{name} is already in the Cluster's spec.managed.roles")
         }
         let patch = add_role_patch(&current, role)?;
-        match api.patch(cluster, &PatchParams::default(), &Patch::<Value>::Json(serde_json::from_value(patch)?)).await {
-            Ok(_) => return Ok(()),
+        match api.patch(cluster, params, &Patch::<Value>::Json(serde_json::from_value(patch)?)).await {
+            Ok(patched) => return Ok(serde_json::to_value(&patched)?),
             // 409: changed under us; 422: the resourceVersion `test` failed. Read again and retry.
             Err(kube::Error::Api(status)) if status.code == 409 || status.code == 422 => {}
             Err(e) => bail!(client::explain(&e, &format!("patching Cluster {cluster}'s spec.managed.roles"))),
         }
     }
     bail!("the Cluster {cluster} kept changing while pgdeck added {name}; try again")
+}
+
+/// Whether this API server keeps a role added to `spec.managed.roles`: the patch is sent as a
+/// dry run (`dryRun=All`: validated, admitted and pruned, never stored) and its answer read. An
+/// operator before 1.20 has no `managed` in its Cluster schema, so the API server prunes the
+/// field without a word and the role would never be reconciled.
+pub async fn keeps_managed_roles(api: &Api<DynamicObject>, cluster: &str, role: &Value) -> Result<bool> {
+    let name = role.get("name").and_then(Value::as_str).unwrap_or_default();
+    let params = PatchParams { dry_run: true, ..PatchParams::default() };
+    let answered = patch_in_role(api, cluster, role, &params).await?;
+    Ok(managed_role_names(&answered).iter().any(|n| n == name))
+}
+
+/// Appends the role to `spec.managed.roles` for real; an answer without it (the schema changed
+/// since the dry run) is an error rather than a role that never comes.
+pub async fn add_managed_role(api: &Api<DynamicObject>, cluster: &str, role: &Value) -> Result<()> {
+    let name = role.get("name").and_then(Value::as_str).unwrap_or_default();
+    let answered = patch_in_role(api, cluster, role, &PatchParams::default()).await?;
+    if !managed_role_names(&answered).iter().any(|n| n == name) {
+        bail!("the API server dropped {name} from the Cluster's spec.managed.roles (its CRD has no such field)")
+    }
+    Ok(())
 }
 
 /// What `status.managedRolesStatus` says of `role`: reconciled, refused (with its errors), or not yet.

@@ -124,7 +124,10 @@ fn managed_user_preview(platform: &CnpgPlatform, user: &str, database: &str) -> 
         .flatten()
         .map_or_else(|| "<the Cluster is not (yet) known>".to_owned(), |p| p.to_string());
     format!(
-        "POST {api}/api/v1/namespaces/{ns}/secrets\n  {secret}: kubernetes.io/basic-auth, username {user}, a generated \
+        "PATCH …/clusters/{name}?dryRun=All with the patch below: where the answer lacks the role (an operator \
+         before CNPG 1.20 has no spec.managed.roles) the role is made with SQL on the primary instead, its \
+         password stored in Secret {ns}/{secret}\n\
+         POST {api}/api/v1/namespaces/{ns}/secrets\n  {secret}: kubernetes.io/basic-auth, username {user}, a generated \
          password, label cnpg.io/reload\n\
          PATCH {api}/apis/postgresql.cnpg.io/v1/namespaces/{ns}/clusters/{name}\n\
          Content-Type: application/json-patch+json\n{patch}\n\

@@ -116,18 +116,26 @@ impl CnpgPlatform {
 
     /// A login role the declarative way: its basic-auth Secret, then the role in
     /// `spec.managed.roles` (JSON Patch), followed until CNPG reconciled it, then the grants on
-    /// `database` with SQL on the primary (managed roles carry no database privileges).
+    /// `database` with SQL on the primary (managed roles carry no database privileges). Where
+    /// the operator predates managed roles (the dry run shows the field pruned), the role is made
+    /// with SQL on the primary instead, its password in the same Secret.
     async fn create_managed_user(&self, name: &str, database: &str) -> Result<String> {
         let (ns, cluster) = (self.namespace(), self.cluster());
         let secret = credentials::role_secret(cluster, name)?;
+        let clusters = declarative::clusters(&self.shared.client, ns);
+        let role = declarative::role_entry(name, &secret);
+        if !declarative::keeps_managed_roles(&clusters, cluster, &role).await? {
+            let made = users::create_stored(self, self.store.as_ref(), &secret, name, database).await?;
+            return Ok(format!(
+                "{made} (with SQL: the API server's Cluster has no spec.managed.roles, an operator before CNPG 1.20)"
+            ));
+        }
         let login = Credentials { username: name.to_owned(), password: Secret::generate() };
         self.store
             .create(&secret, &login, cluster)
             .await
             .map_err(|e| anyhow::anyhow!("could not store {name}'s password: {e:#}; nothing was created"))?;
-        let clusters = declarative::clusters(&self.shared.client, ns);
-        if let Err(e) = declarative::add_managed_role(&clusters, cluster, &declarative::role_entry(name, &secret)).await
-        {
+        if let Err(e) = declarative::add_managed_role(&clusters, cluster, &role).await {
             let undo = self.store.delete(&secret).await.err().map(|u| format!(" (removing it failed: {u:#})"));
             bail!("{e:#}; the Secret {ns}/{secret} made for it was removed again{}", undo.unwrap_or_default());
         }

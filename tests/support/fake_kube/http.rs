@@ -293,6 +293,15 @@ fn dispatch(
         user_agent.split('/').next().unwrap_or("unknown").to_string()
     });
     let writer = Writer { manager, status: target.sub.is_some(), http: true };
+    match query.get("dryRun").map(String::as_str) {
+        None => {}
+        Some("All")
+            if *method == Method::PATCH && content_type.is_some_and(|c| !c.starts_with("application/apply")) => {}
+        // The real server dry-runs every write; this fake only what pgdeck sends, and says so
+        // rather than writing what was meant as a dry run.
+        Some("All") => return Err(status::bad_request("this fake API server dry-runs merge and JSON patches only")),
+        Some(other) => return Err(status::bad_request(&format!("Invalid dry run value: {other}"))),
+    }
     match (method.clone(), target.name.as_deref()) {
         (Method::GET, None) if verb(method, target, query) == "watch" => {
             Ok(Reply::Raw(watch::serve(inner, target, query)?))
@@ -304,14 +313,16 @@ fn dispatch(
             Ok(Reply::Json(200, present(rt, &target.version, obj)))
         }
         (Method::POST, None) => {
-            let obj = parse_body(body, false)?;
+            let mut obj = parse_body(body, false)?;
             check_identity(target, &obj)?;
+            prune(inner, rt, &mut obj);
             let created = lock(&inner.store).create(rt, &ns, obj, &writer, Operation::Update)?;
             Ok(Reply::Json(201, present(rt, &target.version, created)))
         }
         (Method::PUT, Some(name)) => {
-            let obj = parse_body(body, false)?;
+            let mut obj = parse_body(body, false)?;
             check_identity(target, &obj)?;
+            prune(inner, rt, &mut obj);
             let updated = lock(&inner.store).update(rt, &ns, name, obj, &writer, Operation::Update)?;
             Ok(Reply::Json(200, present(rt, &target.version, updated)))
         }
@@ -402,8 +413,9 @@ fn patch(
             let config = parse_body(body, true)?;
             check_identity(target, &config)?;
             let force = query.get("force").is_some_and(|f| f == "true");
-            let applied = managed::apply(current.as_ref(), &config, manager, force, writer.status, rt)
+            let mut applied = managed::apply(current.as_ref(), &config, manager, force, writer.status, rt)
                 .map_err(|conflicts| status::apply_conflict(rt, name, &conflicts))?;
+            prune(inner, rt, &mut applied);
             match current {
                 Some(_) => store.update(rt, &ns, name, applied, writer, Operation::Apply)?,
                 None if writer.status => return Err(status::not_found(rt, name)),
@@ -426,9 +438,28 @@ fn patch(
                 // what the real server does for them too; close enough for built-in types.
                 json_patch::merge(&mut obj, &patch);
             }
+            prune(inner, rt, &mut obj);
+            if query.get("dryRun").is_some() {
+                // Checked and pruned as a write would be, then answered without being stored.
+                return Ok(Reply::Json(200, present(rt, &target.version, obj)));
+            }
             store.update(rt, &ns, name, obj, writer, Operation::Update)?
         }
         other => return Err(status::unsupported_media_type(other)),
     };
     Ok(Reply::Json(200, present(rt, &target.version, result)))
+}
+
+/// Drops the fields `FakeKube::prune` named for this resource, as the real server prunes what a
+/// CRD's structural schema does not know: silently, on every write.
+fn prune(inner: &Inner, rt: &ResourceType, obj: &mut Value) {
+    for (plural, pointer) in lock(&inner.pruned).iter() {
+        if plural != rt.plural {
+            continue;
+        }
+        let Some((parent, field)) = pointer.rsplit_once('/') else { continue };
+        if let Some(Value::Object(map)) = obj.pointer_mut(parent) {
+            map.remove(field);
+        }
+    }
 }

@@ -77,6 +77,8 @@ pub(crate) struct Inner {
     forbidden: Mutex<Vec<String>>,
     /// Resources (by plural) served as if their CRD were not installed: 404 for every request.
     hidden: Mutex<Vec<String>>,
+    /// Fields (plural, JSON pointer) the served schema lacks: dropped from every write.
+    pruned: Mutex<Vec<(String, String)>>,
     conflicts: Mutex<HashMap<String, usize>>,
     proxy: Mutex<HashMap<(String, String, u16, String), ProxyReply>>,
     volumes: Mutex<HashMap<(String, String), (u64, u64)>>,
@@ -112,6 +114,7 @@ impl FakeKube {
             restarts,
             forbidden: Mutex::new(Vec::new()),
             hidden: Mutex::new(Vec::new()),
+            pruned: Mutex::new(Vec::new()),
             conflicts: Mutex::new(HashMap::new()),
             proxy: Mutex::new(HashMap::new()),
             volumes: Mutex::new(HashMap::new()),
@@ -252,6 +255,12 @@ impl FakeKube {
     /// request on it, as for an older operator that does not define the kind.
     pub fn hide(&self, plural: &str) {
         lock(&self.inner.hidden).push(plural.to_string());
+    }
+
+    /// Serves `plural` with a schema that lacks the field at `pointer` (`/spec/managed`), as an
+    /// older operator's CRD does: the field is dropped from every write, without an error.
+    pub fn prune(&self, plural: &str, pointer: &str) {
+        lock(&self.inner.pruned).push((plural.to_string(), pointer.to_string()));
     }
 
     /// Drops every open watch and port-forward, as an API server restart does.
