@@ -86,6 +86,11 @@ pub struct TargetConfig {
     pub sql: SqlRoute,
     #[serde(default)]
     pub credentials: TargetCredentials,
+    /// The name the instances' certificates are checked against (verify-full), where it is not
+    /// CNPG's own `<cluster>-rw`: a user-provided `serverTLSSecret` may name, say, only the
+    /// Service's FQDN.
+    #[serde(default)]
+    pub tls_server_name: Option<toml::Spanned<String>>,
 }
 
 /// Where a CNPG target's superuser credentials are read and new roles' credentials stored.
@@ -141,6 +146,8 @@ pub struct CnpgTargetConfig {
     pub cluster: String,
     pub sql: SqlRoute,
     pub credentials: TargetCredentials,
+    /// `None`: `<cluster>-rw`, the name CNPG puts in every instance's certificate.
+    pub tls_server_name: Option<String>,
 }
 
 /// Which cluster a command works on.
@@ -177,7 +184,7 @@ impl Config {
                 "{}:{line}: {}; the settings it takes are: read_only = true|false, record = true|false, [aws] with \
                  region, endpoint, profile, and [targets.<name>] with platform = \"cnpg\", context, namespace, \
                  cluster, sql = \"auto\"|\"direct\"|\"port-forward\" (auto: direct inside the \
-                 cluster, port-forward from outside), credentials = \"kube\"|\"aws\"",
+                 cluster, port-forward from outside), credentials = \"kube\"|\"aws\", tls_server_name",
                 path.display(),
                 e.message().trim()
             )
@@ -199,6 +206,11 @@ impl Config {
             for (key, value) in [("namespace", &target.namespace), ("cluster", &target.cluster)] {
                 if let Err(why) = check_kube_name(value.get_ref()) {
                     bail!("{} {key} = \"{}\": {why}", located(value.span()), value.get_ref());
+                }
+            }
+            if let Some(value) = &target.tls_server_name {
+                if let Err(why) = check_dns_name(value.get_ref()) {
+                    bail!("{} tls_server_name = \"{}\": {why}", located(value.span()), value.get_ref());
                 }
             }
         }
@@ -228,6 +240,7 @@ impl Config {
                 cluster: DEFAULT_CLUSTER.into(),
                 sql: SqlRoute::default(),
                 credentials: TargetCredentials::default(),
+                tls_server_name: None,
             },
             Some(name) => {
                 let Some(t) = self.targets.get(name) else {
@@ -244,6 +257,7 @@ impl Config {
                     cluster: t.cluster.get_ref().clone(),
                     sql: t.sql,
                     credentials: t.credentials,
+                    tls_server_name: t.tls_server_name.as_ref().map(|n| n.get_ref().clone()),
                 }
             }
         };
@@ -280,9 +294,44 @@ pub fn check_kube_name(name: &str) -> std::result::Result<(), String> {
     }
 }
 
+/// A DNS name a certificate can carry (RFC 1123 labels, dot-separated, at most 253 bytes).
+fn check_dns_name(name: &str) -> std::result::Result<(), String> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.len() <= 253 && name.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err("not a DNS name: use dot-separated labels of letters, digits and '-', such as \
+             postgres-cluster-rw.postgres.svc"
+            .into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_targets_tls_server_name_is_carried_and_must_be_a_dns_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            std::fs::write(dir.path().join("config.toml"), text).unwrap();
+            Config::load(dir.path())
+        };
+        let config = load("[targets.prod]\nplatform = \"cnpg\"\ntls_server_name = \"pg-rw.postgres.svc\"\n").unwrap();
+        let Ok(TargetChoice::Cnpg(target)) = config.choose_target(Some("prod"), &KubeOverrides::default()) else {
+            panic!("prod is a CNPG target")
+        };
+        assert_eq!(target.tls_server_name.as_deref(), Some("pg-rw.postgres.svc"));
+        let e = load("[targets.prod]\nplatform = \"cnpg\"\n\ntls_server_name = \"pg_rw..svc\"\n").unwrap_err();
+        let e = format!("{e:#}");
+        assert!(e.contains("config.toml:4: [targets.prod] tls_server_name = \"pg_rw..svc\": not a DNS name"), "{e}");
+    }
 
     #[test]
     fn read_only_comes_from_the_file_and_mistakes_are_located() {

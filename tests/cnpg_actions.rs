@@ -293,6 +293,27 @@ fn a_targets_superuser_login_comes_from_the_credential_source_it_names() {
     let replica = doc["members"].as_array().unwrap().iter().find(|m| m["name"] == names[1]).unwrap();
     assert_eq!(replica["replication_state"], "streaming", "SQL ran with the password from Secrets Manager: {doc:#}");
     assert!(replica["lag_bytes"].is_u64(), "{replica:#}");
+
+    // A Cluster that names its superuser Secret (as pgdeck's manifests do, synced by an
+    // ExternalSecret): the kube target reads that one, and names it when it is missing.
+    fake.merge_patch(
+        cnpg::CNPG,
+        "Cluster",
+        "postgres",
+        "postgres-cluster",
+        &json!({"spec": {"superuserSecret": {"name": "postgres-cluster-superuser-creds"}}}),
+    );
+    let findings = status("kube")["findings"].to_string();
+    assert!(findings.contains("there is no Secret postgres/postgres-cluster-superuser-creds"), "{findings}");
+    assert!(!findings.contains("enableSuperuserAccess"), "{findings}");
+    fake.apply_json(json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
+        "metadata": {"name": "postgres-cluster-superuser-creds", "namespace": "postgres"},
+        "stringData": {"username": "postgres", "password": support::fake_kube::postgres::PASSWORD},
+    }));
+    let doc = status("kube");
+    let replica = doc["members"].as_array().unwrap().iter().find(|m| m["name"] == names[1]).unwrap();
+    assert_eq!(replica["replication_state"], "streaming", "SQL ran with spec.superuserSecret's login: {doc:#}");
 }
 
 /// What CNPG's operator does with Database objects, managed roles and their Secrets, done here

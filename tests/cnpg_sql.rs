@@ -175,6 +175,27 @@ async fn a_ca_that_did_not_sign_the_servers_or_no_ca_at_all_is_a_finding_and_nev
     cnpg::set_ca(&fake, &support::fake_kube::tls::cluster_ca().cert_pem);
     observe_until(&mut sources, &mut state, "the primary over TLS", |s| sampled(s, PRIMARY)).await;
 
+    // tls_server_name: the certificate is checked against that name instead of `-rw` (for
+    // user-provided certificates): one it does not carry is refused and named, one it does is fine.
+    let mut target = cnpg::target(&kc, SqlRoute::PortForward, Duration::from_secs(5));
+    for (name, carried) in [("db.example.com", false), ("postgres-cluster-rw.postgres.svc", true)] {
+        target.config.tls_server_name = Some(name.into());
+        let named = CnpgPlatform::connect(target.clone()).await.unwrap();
+        let mut sources = named.sources();
+        let mut state = State::new(ThresholdsSpec::default());
+        observe_until(&mut sources, &mut state, name, |s| sampled(s, PRIMARY) || !error_of(s, PRIMARY).is_empty())
+            .await;
+        let error = error_of(&state, PRIMARY);
+        assert_eq!(sampled(&state, PRIMARY), carried, "{name}: {error}");
+        if !carried {
+            assert!(
+                error.contains(&format!("not valid for name \"{name}\""))
+                    && error.contains(&format!("and name {name}")),
+                "{error}"
+            );
+        }
+    }
+
     // No CA Secret at all: named, and no session is tried without TLS.
     fake.delete("v1", "Secret", "postgres", "postgres-cluster-ca").unwrap();
     let forwards_before = any_forwards(&fake);

@@ -259,7 +259,7 @@ async fn kube_store_keeps_roles_in_basic_auth_secrets_and_rotates_through_a_pend
     let login = |password: &str| Credentials { username: "alice".into(), password: Secret::new(password) };
 
     // CNPG's own superuser Secret, as the seeded fake holds it.
-    let superuser = store.read(&superuser_secret("postgres-cluster")).await.unwrap();
+    let superuser = store.read(&superuser_secret("postgres-cluster", None)).await.unwrap();
     assert_eq!((superuser.username.as_str(), superuser.password.expose()), ("postgres", "superuser-fake-password"));
 
     let name = role_secret("postgres-cluster", "alice").unwrap();
@@ -306,7 +306,7 @@ async fn kube_store_keeps_roles_in_basic_auth_secrets_and_rotates_through_a_pend
     assert!(missing.contains(&format!("there is no Secret postgres/{name}")), "{missing}");
 
     fake.forbid("secrets");
-    let denied = store.read(&superuser_secret("postgres-cluster")).await.unwrap_err().to_string();
+    let denied = store.read(&superuser_secret("postgres-cluster", None)).await.unwrap_err().to_string();
     assert!(denied.contains("forbidden by RBAC") && denied.contains("postgres-cluster-superuser"), "{denied}");
 }
 

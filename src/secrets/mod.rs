@@ -54,17 +54,41 @@ pub enum Login {
 
 pub struct StoredLogin {
     store: std::sync::Arc<dyn CredentialStore>,
-    secret: String,
+    secret: SecretName,
     cached: tokio::sync::Mutex<Option<Credentials>>,
+}
+
+/// Which secret a stored login is read from: fixed, or decided at each read from what is known
+/// then (a CNPG Cluster's `spec.superuserSecret`, which may be set or changed later).
+enum SecretName {
+    Fixed(String),
+    Resolved(Box<dyn Fn() -> String + Send + Sync>),
+}
+
+impl SecretName {
+    fn get(&self) -> String {
+        match self {
+            SecretName::Fixed(name) => name.clone(),
+            SecretName::Resolved(resolve) => resolve(),
+        }
+    }
 }
 
 impl Login {
     pub fn stored(store: std::sync::Arc<dyn CredentialStore>, secret: &str) -> Self {
-        Login::Stored(std::sync::Arc::new(StoredLogin {
-            store,
-            secret: secret.to_owned(),
-            cached: tokio::sync::Mutex::new(None),
-        }))
+        Self::stored_in(store, SecretName::Fixed(secret.to_owned()))
+    }
+
+    /// A login from the secret `resolve` names when it is read (again after [`Login::forget`]).
+    pub fn resolved(
+        store: std::sync::Arc<dyn CredentialStore>,
+        resolve: impl Fn() -> String + Send + Sync + 'static,
+    ) -> Self {
+        Self::stored_in(store, SecretName::Resolved(Box::new(resolve)))
+    }
+
+    fn stored_in(store: std::sync::Arc<dyn CredentialStore>, secret: SecretName) -> Self {
+        Login::Stored(std::sync::Arc::new(StoredLogin { store, secret, cached: tokio::sync::Mutex::new(None) }))
     }
 
     pub async fn credentials(&self) -> anyhow::Result<Credentials> {
@@ -75,7 +99,7 @@ impl Login {
                 if let Some(credentials) = cached.as_ref() {
                     return Ok(credentials.clone());
                 }
-                let credentials = stored.store.read(&stored.secret).await?;
+                let credentials = stored.store.read(&stored.secret.get()).await?;
                 *cached = Some(credentials.clone());
                 Ok(credentials)
             }
@@ -101,7 +125,7 @@ impl Login {
     pub fn describe(&self) -> String {
         match self {
             Login::Known(credentials) => credentials.username.clone(),
-            Login::Stored(stored) => format!("the login in {}", stored.secret),
+            Login::Stored(stored) => format!("the login in {}", stored.secret.get()),
         }
     }
 }

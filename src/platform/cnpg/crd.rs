@@ -61,6 +61,14 @@ pub struct ClusterSpec {
     pub plugins: Vec<PluginSpec>,
     /// User-provided certificates; absent, the operator makes its own.
     pub certificates: Option<CertificatesSpec>,
+    /// The Secret holding the superuser's login, where not CNPG's own `<cluster>-superuser`.
+    pub superuser_secret: Option<LocalObjectReference>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LocalObjectReference {
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

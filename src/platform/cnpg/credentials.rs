@@ -16,6 +16,7 @@ use kube::Api;
 use serde_json::json;
 
 use super::client;
+use super::crd::Cluster;
 use crate::secrets::{CredentialStore, Credentials, Secret};
 
 /// The Secret type CNPG reads role passwords from.
@@ -24,9 +25,15 @@ const BASIC_AUTH: &str = "kubernetes.io/basic-auth";
 const CLUSTER_LABEL: &str = "pgdeck.io/cluster";
 const PENDING_SUFFIX: &str = "-pending";
 
-/// The superuser Secret CNPG makes when `enableSuperuserAccess` is true.
-pub fn superuser_secret(cluster: &str) -> String {
-    format!("{cluster}-superuser")
+/// The Secret CNPG reads the superuser's login from (`GetSuperuserSecretName`): the one the
+/// Cluster's `spec.superuserSecret` names, else `<cluster>-superuser`, which CNPG makes itself
+/// when `enableSuperuserAccess` is true.
+pub fn superuser_secret(cluster_name: &str, cluster: Option<&Cluster>) -> String {
+    cluster
+        .and_then(|c| c.spec.superuser_secret.as_ref())
+        .map(|s| s.name.clone())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| format!("{cluster_name}-superuser"))
 }
 
 /// The Secret for a role pgdeck creates; an error when the role's name cannot be part of a
@@ -116,10 +123,17 @@ impl CredentialStore for KubeStore {
 
     async fn read(&self, name: &str) -> Result<Credentials> {
         let Some(secret) = self.get(name).await? else {
+            let ns = &self.namespace;
+            if name.ends_with("-superuser") {
+                bail!(
+                    "there is no Secret {ns}/{name}: CNPG creates `<cluster>-superuser` only with \
+                     spec.enableSuperuserAccess: true; set that on the Cluster (or name a Secret in \
+                     spec.superuserSecret), or choose credentials = \"aws\" for this target"
+                )
+            }
             bail!(
-                "there is no Secret {}/{name}: CNPG creates `<cluster>-superuser` only with spec.enableSuperuserAccess: \
-                 true; set that on the Cluster, or choose credentials = \"aws\" for this target",
-                self.namespace
+                "there is no Secret {ns}/{name} to read the login from; create it (kubectl get secret {name} -n {ns} \
+                 shows it is missing), or choose credentials = \"aws\" for this target"
             )
         };
         self.credentials_of(&secret)
@@ -208,7 +222,7 @@ mod tests {
     fn role_secrets_are_kubernetes_names_apart_from_cnpgs_own() {
         assert_eq!(role_secret("postgres-cluster", "app_reader").unwrap(), "postgres-cluster-role-app-reader");
         assert_eq!(role_secret("pg", "app").unwrap(), "pg-role-app");
-        assert_ne!(role_secret("pg", "superuser").unwrap(), superuser_secret("pg"));
+        assert_ne!(role_secret("pg", "superuser").unwrap(), superuser_secret("pg", None));
         let e = role_secret("pg", "price$").unwrap_err().to_string();
         assert!(e.contains("`price$`") && e.contains("Kubernetes Secret"), "{e}");
         assert!(role_secret("pg", "x_").is_err());

@@ -69,18 +69,29 @@ impl CnpgPlatform {
     pub async fn connect(target: CnpgTarget) -> Result<Self> {
         let (client, api_url) = client::connect(target.kubeconfig.as_deref(), target.config.context.as_deref()).await?;
         let watches = Arc::new(Watches::start(&client, &target.config.namespace, &target.config.cluster));
-        let (store, superuser): (Arc<dyn CredentialStore>, String) = match target.config.credentials {
-            TargetCredentials::Kube => (
-                Arc::new(credentials::KubeStore::new(client.clone(), &target.config.namespace)),
-                credentials::superuser_secret(&target.config.cluster),
-            ),
-            TargetCredentials::Aws => (Arc::new(LazyAwsStore::new(target.aws.clone())), target.secrets.admin.clone()),
+        let (store, superuser): (Arc<dyn CredentialStore>, Login) = match target.config.credentials {
+            TargetCredentials::Kube => {
+                let store: Arc<dyn CredentialStore> =
+                    Arc::new(credentials::KubeStore::new(client.clone(), &target.config.namespace));
+                // The Secret the Cluster names now: it may be set (or changed) after pgdeck starts.
+                let (cluster_watch, name) = (watches.clone(), target.config.cluster.clone());
+                let login = Login::resolved(store.clone(), move || {
+                    credentials::superuser_secret(&name, cluster_watch.clusters.state().first().map(AsRef::as_ref))
+                });
+                (store, login)
+            }
+            TargetCredentials::Aws => {
+                let store: Arc<dyn CredentialStore> = Arc::new(LazyAwsStore::new(target.aws.clone()));
+                let login = Login::stored(store.clone(), &target.secrets.admin);
+                (store, login)
+            }
         };
-        let superuser = Login::stored(store.clone(), &superuser);
         let service_host = std::env::var("KUBERNETES_SERVICE_HOST").ok();
         let route = route::resolve(target.config.sql, &api_url, service_host.as_deref());
         tracing::info!("SQL to the instances of {}/{}: {route}", target.config.namespace, target.config.cluster);
-        let shared = Shared { client, watches, api_url, timeout: target.source_timeout, superuser };
+        let tls_server_name =
+            target.config.tls_server_name.clone().unwrap_or_else(|| tls::server_name(&target.config.cluster));
+        let shared = Shared { client, watches, api_url, timeout: target.source_timeout, superuser, tls_server_name };
         Ok(Self { target, shared, store, route })
     }
 
@@ -108,7 +119,9 @@ impl CnpgPlatform {
         let (cluster, secrets) = (self.cluster(), &self.target.secrets);
         Ok(match self.target.config.credentials {
             TargetCredentials::Aws => secrets.login_secret(user, superuser.as_deref()),
-            TargetCredentials::Kube if superuser.as_deref() == Some(user) => credentials::superuser_secret(cluster),
+            TargetCredentials::Kube if superuser.as_deref() == Some(user) => {
+                credentials::superuser_secret(cluster, self.cached_cluster().as_deref())
+            }
             TargetCredentials::Kube if user == secrets.app_user => format!("{cluster}-app"),
             TargetCredentials::Kube => credentials::role_secret(cluster, user)?,
         })

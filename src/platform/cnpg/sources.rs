@@ -28,6 +28,8 @@ pub struct Shared {
     pub timeout: Duration,
     /// The superuser's login, read from the target's credential store when first needed.
     pub superuser: Login,
+    /// The name every instance's certificate is checked against (verify-full).
+    pub tls_server_name: String,
 }
 
 impl Shared {

@@ -68,7 +68,7 @@ async fn read_trust(shared: &Shared) -> Result<Trust> {
     let watches = &shared.watches;
     let cluster = watches.clusters.state().into_iter().next();
     let secret = tls::ca_secret(&watches.cluster_name, cluster.as_deref());
-    let tls = tls::read(&shared.client, &watches.namespace, &secret, &tls::server_name(&watches.cluster_name)).await?;
+    let tls = tls::read(&shared.client, &watches.namespace, &secret, &shared.tls_server_name).await?;
     Ok(Trust { tls, secret })
 }
 
@@ -106,10 +106,10 @@ impl InstanceSql {
             self.trust.as_ref().map_or_else(|| tls::ca_secret(&watches.cluster_name, None), |t| t.secret.clone());
         format!(
             "{error}; verify-full: the instance's certificate must be signed by the CA in Secret {}/{secret} \
-             (key `{}`) and name {}",
+             (key `{}`) and name {} (tls_server_name in the target's config names another)",
             watches.namespace,
             tls::CA_KEY,
-            tls::server_name(&watches.cluster_name)
+            self.shared.tls_server_name
         )
     }
 }

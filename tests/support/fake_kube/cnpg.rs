@@ -369,6 +369,7 @@ pub fn target(
         cluster: CLUSTER.into(),
         sql,
         credentials: pgdeck::config::TargetCredentials::Kube,
+        tls_server_name: None,
     };
     pgdeck::platform::cnpg::CnpgTarget {
         config,
