@@ -225,6 +225,39 @@ fn restore_creates_a_new_cluster_from_a_backup_and_never_reuses_a_name() {
     let out = restore("postgres-cluster");
     assert!(!out.status.success() && text(&out).contains("is the running cluster"), "{}", text(&out));
     assert_eq!(creates().len(), 1, "refusals create nothing");
+
+    // A cluster that archives through the Barman Cloud Plugin: its Backup is reached through the
+    // object store as an external cluster, pinned by the backup's ID.
+    let plugin = "barman-cloud.cloudnative-pg.io";
+    fake.merge_patch(
+        cnpg::CNPG,
+        "Cluster",
+        "postgres",
+        "postgres-cluster",
+        &json!({"spec": {"plugins": [{"name": plugin, "isWALArchiver": true,
+                                       "parameters": {"barmanObjectName": "postgres-cluster-store"}}]}}),
+    );
+    let mut by_plugin = fake.get(cnpg::CNPG, "Backup", "postgres", backup).unwrap();
+    by_plugin["metadata"] = json!({"name": "postgres-cluster-20261125120000", "namespace": "postgres",
+                                   "labels": {"cnpg.io/cluster": "postgres-cluster"}});
+    by_plugin["spec"]["method"] = json!("plugin");
+    by_plugin["spec"]["pluginConfiguration"] = json!({"name": plugin});
+    by_plugin["status"]["backupId"] = json!("20261125T120004");
+    fake.apply_json(by_plugin);
+    let args = ["restore", "--backup", "postgres-cluster-20261125120000", "--name", "orders-plugin", "--confirm"];
+    let out = output(pgdeck(&kc, home.path(), &[&args[..], &["orders-plugin"]].concat()));
+    assert!(out.status.success(), "{}", text(&out));
+    let body = creates().last().unwrap().json();
+    assert_eq!(
+        body["spec"]["bootstrap"],
+        json!({"recovery": {"source": "postgres-cluster", "recoveryTarget": {"backupID": "20261125T120004"}}})
+    );
+    assert_eq!(
+        body["spec"]["externalClusters"],
+        json!([{"name": "postgres-cluster", "plugin": {"name": plugin,
+            "parameters": {"barmanObjectName": "postgres-cluster-store", "serverName": "postgres-cluster"}}}])
+    );
+    assert!(body["spec"].get("plugins").is_none(), "{body:#}");
 }
 
 /// `credentials = "aws"`: the superuser's login is read from Secrets Manager under the spec's

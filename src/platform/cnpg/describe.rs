@@ -60,16 +60,7 @@ pub fn describe(platform: &CnpgPlatform, action: &Action, leader: Option<&str>) 
         }
         Action::Apply { objects, .. } => apply_preview(objects),
         Action::Restore { backup, target_time, new_cluster } => {
-            // The preview's spec is the cached one; the request sends the Cluster as read then.
-            let source = cluster.and_then(|c| serde_json::to_value(c.as_ref()).ok()).unwrap_or_default();
-            let body = super::restore::recovery_cluster(&source, backup, *target_time, new_cluster, ns);
-            format!(
-                "POST {api}/apis/postgresql.cnpg.io/v1/namespaces/{ns}/clusters\nContent-Type: application/json\n\
-                 {{\"metadata\": {}, \"spec\": {{\"bootstrap\": {}, …the spec of {name} without its backup section…}}}}\n\
-                 (refused if a Cluster {new_cluster} exists; the new cluster archives nowhere until it is given a \
-                 backup section of its own)",
-                body["metadata"], body["spec"]["bootstrap"]
-            )
+            restore_preview(platform, cluster.as_deref(), backup, *target_time, new_cluster)
         }
         Action::RevealPassword { user } => match platform.user_secret(user) {
             Ok(secret) => crate::secrets::reveal_preview(user, &secret, &platform.store.location()),
@@ -150,5 +141,38 @@ fn apply_preview(objects: &[serde_json::Value]) -> String {
         "PATCH each, Content-Type: application/apply-patch+yaml, ?fieldManager={} (server-side apply):\n{}",
         super::apply::FIELD_MANAGER,
         each.join("\n")
+    )
+}
+
+/// The new Cluster's POST, from the Cluster and the Backup as the watchers hold them now (the
+/// request sends them as read then).
+fn restore_preview(
+    platform: &CnpgPlatform,
+    cluster: Option<&super::crd::Cluster>,
+    backup: &str,
+    target_time: Option<chrono::DateTime<chrono::Utc>>,
+    new_cluster: &str,
+) -> String {
+    let (ns, name, api) = (platform.namespace(), platform.cluster(), platform.api_url());
+    let source = cluster.and_then(|c| serde_json::to_value(c).ok()).unwrap_or_default();
+    let chosen = platform
+        .shared
+        .watches
+        .backups
+        .state()
+        .into_iter()
+        .find(|b| b.metadata.name.as_deref() == Some(backup))
+        .and_then(|b| serde_json::to_value(b.as_ref()).ok())
+        .unwrap_or_else(|| serde_json::json!({"metadata": {"name": backup}}));
+    let body = super::restore::recovery_cluster(&source, &chosen, target_time, new_cluster, ns);
+    let external =
+        body["spec"].get("externalClusters").map(|e| format!(", \"externalClusters\": {e}")).unwrap_or_default();
+    format!(
+        "POST {api}/apis/postgresql.cnpg.io/v1/namespaces/{ns}/clusters\nContent-Type: application/json\n\
+         {{\"metadata\": {}, \"spec\": {{\"bootstrap\": {}{external}, …the spec of {name} without its backup \
+         section…}}}}\n\
+         (refused if a Cluster {new_cluster} exists, or the Backup is not a completed one of {name}; the new \
+         cluster archives nowhere until it is given a backup section of its own)",
+        body["metadata"], body["spec"]["bootstrap"],
     )
 }
