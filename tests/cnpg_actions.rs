@@ -146,7 +146,7 @@ fn a_backup_is_created_as_kubectl_cnpg_does_and_followed_to_completion_or_failur
     let kc = fake.kubeconfig("default");
     let home = tempfile::tempdir().unwrap();
 
-    let child = spawn_backup(&kc, home.path());
+    let mut child = spawn_backup(&kc, home.path());
     let request = created_backup(&fake, 0);
     assert_eq!(request.path, "/apis/postgresql.cnpg.io/v1/namespaces/postgres/backups");
     assert_eq!(request.content_type.as_deref(), Some("application/json"));
@@ -160,13 +160,24 @@ fn a_backup_is_created_as_kubectl_cnpg_does_and_followed_to_completion_or_failur
                "metadata": {"name": name, "namespace": "postgres", "labels": {"cnpg.io/cluster": "postgres-cluster"}},
                "spec": {"cluster": {"name": "postgres-cluster"}, "method": "barmanObjectStore"}})
     );
-    // The operator's progress: pending, running, completed.
+    // The operator's progress: pending, running, completed; each seen by pgdeck as it comes.
+    let backups_seen = || {
+        let out = output(pgdeck(&kc, home.path(), &["status", "--output", "json"]));
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["backups"].clone()
+    };
+    let completed_before = backups_seen()["count"].as_u64().unwrap();
     set_backup_phase(&fake, &name, &json!({"phase": "pending"}));
     set_backup_phase(&fake, &name, &json!({"phase": "running", "startedAt": "2026-11-25T12:00:00Z"}));
+    let running = backups_seen();
+    assert_eq!(running["running"], true, "{running:#}");
+    assert!(child.try_wait().unwrap().is_none(), "the backup is followed while it runs");
     set_backup_phase(&fake, &name, &json!({"phase": "completed", "stoppedAt": "2026-11-25T12:00:42Z"}));
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains(&format!("backup {name} (barmanObjectStore) completed in 42s")), "{}", text(&out));
+    let done = backups_seen();
+    assert_eq!((done["running"].as_bool(), done["count"].as_u64()), (Some(false), Some(completed_before + 1)));
 
     // Backups are named by the second: the next one must not collide.
     wait_for("the next second", DEADLINE, || pgdeck::clock::now().format("%Y%m%d%H%M%S").to_string() != stamp);
@@ -501,9 +512,14 @@ fn databases_and_users_are_made_as_cnpg_wants_and_passwords_rotate() {
     assert!(text(&out).contains("applied by CNPG (Database postgres/postgres-cluster-shop)"), "{}", text(&out));
     let created = fake.requests().into_iter().find(|r| r.method == "POST" && r.path.ends_with("/databases")).unwrap();
     assert_eq!(created.path, "/apis/postgresql.cnpg.io/v1/namespaces/postgres/databases");
+    assert_eq!(created.content_type.as_deref(), Some("application/json"));
     assert_eq!(
-        created.json()["spec"],
-        json!({"cluster": {"name": "postgres-cluster"}, "name": "shop", "owner": "postgres", "ensure": "present"})
+        created.json(),
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Database",
+               "metadata": {"name": "postgres-cluster-shop", "namespace": "postgres",
+                            "labels": {"app.kubernetes.io/managed-by": "pgdeck"}},
+               "spec": {"cluster": {"name": "postgres-cluster"}, "name": "shop", "owner": "postgres",
+                        "ensure": "present"}})
     );
     let out = output(pgdeck(&kc, home.path(), &["database", "create", "stock", "--owner", "nobody"]));
     assert!(!out.status.success(), "an owner that is no role is refused");
@@ -513,8 +529,18 @@ fn databases_and_users_are_made_as_cnpg_wants_and_passwords_rotate() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("created by CNPG"), "{}", text(&out));
     let secret = fake.requests().into_iter().find(|r| r.method == "POST" && r.path.ends_with("/secrets")).unwrap();
-    assert_eq!(secret.json()["metadata"]["name"], "postgres-cluster-role-alice");
-    assert_eq!(secret.json()["type"], "kubernetes.io/basic-auth");
+    assert_eq!(secret.path, "/api/v1/namespaces/postgres/secrets");
+    assert_eq!(secret.content_type.as_deref(), Some("application/json"));
+    let mut sent = secret.json();
+    let password = sent["data"]["password"].take();
+    assert!(password.as_str().is_some_and(|p| p.len() >= 24), "a generated password, base64: {password}");
+    assert_eq!(
+        sent,
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
+               "metadata": {"name": "postgres-cluster-role-alice",
+                            "labels": {"cnpg.io/reload": "true", "pgdeck.io/cluster": "postgres-cluster"}},
+               "data": {"username": "YWxpY2U=", "password": null}})
+    );
     let cluster_patches: Vec<RecordedRequest> = fake
         .requests()
         .into_iter()
@@ -528,8 +554,12 @@ fn databases_and_users_are_made_as_cnpg_wants_and_passwords_rotate() {
     let ops = patch.json();
     assert_eq!(ops[0]["op"], "test");
     assert_eq!(ops[0]["path"], "/metadata/resourceVersion");
-    assert_eq!((ops[1]["op"].as_str(), ops[1]["path"].as_str()), (Some("add"), Some("/spec/managed/roles/-")));
-    assert_eq!(ops[1]["value"]["passwordSecret"]["name"], "postgres-cluster-role-alice");
+    assert_eq!(
+        ops[1],
+        json!({"op": "add", "path": "/spec/managed/roles/-", "value": {
+            "name": "alice", "ensure": "present", "login": true, "inherit": true, "connectionLimit": -1,
+            "passwordSecret": {"name": "postgres-cluster-role-alice"}, "comment": "created by pgdeck"}})
+    );
     let roles =
         fake.get(cnpg::CNPG, "Cluster", "postgres", "postgres-cluster").unwrap()["spec"]["managed"]["roles"].clone();
     let listed: Vec<&str> = roles.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
