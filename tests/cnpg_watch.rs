@@ -94,13 +94,29 @@ async fn a_failover_is_followed_as_it_happens_across_an_api_server_restart_and_4
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_cluster_is_followed_from_no_instance_to_three_ready() {
+async fn a_cluster_pgdeck_applies_is_followed_from_no_instance_to_three_ready() {
     let fake = FakeKube::start();
-    let mut cluster = cnpg::cluster();
-    cluster["status"] = json!({"phase": "Setting up primary", "instances": 0, "readyInstances": 0});
-    fake.apply_json(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "postgres"}}));
-    let stored = fake.apply_json(cluster);
     let kc = fake.kubeconfig("default");
+    // Provisioned as an SRE would: `pgdeck apply` of the reference manifests, server-side.
+    let home = tempfile::tempdir().unwrap();
+    let applied = std::process::Command::new(env!("CARGO_BIN_EXE_pgdeck"))
+        .env("PGDECK_HOME", home.path())
+        .env("KUBECONFIG", &kc.path)
+        .env("HOME", kc.dir())
+        .args(["--context", "fake", "apply"])
+        .output()
+        .unwrap();
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    let stored = fake.get(cnpg::CNPG, "Cluster", "postgres", "postgres-cluster").expect("apply made the Cluster");
+    assert_eq!(stored["spec"]["instances"], 3);
+    // The operator takes it up.
+    fake.patch_status(
+        cnpg::CNPG,
+        "Cluster",
+        "postgres",
+        "postgres-cluster",
+        &json!({"phase": "Setting up primary", "instances": 0, "readyInstances": 0}),
+    );
     let platform = platform(&kc).await;
     let mut state = State::new(ThresholdsSpec::default());
     observe_until(&platform, &mut state, "the cluster", |s| s.cluster == "postgres-cluster").await;
