@@ -223,14 +223,18 @@ async fn a_port_forward_rbac_refuses_is_named_and_the_direct_route_still_works()
     let platform_pf = platform(&kc, SqlRoute::PortForward).await;
     let mut sources = platform_pf.sources();
     let mut state = State::new(ThresholdsSpec::default());
-    observe_until(&mut sources, &mut state, "the refusal", |s| !error_of(s, PRIMARY).is_empty()).await;
-    let error = error_of(&state, PRIMARY);
+    observe_until(&mut sources, &mut state, "the refusal", |s| findings(s).contains("pods/portforward")).await;
+    // Said once, of the cluster: the same refusal for every instance is one finding, not three.
+    let refusals: Vec<_> = state.findings().into_iter().filter(|f| f.message.contains("forbidden by RBAC")).collect();
+    assert_eq!(refusals.len(), 1, "{refusals:#?}");
+    let error = &refusals[0].message;
     assert!(
-        error.contains("forbidden by RBAC")
+        error.contains("opening a port-forward to the instances: forbidden by RBAC")
             && error.contains("cannot get resource \"pods/portforward\"")
             && error.contains("`get` and `create` on pods/portforward in namespace postgres"),
         "{error}"
     );
+    assert!([PRIMARY, REPLICA, NOTHING_THERE].iter().all(|m| error_of(&state, m).is_empty()));
     let refused = forwards(&fake, PRIMARY);
     assert!(!refused.is_empty() && refused.iter().all(|r| r.method == "GET"), "{refused:#?}");
     // Everything that does not need SQL still shows.

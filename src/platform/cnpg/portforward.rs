@@ -10,6 +10,28 @@ use kube::Api;
 use super::client;
 use crate::sql::{Tunnel, Tunnelled};
 
+/// The API server refused a port-forward for want of RBAC. Typed, because it is the same for
+/// every pod: the SQL source says it once for the cluster rather than once per instance.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "opening a port-forward to {}: forbidden by RBAC ({reason}); SQL through port-forward needs `get` and `create` \
+     on pods/portforward in namespace {namespace} (or sql = \"direct\" where pod IPs are reachable)",
+    pod.as_ref().map_or_else(|| "the instances".to_owned(), |pod| format!("pod {namespace}/{pod}"))
+)]
+pub struct ForwardForbidden {
+    pub namespace: String,
+    /// `None`: said of every instance at once.
+    pub pod: Option<String>,
+    pub reason: String,
+}
+
+impl ForwardForbidden {
+    /// The refusal `error` carries, if it is one.
+    pub fn of(error: &anyhow::Error) -> Option<&Self> {
+        error.chain().find_map(|cause| cause.downcast_ref::<Self>())
+    }
+}
+
 pub struct PodForward {
     pods: Api<Pod>,
     namespace: String,
@@ -27,14 +49,11 @@ impl PodForward {
 impl Tunnel for PodForward {
     async fn open(&self) -> Result<Tunnelled> {
         let mut forwarder = self.pods.portforward(&self.pod, &[self.port]).await.map_err(|e| match &e {
-            kube::Error::Api(status) if status.code == 403 => anyhow!(
-                "opening a port-forward to pod {}/{}: forbidden by RBAC ({}); SQL through port-forward needs `get` \
-                 and `create` on pods/portforward in namespace {} (or sql = \"direct\" where pod IPs are reachable)",
-                self.namespace,
-                self.pod,
-                status.message,
-                self.namespace
-            ),
+            kube::Error::Api(status) if status.code == 403 => anyhow!(ForwardForbidden {
+                namespace: self.namespace.clone(),
+                pod: Some(self.pod.clone()),
+                reason: status.message.clone(),
+            }),
             _ => {
                 anyhow!(client::explain(&e, &format!("opening a port-forward to pod {}/{}", self.namespace, self.pod)))
             }

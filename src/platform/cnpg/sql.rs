@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use futures::future::join_all;
 
 use super::members::POSTGRES_PORT;
-use super::portforward::PodForward;
+use super::portforward::{ForwardForbidden, PodForward};
 use super::route::Route;
 use super::sources::Shared;
 use super::tls;
@@ -150,6 +150,7 @@ impl Source for InstanceSql {
         let rounds = join_all(self.instances.iter_mut().map(|(name, instance)| async move {
             let mut out = Vec::new();
             let mut errors = Vec::new();
+            let mut forbidden = None;
             match instance.collector.sample().await {
                 Ok(round) => {
                     out.push(ObservationKind::MemberSampled { member: name.clone(), sample: round.sample });
@@ -168,15 +169,21 @@ impl Source for InstanceSql {
                         }
                     }
                 }
-                Err(e) => errors.push(format!("{e:#}")),
+                Err(e) => {
+                    forbidden = ForwardForbidden::of(&e).cloned();
+                    errors.push(format!("{e:#}"));
+                }
             }
-            (name.clone(), out, errors)
+            (name.clone(), out, errors, forbidden)
         }))
         .await;
+        if let Some(refusal) = forbidden_everywhere(&rounds) {
+            return fail(refusal.to_string());
+        }
         let mut out = Vec::new();
         let mut failures = Vec::new();
         let mut ca_refused = false;
-        for (member, observed, errors) in rounds {
+        for (member, observed, errors, _) in rounds {
             out.extend(observed);
             for mut error in errors {
                 if certificate_refused(&error) {
@@ -195,6 +202,20 @@ impl Source for InstanceSql {
         out.extend(failures);
         out
     }
+}
+
+/// One instance's round: what it observed, its errors, and a port-forward RBAC refusal if that was why.
+type Round = (String, Vec<ObservationKind>, Vec<String>, Option<ForwardForbidden>);
+
+/// The RBAC refusal every instance met, said once of them all; `None` when any got further.
+fn forbidden_everywhere(rounds: &[Round]) -> Option<ForwardForbidden> {
+    let mut refusals = rounds.iter().map(|(_, _, _, forbidden)| forbidden.as_ref());
+    let first = refusals.next()??;
+    refusals.all(|r| r.is_some()).then(|| ForwardForbidden {
+        namespace: first.namespace.clone(),
+        pod: None,
+        reason: first.reason.clone(),
+    })
 }
 
 /// `pg_cancel_backend` / `pg_terminate_backend` on one instance, by the target's route.
@@ -224,4 +245,28 @@ pub async fn connect_instance(
     let trust = read_trust(shared).await?;
     let endpoint = endpoint(shared, route, member, &host, database, login, &trust.tls);
     crate::sql::connect(&endpoint, shared.timeout, read_only).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(member: &str, forbidden: bool) -> Round {
+        let refusal = forbidden.then(|| ForwardForbidden {
+            namespace: "postgres".into(),
+            pod: Some(member.into()),
+            reason: format!("pods \"{member}\" is forbidden"),
+        });
+        (member.into(), Vec::new(), vec!["refused".into()], refusal)
+    }
+
+    #[test]
+    fn a_refusal_is_said_once_only_when_every_instance_met_it() {
+        let all = [round("pg-1", true), round("pg-2", true)];
+        let once = forbidden_everywhere(&all).unwrap();
+        assert_eq!(once.pod, None);
+        assert!(once.to_string().starts_with("opening a port-forward to the instances: forbidden by RBAC"), "{once}");
+        assert!(forbidden_everywhere(&[round("pg-1", true), round("pg-2", false)]).is_none());
+        assert!(forbidden_everywhere(&[]).is_none());
+    }
 }
