@@ -145,6 +145,7 @@ fn missing_rbac_is_reported_by_name_and_the_members_still_show() {
     seed(&fake);
     fake.forbid("pods/proxy");
     fake.forbid("nodes/proxy");
+    fake.forbid("backups");
     let kc = fake.kubeconfig("default");
     let home = tempfile::tempdir().unwrap();
     let doc = status_json(&kc, home.path(), &["--context", "fake"]);
@@ -154,6 +155,11 @@ fn missing_rbac_is_reported_by_name_and_the_members_still_show() {
     assert!(findings.contains("pods/proxy") && findings.contains("forbidden by RBAC"), "{findings}");
     assert!(findings.contains("PgBouncer metrics through pods/proxy"), "{findings}");
     assert!(findings.contains("nodes/proxy") && findings.contains("kubelet"), "{findings}");
+    // A watcher's list refused: the resource named as RBAC names it, not an empty Backups pane.
+    assert!(
+        findings.contains("backups.postgresql.cnpg.io") && findings.matches("forbidden").count() >= 4,
+        "{findings}"
+    );
 }
 
 #[test]

@@ -25,6 +25,10 @@ async fn platform(kc: &Kubeconfig) -> CnpgPlatform {
     CnpgPlatform::connect(cnpg::target(kc, SqlRoute::Direct, Duration::from_secs(3))).await.unwrap()
 }
 
+fn error_of(state: &State, member: &str) -> String {
+    state.member_views().into_iter().find(|m| m.name == member).and_then(|m| m.error).unwrap_or_default()
+}
+
 /// Polls every source into `state` until `cond` holds on it.
 async fn observe_until(platform: &CnpgPlatform, state: &mut State, what: &str, cond: impl Fn(&State) -> bool) {
     let until = Instant::now() + DEADLINE;
@@ -128,6 +132,16 @@ async fn a_cluster_pgdeck_applies_is_followed_from_no_instance_to_three_ready() 
         state.findings()
     );
 
+    // The third instance's volume waits for its provisioner: said of that instance, by name.
+    let mut pending = cnpg::pvc(3, &stored);
+    pending["status"] = json!({"phase": "Pending"});
+    fake.apply_json(pending);
+    observe_until(&platform, &mut state, "the pending volume", |s| {
+        error_of(s, "postgres-cluster-3").contains("volume postgres-cluster-3 is Pending")
+    })
+    .await;
+    assert!(error_of(&state, "postgres-cluster-3").contains("storage class nfs-postgres-v2"));
+
     for n in 1..=3 {
         let name = cnpg::instance(n);
         let mut pod = cnpg::pod(n, &format!("127.0.0.5{n}"), n == 1, &stored);
@@ -148,6 +162,7 @@ async fn a_cluster_pgdeck_applies_is_followed_from_no_instance_to_three_ready() 
         })
         .await;
     }
+    fake.apply_json(cnpg::pvc(3, &stored));
     for n in 1..=3 {
         let mut pod = fake.get("v1", "Pod", "postgres", &cnpg::instance(n)).unwrap();
         pod["status"]["conditions"][1]["status"] = json!("True");
@@ -166,6 +181,10 @@ async fn a_cluster_pgdeck_applies_is_followed_from_no_instance_to_three_ready() 
     })
     .await;
     assert_eq!(state.leader_name(), Some("postgres-cluster-1"));
+    observe_until(&platform, &mut state, "the volume bound", |s| {
+        !error_of(s, "postgres-cluster-3").contains("is Pending")
+    })
+    .await;
     observe_until(&platform, &mut state, "the phase healthy", |s| {
         s.cluster_phase.as_ref().is_some_and(|p| p.value.is_healthy() && p.value.ready_instances == Some(3))
     })

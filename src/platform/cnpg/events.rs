@@ -1,7 +1,8 @@
 //! Kubernetes Events about the cluster's objects: the Cluster, its instance pods and volumes (and
-//! their jobs), its Backups, ScheduledBackups and Poolers. The namespace may hold other
-//! clusters (a restored copy named `<cluster>-copy`, say), so an object belongs to this cluster
-//! by name only where CNPG's naming is exact, and otherwise by its `spec.cluster.name`.
+//! their jobs), its Backups, ScheduledBackups and Poolers (and the Poolers' Deployments). The
+//! namespace may hold other clusters (a restored copy named `<cluster>-copy`, say), so an object
+//! belongs to this cluster by name only where CNPG's naming is exact, and otherwise by its
+//! `spec.cluster.name`.
 
 use std::collections::BTreeSet;
 
@@ -47,6 +48,8 @@ fn belongs(cluster: &str, owned: &BTreeSet<(&'static str, String)>, kind: &str, 
         "Cluster" => name == cluster,
         "Pod" | "PersistentVolumeClaim" | "Job" => is_instance_object(cluster, name),
         "Backup" | "ScheduledBackup" | "Pooler" => owned.iter().any(|(k, n)| *k == kind && n == name),
+        // A Pooler's PgBouncer Deployment carries the Pooler's name (its scaling, its rollouts).
+        "Deployment" => owned.iter().any(|(k, n)| *k == "Pooler" && n == name),
         _ => false,
     }
 }
@@ -133,6 +136,15 @@ mod tests {
         for name in ["pg", "pg-copy-1", "pg-pooler-rw-abc", "pg-", "pgx-1", "pg-1x"] {
             assert!(!is_instance_object("pg", name), "{name}");
         }
+    }
+
+    #[test]
+    fn a_poolers_deployment_is_this_clusters_by_the_poolers_name() {
+        let owned = BTreeSet::from([("Pooler", "pg-pooler-rw".to_owned()), ("Backup", "pg-b1".to_owned())]);
+        assert!(belongs("pg", &owned, "Deployment", "pg-pooler-rw"));
+        assert!(!belongs("pg", &owned, "Deployment", "pg-copy-pooler-rw"));
+        assert!(!belongs("pg", &owned, "Deployment", "pg-b1"));
+        assert!(belongs("pg", &owned, "Backup", "pg-b1") && !belongs("pg", &owned, "Pooler", "pg-b1"));
     }
 
     #[test]

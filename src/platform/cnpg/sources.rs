@@ -280,7 +280,7 @@ impl Source for Volumes {
     }
 
     async fn poll(&mut self) -> Vec<ObservationKind> {
-        if let Err(e) = self.shared.watches.ready(&[Kind::Pods]).await {
+        if let Err(e) = self.shared.watches.ready(&[Kind::Pods, Kind::Pvcs]).await {
             return failed(e);
         }
         let pods = self.shared.pods();
@@ -321,6 +321,13 @@ impl Source for Volumes {
             .collect();
         errors.dedup();
         out.extend(errors.into_iter().map(|error| ObservationKind::SourceFailed { member: None, error }));
+        let pvcs = self.shared.watches.pvcs.state();
+        let pvcs: Vec<_> = pvcs.iter().map(AsRef::as_ref).collect();
+        out.extend(
+            volumes::unbound(&pvcs)
+                .into_iter()
+                .map(|(member, error)| ObservationKind::SourceFailed { member: Some(member), error }),
+        );
         out
     }
 }

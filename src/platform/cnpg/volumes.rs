@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use serde::Deserialize;
 
 use crate::model::VolumeUsage;
@@ -57,9 +58,62 @@ pub async fn fetch(client: &kube::Client, node: &str) -> Result<String, kube::Er
     client.request_text(request).await
 }
 
+/// The cluster's volumes with no storage behind them: a PVC `Pending` (the provisioner has not
+/// made a volume; the instance's pod cannot start) or `Lost`. Each with the instance it belongs
+/// to (CNPG's `cnpg.io/instanceName` label, for the WAL volume too) and what to say of it.
+pub fn unbound(pvcs: &[&PersistentVolumeClaim]) -> Vec<(String, String)> {
+    pvcs.iter()
+        .filter_map(|pvc| {
+            let name = pvc.metadata.name.as_deref()?;
+            let phase = pvc.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
+            if phase == "Bound" {
+                return None;
+            }
+            let instance =
+                pvc.metadata.labels.as_ref().and_then(|l| l.get("cnpg.io/instanceName")).map_or(name, String::as_str);
+            let class = pvc.spec.as_ref().and_then(|s| s.storage_class_name.as_deref()).unwrap_or("the default");
+            let ns = pvc.metadata.namespace.as_deref().unwrap_or_default();
+            Some((
+                instance.to_owned(),
+                format!(
+                    "volume {name} is {phase}: no storage bound to it (storage class {class}); kubectl describe pvc \
+                     {name} -n {ns} says why"
+                ),
+            ))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_volume_without_storage_is_named_with_its_instance() {
+        let pvc = |name: &str, instance: &str, phase: Option<&str>| -> PersistentVolumeClaim {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "namespace": "postgres", "labels": {"cnpg.io/instanceName": instance}},
+                "spec": {"storageClassName": "nfs-postgres-v2"},
+                "status": phase.map(|p| serde_json::json!({"phase": p})),
+            }))
+            .unwrap()
+        };
+        let (bound, pending, wal, new) = (
+            pvc("pg-1", "pg-1", Some("Bound")),
+            pvc("pg-2", "pg-2", Some("Pending")),
+            pvc("pg-3-wal", "pg-3", Some("Lost")),
+            pvc("pg-4", "pg-4", None),
+        );
+        let found = unbound(&[&bound, &pending, &wal, &new]);
+        let members: Vec<&str> = found.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(members, ["pg-2", "pg-3", "pg-4"]);
+        assert_eq!(
+            found[0].1,
+            "volume pg-2 is Pending: no storage bound to it (storage class nfs-postgres-v2); kubectl describe pvc pg-2 \
+             -n postgres says why"
+        );
+        assert!(found[1].1.starts_with("volume pg-3-wal is Lost"), "{}", found[1].1);
+    }
 
     #[test]
     fn picks_the_pvcs_of_the_namespace() {

@@ -127,7 +127,7 @@ pub fn pod(n: usize, ip: &str, primary: bool, cluster: &Value) -> Value {
     })
 }
 
-fn pvc(n: usize, cluster: &Value) -> Value {
+pub fn pvc(n: usize, cluster: &Value) -> Value {
     let mut labels = labels_common();
     labels["cnpg.io/instanceName"] = json!(instance(n));
     labels["cnpg.io/pvcRole"] = json!("PG_DATA");
