@@ -40,20 +40,19 @@ pub fn backup_schedule(value: &str) -> Result<cron::Schedule, String> {
     cron::Schedule::from_str(value).map_err(|e| format!("a valid six-field cron expression ({e})"))
 }
 
+/// Whole days, from exactly the form CNPG's retentionPolicy takes (`^[1-9][0-9]*[dwm]$`): a value
+/// pgdeck let through would otherwise be refused by the operator's webhook only at apply time.
 pub(super) fn retention_days(value: &str) -> Result<u32, String> {
     let allowed = || "a number of days, weeks or months such as 30d, 4w or 3m (CNPG's retentionPolicy)".to_owned();
-    let (number, unit) = value.split_at(value.len().saturating_sub(1));
-    let n: u32 = number.parse().map_err(|_| allowed())?;
-    let days = match unit {
-        "d" => n,
-        "w" => n.saturating_mul(7),
-        "m" => n.saturating_mul(30),
-        _ => return Err(allowed()),
-    };
-    if days == 0 {
+    let (number, days_per_unit) = [('d', 1), ('w', 7), ('m', 30)]
+        .into_iter()
+        .find_map(|(unit, days)| value.strip_suffix(unit).map(|number| (number, days)))
+        .ok_or_else(allowed)?;
+    if number.starts_with('0') || !number.bytes().all(|b| b.is_ascii_digit()) {
         return Err(allowed());
     }
-    Ok(days)
+    let n: u32 = number.parse().map_err(|_| allowed())?;
+    Ok(n.saturating_mul(days_per_unit))
 }
 
 #[cfg(test)]
@@ -67,5 +66,11 @@ mod tests {
         assert_eq!(retention_days("3m"), Ok(90));
         assert!(retention_days("0d").is_err());
         assert!(retention_days("d").is_err());
+        // u32's parser takes these; CNPG's pattern does not.
+        assert!(retention_days("+30d").is_err());
+        assert!(retention_days("030d").is_err());
+        // A multi-byte last character once split a string inside a character and panicked.
+        assert!(retention_days("30é").is_err());
+        assert!(retention_days("é").is_err());
     }
 }
