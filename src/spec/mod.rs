@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use backup::{backup_schedule, BackupSpec};
+pub use backup::{backup_schedule, BackupSpec, ObjectStore};
 
 mod backup;
 
@@ -386,7 +386,7 @@ impl ClusterSpec {
 
     fn check_secrets_and_thresholds(&self) -> Result<(), Bad> {
         for (field, value) in [("secrets.admin", &self.secrets.admin), ("secrets.app", &self.secrets.app)] {
-            if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)) {
+            if !is_secrets_manager_name(value) {
                 return Err(bad(field, value, "a Secrets Manager name: letters, digits and /_+=.@-"));
             }
         }
@@ -417,6 +417,10 @@ impl ClusterSpec {
     pub fn retention_days(&self) -> u32 {
         backup::retention_days(&self.backup.retention).unwrap_or(30)
     }
+}
+
+fn is_secrets_manager_name(value: &str) -> bool {
+    !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
 }
 
 /// A rejected value, before the file it came from is known.
