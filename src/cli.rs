@@ -397,9 +397,19 @@ fn spec_show(paths: &Paths, file: Option<&Path>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The effective spec for `manifests` and `apply`, having warned on stderr if it renders a
+/// cluster without backups.
 fn load_spec(paths: &Paths, file: Option<&Path>) -> Result<ClusterSpec> {
     let file = file.map(Path::to_owned).or_else(|| crate::spec::default_spec_file(&paths.config_dir));
-    Ok(ClusterSpec::load(file.as_deref())?)
+    let spec = ClusterSpec::load(file.as_deref())?;
+    let place = file.map_or_else(
+        || format!("a spec file passed with --spec (or {})", paths.config_dir.join("spec.toml").display()),
+        |f| f.display().to_string(),
+    );
+    if let Some(warning) = cnpg::manifests::backup_warning(&spec, &place) {
+        eprintln!("pgdeck: {warning}");
+    }
+    Ok(spec)
 }
 
 fn manifests(paths: &Paths, file: Option<&Path>) -> Result<ExitCode> {

@@ -24,10 +24,39 @@ fn pgdeck(home: &std::path::Path, kc: Option<&Kubeconfig>, args: &[&str]) -> Out
     out
 }
 
-fn docs(home: &std::path::Path) -> (String, Vec<Value>) {
-    let text = String::from_utf8(pgdeck(home, None, &["manifests"]).stdout).unwrap();
+/// The reference cluster with an object store and S3 keys from Secrets Manager.
+const WITH_BACKUP: &str =
+    "[backup]\ndestination_path = \"s3://pg-backups/postgres-cluster\"\ns3_credentials = \"postgres/backup-s3\"\n";
+
+fn spec_file(home: &std::path::Path, text: &str) -> String {
+    let path = home.join("spec.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// `manifests` with `args`: stdout parsed as YAML, and stderr.
+fn render(home: &std::path::Path, args: &[&str]) -> (String, Vec<Value>, String) {
+    let out = pgdeck(home, None, &[&["manifests"], args].concat());
+    let text = String::from_utf8(out.stdout).unwrap();
     let docs: Vec<Value> = serde_saphyr::from_str_multiple(&text).unwrap();
-    (text, docs)
+    (text, docs, String::from_utf8(out.stderr).unwrap())
+}
+
+/// An ExternalSecret's keys: (Secret key, Secrets Manager secret, its property).
+fn keys(es: &Value) -> Vec<(&str, &str, &str)> {
+    fn text(v: &Value) -> &str {
+        v.as_str().unwrap()
+    }
+    es["spec"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (text(&d["secretKey"]), text(&d["remoteRef"]["key"]), text(&d["remoteRef"]["property"])))
+        .collect()
+}
+
+fn kinds(docs: &[Value]) -> Vec<&str> {
+    docs.iter().map(|d| d["kind"].as_str().unwrap()).collect()
 }
 
 fn find<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
@@ -37,34 +66,11 @@ fn find<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
 #[test]
 fn manifests_hold_every_value_of_the_service_description() {
     let home = tempfile::tempdir().unwrap();
-    let (_, docs) = docs(home.path());
-    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["Namespace", "ExternalSecret", "Cluster", "Pooler", "ScheduledBackup"]);
+    let (_, docs, stderr) = render(home.path(), &["--spec", &spec_file(home.path(), WITH_BACKUP)]);
+    assert_eq!(stderr, "", "an object store leaves nothing to warn about");
+    assert_eq!(kinds(&docs), ["Namespace", "ExternalSecret", "ExternalSecret", "Cluster", "Pooler", "ScheduledBackup"]);
     assert!(docs[1..].iter().all(|d| d["metadata"]["namespace"] == "postgres"));
     assert_eq!(docs[0]["metadata"]["name"], "postgres");
-
-    let es = find(&docs, "ExternalSecret");
-    assert_eq!(es["spec"]["target"]["name"], "postgres-cluster-superuser-creds");
-    assert_eq!(es["spec"]["target"]["template"]["type"], "kubernetes.io/basic-auth");
-    let keys: Vec<(&str, &str, &str)> = es["spec"]["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["secretKey"].as_str().unwrap(),
-                d["remoteRef"]["key"].as_str().unwrap(),
-                d["remoteRef"]["property"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        keys,
-        [
-            ("username", "postgres/admin-credentials", "username"),
-            ("password", "postgres/admin-credentials", "password")
-        ]
-    );
 
     let c = &find(&docs, "Cluster")["spec"];
     assert_eq!(find(&docs, "Cluster")["metadata"]["name"], "postgres-cluster");
@@ -94,6 +100,17 @@ fn manifests_hold_every_value_of_the_service_description() {
     );
     assert_eq!(c["monitoring"]["enablePodMonitor"], true);
     assert_eq!(c["bootstrap"]["initdb"], json!({"database": "app", "owner": "app"}));
+    assert_eq!(c["backup"]["retentionPolicy"], "30d");
+    let store = &c["backup"]["barmanObjectStore"];
+    assert_eq!(store["destinationPath"], "s3://pg-backups/postgres-cluster");
+    assert_eq!(
+        store["s3Credentials"],
+        json!({"accessKeyId": {"name": "postgres-cluster-backup-creds", "key": "ACCESS_KEY_ID"},
+               "secretAccessKey": {"name": "postgres-cluster-backup-creds", "key": "ACCESS_SECRET_KEY"}})
+    );
+    assert_eq!((&store["wal"], &store["data"]), (&json!({"compression": "gzip"}), &json!({"compression": "gzip"})));
+    assert_eq!(c["backup"].as_object().unwrap().len(), 2, "{}", c["backup"]);
+    assert_eq!(store.as_object().unwrap().len(), 4, "{store}");
 
     let p = find(&docs, "Pooler");
     assert_eq!(p["metadata"]["name"], "postgres-cluster-pooler-rw");
@@ -102,22 +119,100 @@ fn manifests_hold_every_value_of_the_service_description() {
         json!({"cluster": {"name": "postgres-cluster"}, "instances": 3, "type": "rw",
                "pgbouncer": {"poolMode": "transaction", "parameters": {"max_client_conn": "1000", "default_pool_size": "25"}}})
     );
-    let s = &find(&docs, "ScheduledBackup")["spec"];
-    assert_eq!((&s["schedule"], &s["cluster"]["name"]), (&json!("0 0 2 * * *"), &json!("postgres-cluster")));
+    let s = find(&docs, "ScheduledBackup");
+    assert_eq!(s["metadata"]["name"], "postgres-cluster-daily");
+    assert_eq!(
+        s["spec"],
+        json!({"schedule": "0 0 2 * * *", "cluster": {"name": "postgres-cluster"}, "backupOwnerReference": "self",
+               "immediate": false, "method": "barmanObjectStore"})
+    );
+}
 
-    // A spec file changes what is rendered.
-    std::fs::write(
-        home.path().join("spec.toml"),
-        "name = \"orders\"\nnamespace = \"shop\"\n[pooler]\ndefault_pool_size = 40\n",
-    )
-    .unwrap();
-    let text = String::from_utf8(
-        pgdeck(home.path(), None, &["manifests", "--spec", home.path().join("spec.toml").to_str().unwrap()]).stdout,
-    )
-    .unwrap();
-    let docs: Vec<Value> = serde_saphyr::from_str_multiple(&text).unwrap();
+#[test]
+fn the_secrets_come_from_secrets_manager_before_the_cluster() {
+    let home = tempfile::tempdir().unwrap();
+    let (_, docs, _) = render(home.path(), &["--spec", &spec_file(home.path(), WITH_BACKUP)]);
+    let es = &docs[1];
+    assert_eq!(es["metadata"]["name"], "postgres-cluster-superuser-creds");
+    assert_eq!(es["spec"]["target"]["name"], "postgres-cluster-superuser-creds");
+    assert_eq!(es["spec"]["target"]["template"]["type"], "kubernetes.io/basic-auth");
+    assert_eq!(
+        keys(es),
+        [
+            ("username", "postgres/admin-credentials", "username"),
+            ("password", "postgres/admin-credentials", "password")
+        ]
+    );
+    // The S3 keys: the same store and shape, before the Cluster that names them.
+    let creds = &docs[2];
+    assert_eq!(creds["metadata"]["name"], "postgres-cluster-backup-creds");
+    assert_eq!(creds["spec"]["secretStoreRef"], json!({"kind": "ClusterSecretStore", "name": "aws-secrets-manager"}));
+    assert_eq!(creds["spec"]["secretStoreRef"], es["spec"]["secretStoreRef"]);
+    assert_eq!(creds["spec"]["refreshInterval"], es["spec"]["refreshInterval"]);
+    assert_eq!(
+        creds["spec"]["target"],
+        json!({"name": "postgres-cluster-backup-creds", "creationPolicy": "Owner", "template": {"type": "Opaque"}})
+    );
+    assert_eq!(
+        keys(creds),
+        [
+            ("ACCESS_KEY_ID", "postgres/backup-s3", "ACCESS_KEY_ID"),
+            ("ACCESS_SECRET_KEY", "postgres/backup-s3", "ACCESS_SECRET_KEY")
+        ]
+    );
+}
+
+#[test]
+fn a_spec_file_changes_what_is_rendered() {
+    let home = tempfile::tempdir().unwrap();
+    let file = spec_file(
+        home.path(),
+        &format!("name = \"orders\"\nnamespace = \"shop\"\n[pooler]\ndefault_pool_size = 40\n{WITH_BACKUP}retention = \"4w\"\n"),
+    );
+    let (_, docs, _) = render(home.path(), &["--spec", &file]);
     assert_eq!(find(&docs, "Pooler")["metadata"], json!({"name": "orders-pooler-rw", "namespace": "shop"}));
     assert_eq!(find(&docs, "Pooler")["spec"]["pgbouncer"]["parameters"]["default_pool_size"], "40");
+    assert_eq!(docs[2]["metadata"]["name"], "orders-backup-creds");
+    assert_eq!(find(&docs, "Cluster")["spec"]["backup"]["retentionPolicy"], "4w");
+    let refs = &find(&docs, "Cluster")["spec"]["backup"]["barmanObjectStore"]["s3Credentials"];
+    assert_eq!(
+        (&refs["accessKeyId"]["name"], &refs["secretAccessKey"]["name"]),
+        (&json!("orders-backup-creds"), &json!("orders-backup-creds"))
+    );
+}
+
+#[test]
+fn without_an_object_store_there_are_no_backups_and_stderr_says_what_to_add() {
+    let home = tempfile::tempdir().unwrap();
+    let (text, docs, stderr) = render(home.path(), &[]);
+    assert_eq!(kinds(&docs), ["Namespace", "ExternalSecret", "Cluster", "Pooler"]);
+    assert!(find(&docs, "Cluster")["spec"].get("backup").is_none(), "{text}");
+    assert!(!text.contains("warning") && !text.contains("barmanObjectStore"), "stdout is only YAML: {text}");
+    for needle in [
+        "warning: Cluster postgres/postgres-cluster is rendered without backups",
+        "no ScheduledBackup",
+        "[backup]\n    destination_path = \"s3://BUCKET/PATH\"\n    s3_credentials = ",
+        "ACCESS_KEY_ID and ACCESS_SECRET_KEY",
+        "IAM role",
+        "--spec",
+    ] {
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
+    // A spec file that is used is the one named.
+    let file = spec_file(home.path(), "[pooler]\ndefault_pool_size = 40\n");
+    let (_, docs, stderr) = render(home.path(), &["--spec", &file]);
+    assert_eq!(kinds(&docs), ["Namespace", "ExternalSecret", "Cluster", "Pooler"]);
+    assert!(stderr.contains(&format!("add to {file} (into its [backup] table")), "{stderr}");
+
+    // `apply` warns the same way and applies what there is.
+    let fake = FakeKube::start();
+    let kc = fake.kubeconfig("default");
+    let out = pgdeck(home.path(), Some(&kc), &["--context", "fake", "apply"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("is rendered without backups"), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains("rendered without backups") && !stdout.contains("scheduledbackups"), "{stdout}");
+    assert_eq!(fake.requests().into_iter().filter(|r| r.method == "PATCH").count(), 4);
 }
 
 #[test]
@@ -125,10 +220,13 @@ fn apply_is_server_side_as_pgdeck_and_a_second_apply_changes_nothing() {
     let fake = FakeKube::start();
     let kc = fake.kubeconfig("default");
     let home = tempfile::tempdir().unwrap();
-    let out = String::from_utf8(pgdeck(home.path(), Some(&kc), &["--context", "fake", "apply"]).stdout).unwrap();
+    let file = spec_file(home.path(), WITH_BACKUP);
+    let apply = ["--context", "fake", "apply", "--spec", &file];
+    let out = String::from_utf8(pgdeck(home.path(), Some(&kc), &apply).stdout).unwrap();
     for line in [
         "namespaces/postgres created",
         "externalsecrets/postgres-cluster-superuser-creds created",
+        "externalsecrets/postgres-cluster-backup-creds created",
         "clusters/postgres-cluster created",
         "poolers/postgres-cluster-pooler-rw created",
         "scheduledbackups/postgres-cluster-daily created",
@@ -136,19 +234,25 @@ fn apply_is_server_side_as_pgdeck_and_a_second_apply_changes_nothing() {
         assert!(out.contains(line), "{line}: {out}");
     }
     let applies: Vec<_> = fake.requests().into_iter().filter(|r| r.method == "PATCH").collect();
-    assert_eq!(applies.len(), 5);
+    assert_eq!(applies.len(), 6);
     for r in &applies {
         assert_eq!(r.content_type.as_deref(), Some("application/apply-patch+yaml"));
         assert!(r.query.contains("fieldManager=pgdeck"), "{}", r.query);
     }
-    assert_eq!(applies[2].path, "/apis/postgresql.cnpg.io/v1/namespaces/postgres/clusters/postgres-cluster");
+    assert_eq!(
+        applies[2].path,
+        "/apis/external-secrets.io/v1/namespaces/postgres/externalsecrets/postgres-cluster-backup-creds"
+    );
+    assert_eq!(applies[3].path, "/apis/postgresql.cnpg.io/v1/namespaces/postgres/clusters/postgres-cluster");
     let cluster = fake.get("postgresql.cnpg.io/v1", "Cluster", "postgres", "postgres-cluster").unwrap();
     assert_eq!(cluster["spec"]["storage"]["storageClass"], "nfs-postgres-v2");
+    assert_eq!(cluster["spec"]["backup"]["barmanObjectStore"]["destinationPath"], "s3://pg-backups/postgres-cluster");
+    assert_eq!(cluster["spec"]["backup"]["retentionPolicy"], "30d");
     assert_eq!(cluster["metadata"]["managedFields"][0]["manager"], "pgdeck");
 
     let rv = fake.resource_version();
-    let out = String::from_utf8(pgdeck(home.path(), Some(&kc), &["--context", "fake", "apply"]).stdout).unwrap();
-    assert_eq!(out.matches(" unchanged").count(), 5, "{out}");
+    let out = String::from_utf8(pgdeck(home.path(), Some(&kc), &apply).stdout).unwrap();
+    assert_eq!(out.matches(" unchanged").count(), 6, "{out}");
     assert_eq!(fake.resource_version(), rv, "nothing was written");
     // An action like any other: each apply requested and finished in the audit trail.
     let audit = pgdeck::audit::read_all(&home.path().join("state"));
@@ -162,7 +266,7 @@ fn kubectl_applies_the_manifests_server_side() {
     let fake = FakeKube::start();
     let kc = fake.kubeconfig("default");
     let home = tempfile::tempdir().unwrap();
-    let (text, _) = docs(home.path());
+    let (text, _, _) = render(home.path(), &["--spec", &spec_file(home.path(), WITH_BACKUP)]);
     let mut cmd = kc.kubectl();
     cmd.args(["apply", "--server-side", "-f", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("kubectl");
@@ -173,4 +277,7 @@ fn kubectl_applies_the_manifests_server_side() {
     assert_eq!(pooler["spec"]["pgbouncer"]["parameters"]["max_client_conn"], "1000");
     let sb = fake.get("postgresql.cnpg.io/v1", "ScheduledBackup", "postgres", "postgres-cluster-daily").unwrap();
     assert_eq!(sb["spec"]["schedule"], "0 0 2 * * *");
+    let creds =
+        fake.get("external-secrets.io/v1", "ExternalSecret", "postgres", "postgres-cluster-backup-creds").unwrap();
+    assert_eq!(creds["spec"]["data"][1]["remoteRef"]["property"], "ACCESS_SECRET_KEY");
 }

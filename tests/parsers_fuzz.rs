@@ -23,7 +23,7 @@ use pgdeck::tui::keymap::Keymap;
 use pgdeck::tui::theme::Theme;
 use proptest::prelude::*;
 
-const SPEC: &str = "name = \"orders\"\ninstances = 3\n[postgresql.parameters]\nwork_mem = \"16MB\"\n[backup]\nschedule = \"0 0 2 * * *\"\nretention = \"30d\"\n[secrets]\nuser_pattern = \"postgres/{user}-credentials\"\n";
+const SPEC: &str = "name = \"orders\"\ninstances = 3\n[postgresql.parameters]\nwork_mem = \"16MB\"\n[backup]\nschedule = \"0 0 2 * * *\"\nretention = \"30d\"\ndestination_path = \"s3://pg-backups/orders\"\ns3_credentials = \"postgres/backup-s3\"\n[secrets]\nuser_pattern = \"postgres/{user}-credentials\"\n";
 const KEYMAP: &str = include_str!("../keymaps/default.toml");
 const VIM: &str = include_str!("../keymaps/vim.toml");
 const THEME: &str = include_str!("../themes/default.toml");

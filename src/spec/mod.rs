@@ -5,9 +5,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+pub use backup::{backup_schedule, BackupSpec, ObjectStore};
+
+mod backup;
 
 /// The whole desired cluster, platform-neutral. CNPG renders it as manifests;
 /// the local Patroni cluster renders it as Patroni, PgBouncer and pgBackRest configs.
@@ -81,15 +84,6 @@ pub struct PoolerSpec {
     pub pool_mode: String,
     pub max_client_conn: u32,
     pub default_pool_size: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BackupSpec {
-    /// Six-field cron (seconds first), as CNPG's `ScheduledBackup` takes it.
-    pub schedule: String,
-    /// CNPG's `retentionPolicy` form: a number and `d`, `w` or `m`.
-    pub retention: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,12 +200,6 @@ impl Default for AffinitySpec {
 impl Default for PoolerSpec {
     fn default() -> Self {
         Self { instances: 3, pool_mode: "transaction".into(), max_client_conn: 1000, default_pool_size: 25 }
-    }
-}
-
-impl Default for BackupSpec {
-    fn default() -> Self {
-        Self { schedule: "0 0 2 * * *".into(), retention: "30d".into() }
     }
 }
 
@@ -393,14 +381,12 @@ impl ClusterSpec {
             let value = pooler.default_pool_size.to_string();
             return Err(bad("pooler.default_pool_size", &value, "at most pooler.max_client_conn"));
         }
-        backup_schedule(&self.backup.schedule).map_err(|a| bad("backup.schedule", &self.backup.schedule, &a))?;
-        retention_days(&self.backup.retention).map_err(|a| bad("backup.retention", &self.backup.retention, &a))?;
-        Ok(())
+        self.backup.check()
     }
 
     fn check_secrets_and_thresholds(&self) -> Result<(), Bad> {
         for (field, value) in [("secrets.admin", &self.secrets.admin), ("secrets.app", &self.secrets.app)] {
-            if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)) {
+            if !is_secrets_manager_name(value) {
                 return Err(bad(field, value, "a Secrets Manager name: letters, digits and /_+=.@-"));
             }
         }
@@ -429,8 +415,12 @@ impl ClusterSpec {
 
     /// Retention as whole days, for pgBackRest's time-based retention.
     pub fn retention_days(&self) -> u32 {
-        retention_days(&self.backup.retention).unwrap_or(30)
+        backup::retention_days(&self.backup.retention).unwrap_or(30)
     }
+}
+
+fn is_secrets_manager_name(value: &str) -> bool {
+    !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
 }
 
 /// A rejected value, before the file it came from is known.
@@ -522,33 +512,6 @@ fn check_cpu(value: &str) -> Result<(), String> {
         value.parse::<f64>().is_ok_and(|n| n > 0.0 && n.is_finite())
     };
     ok.then_some(()).ok_or_else(|| "CPU cores such as 1, 0.5 or 500m".into())
-}
-
-/// The parsed six-field backup schedule.
-pub fn backup_schedule(value: &str) -> Result<cron::Schedule, String> {
-    if value.split_whitespace().count() != 6 {
-        return Err(
-            "a six-field cron expression (seconds first) such as \"0 0 2 * * *\", as CNPG's ScheduledBackup takes"
-                .into(),
-        );
-    }
-    cron::Schedule::from_str(value).map_err(|e| format!("a valid six-field cron expression ({e})"))
-}
-
-fn retention_days(value: &str) -> Result<u32, String> {
-    let allowed = || "a number of days, weeks or months such as 30d, 4w or 3m (CNPG's retentionPolicy)".to_owned();
-    let (number, unit) = value.split_at(value.len().saturating_sub(1));
-    let n: u32 = number.parse().map_err(|_| allowed())?;
-    let days = match unit {
-        "d" => n,
-        "w" => n.saturating_mul(7),
-        "m" => n.saturating_mul(30),
-        _ => return Err(allowed()),
-    };
-    if days == 0 {
-        return Err(allowed());
-    }
-    Ok(days)
 }
 
 fn parse_ipv4_cidr(value: &str) -> Option<(Ipv4Addr, u8)> {
@@ -671,14 +634,5 @@ mod tests {
         let e = ClusterSpec::from_toml("name = \"x\"\ninstances = \"three\"\n", "f.toml").unwrap_err();
         assert_eq!(e.file, "f.toml:2");
         assert!(e.allowed.contains("integer") || e.allowed.contains("u32"), "{e}");
-    }
-
-    #[test]
-    fn retention_forms() {
-        assert_eq!(retention_days("30d"), Ok(30));
-        assert_eq!(retention_days("4w"), Ok(28));
-        assert_eq!(retention_days("3m"), Ok(90));
-        assert!(retention_days("0d").is_err());
-        assert!(retention_days("d").is_err());
     }
 }
