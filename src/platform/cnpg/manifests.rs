@@ -272,7 +272,9 @@ mod tests {
         let cluster: Cluster = serde_json::from_value(rendered.clone()).unwrap();
         assert_eq!(actions::backup_method(&cluster).unwrap(), ("barmanObjectStore".to_owned(), None));
         // The restored cluster must not archive into the source's place.
-        let copy = restore::recovery_cluster(rendered, "b1", None, "copy", "postgres");
+        let b1 = json!({"metadata": {"name": "b1"}, "spec": {"cluster": {"name": "postgres-cluster"},
+                        "method": "barmanObjectStore"}});
+        let copy = restore::recovery_cluster(rendered, &b1, None, "copy", "postgres");
         assert!(copy["spec"].get("backup").is_none());
         assert_eq!(copy["spec"]["bootstrap"], json!({"recovery": {"backup": {"name": "b1"}}}));
 
