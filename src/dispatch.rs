@@ -214,15 +214,14 @@ impl Dispatcher {
         let leader = state.leader_name().map(str::to_owned);
         let (audit, tx, req, target) = (self.audit.clone(), self.outcomes.clone(), request.clone(), identity.clone());
         let reveals = self.reveals.clone();
-        let _ = self.outcomes.try_send(Observation::new(
-            request.requested_at,
-            "dispatcher",
-            ObservationKind::ActionRequested { request: request.clone() },
-        ));
         let timeout = (self.timeout_for)(&request.action);
         let ended = Arc::new(AtomicBool::new(false));
         let claimed = ended.clone();
         let task = tokio::spawn(async move {
+            // Sent from the task, awaited: a full queue delays the request's observation rather
+            // than dropping it (submit cannot wait), and it always precedes its outcome.
+            let requested = ObservationKind::ActionRequested { request: req.clone() };
+            let _ = tx.send(Observation::new(req.requested_at, "dispatcher", requested)).await;
             // A panic in platform code still ends the request with an outcome line.
             let call = AssertUnwindSafe(run(platform.as_ref(), &req.action, leader.as_deref(), reveals)).catch_unwind();
             let outcome = match tokio::time::timeout(timeout, call).await {
@@ -604,6 +603,31 @@ mod tests {
 
     fn switch_to(name: &str) -> Action {
         Action::Switchover { candidate: Some(name.into()) }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_delays_the_requests_observation_but_never_drops_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let platform = Arc::new(CountingPlatform::default());
+        let (tx, mut rx) = mpsc::channel(1);
+        tx.send(Observation::new(clock::now(), "sql:m1", ObservationKind::Tick)).await.unwrap();
+        let audit = AuditLog::daily(dir.path(), "local").unwrap();
+        let mut d = Dispatcher::new(Some(platform.clone()), false, audit, "tester".into(), tx);
+        let request = d.submit(switch_to("m2"), Some("m2".into()), &state()).unwrap();
+        tokio::task::yield_now().await;
+        let mut kinds = Vec::new();
+        while kinds.len() < 3 {
+            let next = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+            let observation = next.unwrap_or_else(|_| panic!("only {kinds:?} arrived")).unwrap();
+            kinds.push(match observation.kind {
+                ObservationKind::Tick => "tick".to_owned(),
+                ObservationKind::ActionRequested { request: r } => format!("requested {}", r.id),
+                ObservationKind::ActionFinished { request: r, .. } => format!("finished {}", r.id),
+                other => format!("{other:?}"),
+            });
+        }
+        let id = request.id;
+        assert_eq!(kinds, ["tick".to_owned(), format!("requested {id}"), format!("finished {id}")]);
     }
 
     #[tokio::test]
