@@ -3,6 +3,7 @@
 //! round trips and a fresh parse and plan of a 2.5 KB statement each second). The catalog of
 //! databases and roles, and the database and WAL sizes, change slowly and are asked for less often.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -10,7 +11,9 @@ use serde::Deserialize;
 use tokio_postgres::{Client, Statement};
 
 use crate::model::{Backend, DatabaseRow, Lsn, MemberSample, ReplicationRow, RoleRow, StatementRow};
-use crate::sql::workload::{self, ACTIVITY_COLUMN, CATALOG_SQL, HAS_STATEMENTS_SQL, STATEMENTS_COLUMN};
+use crate::sql::workload::{
+    self, ACTIVITY_COLUMN, CATALOG_SQL, HAS_STATEMENTS_SQL, STATEMENTS_COLUMN, STATEMENT_TEXTS_SQL,
+};
 use crate::sql::{connect, Endpoint};
 
 const MEMBER_SAMPLE_COLUMNS: &str = r"
@@ -82,6 +85,9 @@ pub struct MemberCollector {
     session: Option<Session>,
     /// The last database and WAL sizes read, and when.
     sizes: Option<Sizes>,
+    /// Statement texts by queryid, kept across rounds (and sessions) so that only a new
+    /// statement's text is read; those no longer among the busiest are let go.
+    texts: HashMap<i64, String>,
 }
 
 /// A session with the statements it runs, prepared when it opened.
@@ -91,6 +97,8 @@ struct Session {
     with_sizes: Statement,
     without_sizes: Statement,
     catalog: Statement,
+    /// Where `pg_stat_statements` can be read: the texts of given statements.
+    texts: Option<Statement>,
 }
 
 #[derive(Clone, Copy)]
@@ -102,7 +110,7 @@ struct Sizes {
 
 impl MemberCollector {
     pub fn new(endpoint: Endpoint, timeout: Duration) -> Self {
-        Self { endpoint, timeout, session: None, sizes: None }
+        Self { endpoint, timeout, session: None, sizes: None, texts: HashMap::new() }
     }
 
     /// The open session, or a new one with its statements prepared.
@@ -120,7 +128,12 @@ impl MemberCollector {
         let with_sizes = client.prepare(&sample(SIZES_COLUMNS)).await.context(prepare_failed)?;
         let without_sizes = client.prepare(&sample(NO_SIZES_COLUMNS)).await.context(prepare_failed)?;
         let catalog = client.prepare(CATALOG_SQL).await.context("preparing the catalog query failed")?;
-        Ok(Session { client, with_sizes, without_sizes, catalog })
+        let texts = if has_statements {
+            Some(client.prepare(STATEMENT_TEXTS_SQL).await.context("preparing the statement texts query failed")?)
+        } else {
+            None
+        };
+        Ok(Session { client, with_sizes, without_sizes, catalog, texts })
     }
 
     pub async fn sample(&mut self) -> Result<MemberRound> {
@@ -145,14 +158,43 @@ impl MemberCollector {
         let round = MemberRound {
             sample,
             backends: workload::backends(&row)?,
-            statements: if row.columns().iter().any(|c| c.name() == "statements") {
-                Some(workload::statements(&row)?)
-            } else {
-                None
+            statements: match &session.texts {
+                Some(texts) => {
+                    let mut statements = workload::statements(&row)?;
+                    self.fill_texts(&session.client, texts, &mut statements).await?;
+                    Some(statements)
+                }
+                None => None,
             },
         };
         self.session = Some(session);
         Ok(round)
+    }
+
+    /// Gives each statement its text: from what is kept, else read for the new ones at once.
+    async fn fill_texts(&mut self, client: &Client, query: &Statement, statements: &mut [StatementRow]) -> Result<()> {
+        let seen: std::collections::HashSet<i64> = statements.iter().map(|s| s.queryid).collect();
+        self.texts.retain(|queryid, _| seen.contains(queryid));
+        let mut new: Vec<i64> = seen.into_iter().filter(|id| !self.texts.contains_key(id)).collect();
+        if !new.is_empty() {
+            new.sort_unstable();
+            let rows = client.query(query, &[&new]).await.context("reading the statements' texts failed")?;
+            let mut read: HashMap<i64, String> = HashMap::new();
+            for row in rows {
+                read.insert(row.try_get("queryid")?, row.try_get("query")?);
+            }
+            // A text PostgreSQL no longer has (evicted between the two reads) is kept empty rather
+            // than asked for again every round while the statement stays among the busiest.
+            for id in new {
+                self.texts.insert(id, read.remove(&id).unwrap_or_default());
+            }
+        }
+        for statement in statements {
+            if let Some(text) = self.texts.get(&statement.queryid) {
+                statement.query.clone_from(text);
+            }
+        }
+        Ok(())
     }
 
     /// Databases and roles, on the same session.

@@ -20,14 +20,22 @@ pub const ACTIVITY_COLUMN: &str = r"
    FROM (SELECT * FROM pg_stat_activity
          WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() LIMIT 2000) a) AS activity";
 
-/// The statements with the most execution time, limited on the server.
+/// The statements with the most execution time, limited on the server, without their texts:
+/// `pg_stat_statements(false)` does not read the query-text file, which with `max` statements
+/// tracked (5,000 by default) is most of the cost. The collector keeps the texts by queryid and
+/// asks for them ([`STATEMENT_TEXTS_SQL`]) only when a statement is new to it.
 pub const STATEMENTS_COLUMN: &str = r"
   (SELECT COALESCE(json_agg(json_build_object(
-      'queryid', s.queryid, 'user', r.rolname, 'database', d.datname, 'query', left(s.query, 500),
+      'queryid', s.queryid, 'user', r.rolname, 'database', d.datname, 'query', '',
       'calls', s.calls, 'total_exec_ms', s.total_exec_time, 'rows', s.rows,
       'shared_blks_hit', s.shared_blks_hit, 'shared_blks_read', s.shared_blks_read)), '[]'::json)
-   FROM (SELECT * FROM pg_stat_statements WHERE queryid IS NOT NULL ORDER BY total_exec_time DESC LIMIT 200) s
+   FROM (SELECT * FROM pg_stat_statements(false) WHERE queryid IS NOT NULL ORDER BY total_exec_time DESC LIMIT 200) s
    LEFT JOIN pg_roles r ON r.oid = s.userid LEFT JOIN pg_database d ON d.oid = s.dbid) AS statements";
+
+/// The texts of the statements whose queryids are `$1` (the query-text file read once).
+pub const STATEMENT_TEXTS_SQL: &str = r"
+SELECT DISTINCT ON (queryid) queryid, left(query, 500) AS query
+  FROM pg_stat_statements(true) WHERE queryid = ANY($1) AND query IS NOT NULL";
 
 /// Whether `pg_stat_statements` can be read in the session's database.
 pub const HAS_STATEMENTS_SQL: &str = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')";
