@@ -254,6 +254,8 @@ fn restore_creates_a_new_cluster_from_a_backup_and_never_reuses_a_name() {
     by_plugin["spec"]["method"] = json!("plugin");
     by_plugin["spec"]["pluginConfiguration"] = json!({"name": plugin});
     by_plugin["status"]["backupId"] = json!("20261125T120004");
+    // Archived under a server name of its own (as a cluster itself restored earlier would be).
+    by_plugin["status"]["serverName"] = json!("postgres-cluster-v1");
     fake.apply_json(by_plugin);
     let args = ["restore", "--backup", "postgres-cluster-20261125120000", "--name", "orders-plugin", "--confirm"];
     let out = output(pgdeck(&kc, home.path(), &[&args[..], &["orders-plugin"]].concat()));
@@ -266,7 +268,7 @@ fn restore_creates_a_new_cluster_from_a_backup_and_never_reuses_a_name() {
     assert_eq!(
         body["spec"]["externalClusters"],
         json!([{"name": "postgres-cluster", "plugin": {"name": plugin,
-            "parameters": {"barmanObjectName": "postgres-cluster-store", "serverName": "postgres-cluster"}}}])
+            "parameters": {"barmanObjectName": "postgres-cluster-store", "serverName": "postgres-cluster-v1"}}}])
     );
     assert!(body["spec"].get("plugins").is_none(), "{body:#}");
 }

@@ -174,6 +174,8 @@ pub struct BackupStatus {
     pub begin_wal: Option<String>,
     pub end_wal: Option<String>,
     pub backup_id: Option<String>,
+    /// The name the backup was archived under; a restore from the object store must ask for it.
+    pub server_name: Option<String>,
     pub error: Option<String>,
     pub command_error: Option<String>,
 }
