@@ -280,12 +280,7 @@ impl Config {
 
 /// A namespace or cluster name as Kubernetes accepts it (RFC 1123 label).
 pub fn check_kube_name(name: &str) -> std::result::Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if valid {
+    if is_label(name) {
         Ok(())
     } else {
         Err("not a Kubernetes name: use 1 to 63 lowercase letters, digits and '-', starting and ending with a \
@@ -294,16 +289,18 @@ pub fn check_kube_name(name: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// A DNS name a certificate can carry (RFC 1123 labels, dot-separated, at most 253 bytes).
+/// An RFC 1123 label: 1 to 63 lowercase letters, digits and '-', not starting or ending with '-'.
+fn is_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 63
+        && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+}
+
+/// A DNS name a certificate can carry (RFC 1123 labels in any case, dot-separated, at most 253 bytes).
 fn check_dns_name(name: &str) -> std::result::Result<(), String> {
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    if name.len() <= 253 && name.split('.').all(label_ok) {
+    if name.len() <= 253 && name.split('.').all(|label| is_label(&label.to_ascii_lowercase())) {
         Ok(())
     } else {
         Err("not a DNS name: use dot-separated labels of letters, digits and '-', such as \

@@ -159,9 +159,7 @@ fn restore_preview(
         .shared
         .watches
         .backups
-        .state()
-        .into_iter()
-        .find(|b| b.metadata.name.as_deref() == Some(backup))
+        .get(&super::watch::key(ns, backup))
         .and_then(|b| serde_json::to_value(b.as_ref()).ok())
         .unwrap_or_else(|| serde_json::json!({"metadata": {"name": backup}}));
     let body = super::restore::recovery_cluster(&source, &chosen, target_time, new_cluster, ns);
