@@ -66,7 +66,7 @@ pub struct Entry<'a> {
 impl AuditLog {
     /// The daily audit files in `dir`, for the session on `target`.
     pub fn daily(dir: &Path, target: &str) -> Result<Self> {
-        std::fs::create_dir_all(dir)
+        crate::dirs::create(dir, crate::dirs::PRIVATE)
             .with_context(|| format!("cannot create {} for the audit trail; check PGDECK_HOME", dir.display()))?;
         // The appender creates files with the umask's mode; today's is made private first.
         let today = dir.join(format!("{PREFIX}.{}.{SUFFIX}", crate::clock::now().format("%Y-%m-%d")));

@@ -38,11 +38,6 @@ impl Paths {
         let dir = dir.map_or_else(|| self.data_dir.join("local"), Path::to_owned);
         std::path::absolute(&dir).unwrap_or(dir)
     }
-
-    /// One JSON line per action request and outcome.
-    pub fn audit_log(&self) -> PathBuf {
-        self.state_dir.join("audit.log")
-    }
 }
 
 /// As root, the cluster runs as the `postgres` user, which cannot enter `/root`; the FHS place

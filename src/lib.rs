@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod command;
 pub mod config;
+pub mod dirs;
 pub mod dispatch;
 pub mod model;
 pub mod names;

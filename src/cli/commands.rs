@@ -96,7 +96,7 @@ pub fn run(mut cli: Cli) -> Result<ExitCode> {
 
 /// Logs go to the state dir, never to the terminal (`PGDECK_LOG` sets the filter).
 fn init_logging(paths: &Paths) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    std::fs::create_dir_all(&paths.state_dir).ok()?;
+    crate::dirs::create(&paths.state_dir, crate::dirs::PRIVATE).ok()?;
     let appender = tracing_appender::rolling::never(&paths.state_dir, "pgdeck.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let filter = tracing_subscriber::EnvFilter::try_from_env("PGDECK_LOG")

@@ -28,7 +28,7 @@ impl Recorder {
     /// Creates `path` (mode 0600: query texts are in it), writes the header and starts the writer.
     pub fn create(path: &Path, header: &Header) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
+            crate::dirs::create(dir, crate::dirs::PRIVATE)
                 .with_context(|| format!("cannot create {} for the recording; choose another path", dir.display()))?;
         }
         let file = OpenOptions::new()

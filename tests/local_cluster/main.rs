@@ -621,7 +621,7 @@ fn read_only_refuses_actions(cluster: &LocalCluster) {
     let after = cluster.status();
     assert_eq!(leader(&after), leader(&doc), "nothing changed");
     assert_eq!(after["backups"]["count"], doc["backups"]["count"]);
-    assert!(!cluster.root.join("ro-copy").exists());
+    assert!(!cluster.dir().with_file_name("ro-copy").exists());
     let password = admin_password(cluster);
     let port = port_of(&after, &leader(&after).unwrap());
     let admin = Login { port, database: "postgres", user: "postgres", password: &password };

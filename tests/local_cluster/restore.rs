@@ -68,7 +68,7 @@ pub fn restored_as_new_cluster_to_a_point_in_time(cluster: &LocalCluster) {
         std::thread::sleep(Duration::from_millis(200));
     }
 
-    let dir = cluster.root.join(NAME);
+    let dir = cluster.dir().with_file_name(NAME);
     let restored = Restored { source: cluster, dir: dir.clone() };
     let args = ["restore", "--backup", &backup, "--target-time", &target, "--name", NAME, "--confirm", NAME];
     let started = Instant::now();

@@ -9,18 +9,30 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub struct LocalCluster {
-    /// Holds `home/` (PGDECK_HOME) and `cluster/` (the cluster's --dir).
+    /// Holds `home/` (PGDECK_HOME) and `made/by/pgdeck/cluster/` (the cluster's --dir).
     pub root: PathBuf,
 }
 
 impl LocalCluster {
-    /// Creates the directory (reachable by the `postgres` user when tests run as root) and runs `local up`.
+    /// Creates the run's directory (one the `postgres` user may pass through, as /tmp is, when
+    /// tests run as root) and runs `local up` as a hardened host would: umask 077, a PGDECK_HOME
+    /// that does not exist yet, and a --dir under directories that do not exist yet, so the
+    /// whole suite runs on directories pgdeck made itself.
     pub fn up() -> Result<Self, String> {
         let root = std::env::temp_dir().join(format!("pgdeck-test-{}", std::process::id()));
         std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
-        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711)).map_err(|e| e.to_string())?;
         let cluster = Self { root };
-        let out = cluster.pgdeck(&["local", "up"]);
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(r#"umask 077 && exec "$0" "$@""#)
+            .arg(env!("CARGO_BIN_EXE_pgdeck"))
+            .env("PGDECK_HOME", cluster.root.join("home"))
+            .arg("--dir")
+            .arg(cluster.dir())
+            .args(["local", "up"])
+            .output()
+            .map_err(|e| e.to_string())?;
         if !out.status.success() {
             let text = describe(&out);
             cluster.teardown();
@@ -30,7 +42,7 @@ impl LocalCluster {
     }
 
     pub fn dir(&self) -> PathBuf {
-        self.root.join("cluster")
+        self.root.join("made/by/pgdeck/cluster")
     }
 
     /// Runs the real pgdeck binary against this cluster.

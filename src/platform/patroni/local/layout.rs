@@ -1,6 +1,6 @@
 //! Where the local cluster keeps everything, and `cluster.json`, the record of what `up` chose.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -205,25 +205,4 @@ impl Ports {
         }
         all
     }
-}
-
-/// The root must be reachable by the cluster's OS user, which is not us when we are root.
-pub fn check_reachable(root: &Path, run_as: &RunAs) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    if !run_as.needs_switch() {
-        return Ok(());
-    }
-    for ancestor in root.ancestors().skip(1) {
-        let Ok(meta) = std::fs::metadata(ancestor) else { continue };
-        if meta.permissions().mode() & 0o001 == 0 {
-            anyhow::bail!(
-                "the cluster runs as `{}`, which cannot enter {} (mode {:o}); choose a --dir outside it, \
-                 e.g. /var/lib/pgdeck (the default for root)",
-                run_as.user,
-                ancestor.display(),
-                meta.permissions().mode() & 0o777
-            );
-        }
-    }
-    Ok(())
 }

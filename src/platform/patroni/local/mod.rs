@@ -6,6 +6,7 @@ mod down;
 pub mod layout;
 pub mod prereq;
 pub mod process;
+mod reach;
 pub mod restore;
 pub mod tls;
 mod up;

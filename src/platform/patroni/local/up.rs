@@ -49,6 +49,7 @@ pub async fn up(
                 layout.root.display()
             );
         }
+        super::reach::check(&layout.root, &file.run_as)?;
         let cluster = LocalCluster { layout: layout.clone(), file };
         let components = cluster.components();
         if components.iter().all(process::Tracked::is_running) {
@@ -147,7 +148,7 @@ pub(super) async fn create(
     out: &mut (dyn Write + Send),
 ) -> Result<LocalCluster> {
     let run_as = RunAs::for_this_process()?;
-    super::layout::check_reachable(&layout.root, &run_as)?;
+    super::reach::prepare(&layout.root, &run_as)?;
     let names = member_names(spec);
     let (_, scaled_parameters) = configs::local_parameters(&spec.postgresql.parameters);
     let file = ClusterFile {
