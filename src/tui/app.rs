@@ -111,6 +111,7 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
     ui.message = options.notice.map(|text| crate::tui::ui::Message { text, tone: crate::tui::ui::Tone::Error });
     ui.replay = replay.as_ref().map(Replay::status);
     ui.target.clone_from(&options.target);
+    ui.recording = recorder.as_ref().map(|r| r.path().display().to_string());
     // Keys come from a thread: crossterm's read blocks, and the loop must never.
     let (keys_tx, mut keys) = mpsc::channel::<Event>(256);
     std::thread::spawn(move || {

@@ -121,6 +121,8 @@ pub struct Ui {
     pub revealed: Option<Shown>,
     /// The target watched, by its configured name (the live console only).
     pub target: Option<String>,
+    /// Where this live session is being recorded, if it is (the header says RECORDING, Help where).
+    pub recording: Option<String>,
 }
 
 /// A revealed password and when it was put on screen.
@@ -150,6 +152,7 @@ impl Ui {
             audit_file: None,
             revealed: None,
             target: None,
+            recording: None,
         }
     }
 

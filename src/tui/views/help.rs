@@ -44,6 +44,9 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
             cx.style(Role::Warning),
         )));
     }
+    if let Some(file) = &cx.ui.recording {
+        right.push(Line::from(vec![Span::styled("recording to: ", cx.style(Role::Warning)), Span::raw(file.clone())]));
+    }
     if let Some(file) = &cx.ui.audit_file {
         right.push(Line::from(vec![Span::styled("audit trail: ", cx.style(Role::Muted)), Span::raw(file.clone())]));
     }

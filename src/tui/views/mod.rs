@@ -8,6 +8,7 @@ mod confirm;
 pub(crate) mod databases;
 pub(crate) mod events;
 mod form;
+mod header;
 mod help;
 mod overview;
 mod replay_bar;
@@ -87,7 +88,7 @@ pub fn render(frame: &mut Frame<'_>, state: &State, ui: &Ui, theme: &Theme, keym
         Constraint::Length(1),
     ])
     .areas(area);
-    chrome::header(frame, header, &cx);
+    header::render(frame, header, &cx);
     chrome::tabs(frame, tabs, &cx);
     match ui.view {
         ViewId::Overview => overview::render(frame, body, &cx),
