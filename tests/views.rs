@@ -446,3 +446,35 @@ fn footer_keeps_help_and_quit_at_every_width() {
         }
     }
 }
+
+fn asking_to_quit() -> Ui {
+    let mut ui = ui_on(ViewId::Overview);
+    ui.update(&fixtures::healthy(), Command::Back);
+    assert!(ui.asking_to_quit);
+    ui
+}
+
+#[test]
+fn q_on_the_overview_asks_whether_to_quit() {
+    snapshot("quit", "asked", &fixtures::healthy(), &asking_to_quit());
+}
+
+/// Quitting with an action running waits for its outcome (as ctrl-c and :q do): the question says so.
+#[test]
+fn the_quit_question_says_when_an_action_is_still_running() {
+    use pgdeck::action::ActionRequest;
+    use pgdeck::observation::{Observation, ObservationKind};
+    let mut state = fixtures::healthy();
+    let request = ActionRequest {
+        id: 7,
+        action: Action::Backup { kind: BackupKind::Full },
+        requested_at: fixtures::t(-3),
+        requested_by: "sre".into(),
+        confirmation: None,
+    };
+    state.apply(&Observation::new(fixtures::t(-3), "dispatcher", ObservationKind::ActionRequested { request }));
+    let text = text_of(&draw(&state, &asking_to_quit(), 80, 24));
+    assert!(text.contains("Quit pgdeck?") && text.contains("1 action is still running"), "{text}");
+    let text = text_of(&draw(&fixtures::healthy(), &asking_to_quit(), 80, 24));
+    assert!(text.contains("y/enter quits") && !text.contains("still running"), "{text}");
+}

@@ -17,7 +17,7 @@ const VIM_TOML: &str = include_str!("../../keymaps/vim.toml");
 
 const ENTRY_SYNTAX: &str =
     "entries are `command-name = { keys = [\"j\", \"down\"], desc = \"Move down\" }` in tables [global], [normal], \
-     [modal], [input], [form]";
+     [modal], [input], [form], [quit-dialog]";
 
 /// Where a key is being pressed; `Global` bindings apply in every other context too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,11 +31,19 @@ pub enum KeyContext {
     Input,
     /// Filling in a form: plain characters go to the focused field.
     Form,
+    /// The quit question is open (`q` on the Overview): its keys answer it, any other key stays.
+    QuitDialog,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 5] =
-        [KeyContext::Global, KeyContext::Normal, KeyContext::Modal, KeyContext::Input, KeyContext::Form];
+    pub const ALL: [KeyContext; 6] = [
+        KeyContext::Global,
+        KeyContext::Normal,
+        KeyContext::Modal,
+        KeyContext::Input,
+        KeyContext::Form,
+        KeyContext::QuitDialog,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -44,6 +52,7 @@ impl KeyContext {
             KeyContext::Modal => "modal",
             KeyContext::Input => "input",
             KeyContext::Form => "form",
+            KeyContext::QuitDialog => "quit-dialog",
         }
     }
 
@@ -139,7 +148,7 @@ struct Entry {
 #[derive(Debug, Clone)]
 pub struct Keymap {
     /// Indexed by `KeyContext::index`, entries in file order.
-    tables: [Vec<Entry>; 5],
+    tables: [Vec<Entry>; 6],
 }
 
 impl Default for Keymap {
@@ -373,7 +382,7 @@ fn parse_layer(text: &str, origin: &str) -> Result<Vec<LayerEntry>, KeymapError>
     let mut out = Vec::new();
     for (table, entries) in tables {
         let ctx = KeyContext::from_name(table.get_ref()).ok_or_else(|| {
-            let allowed = "[global], [normal], [modal], [input], [form]".to_owned();
+            let allowed = "[global], [normal], [modal], [input], [form], [quit-dialog]".to_owned();
             err(table.span().start, table.get_ref(), "unknown context table".to_owned(), allowed)
         })?;
         let mut entries: Vec<_> = entries.into_iter().collect();

@@ -40,6 +40,9 @@ fn every_command_is_bound_in_both_shipped_keymaps() {
         for command in in_forms {
             assert!(bound(KeyContext::Form).contains(&command), "{base:?}: `{command}` in [form]");
         }
+        for command in [Command::Quit, Command::Back] {
+            assert!(bound(KeyContext::QuitDialog).contains(&command), "{base:?}: `{command}` in [quit-dialog]");
+        }
     }
 }
 
@@ -200,4 +203,22 @@ fn plain_characters_are_refused_where_text_is_typed() {
 fn a_full_keymap_needs_keys() {
     let e = Keymap::from_toml("[normal]\nup = { desc = \"Up\" }\n", "mine.toml").unwrap_err();
     assert_eq!((e.line, e.value.as_str()), (Some(2), "up"));
+}
+
+#[test]
+fn the_quit_question_is_answered_by_y_or_enter_and_stayed_by_n_or_esc() {
+    for base in [KeymapBase::Default, KeymapBase::Vim] {
+        let km = Keymap::builtin(base);
+        let q = |e: KeyEvent| km.resolve(&e, KeyContext::QuitDialog);
+        assert_eq!(q(ch('y')), Some(Command::Quit), "{base:?}");
+        assert_eq!(q(press(KeyCode::Enter, KeyModifiers::NONE)), Some(Command::Quit), "{base:?}");
+        assert_eq!(q(press(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Command::Quit), "{base:?}");
+        assert_eq!(q(ch('n')), Some(Command::Back), "{base:?}");
+        assert_eq!(q(press(KeyCode::Esc, KeyModifiers::NONE)), Some(Command::Back), "{base:?}");
+        // Any other key is left to the console, which stays; `q` again is not a yes.
+        assert_eq!(q(ch('q')), None, "{base:?}");
+        assert_eq!(q(ch('j')), None, "{base:?}");
+        // Outside the question, y copies and enter means nothing.
+        assert_eq!(km.resolve(&ch('y'), KeyContext::Normal), Some(Command::Copy), "{base:?}");
+    }
 }

@@ -123,6 +123,8 @@ pub struct Ui {
     pub target: Option<String>,
     /// Where this live session is being recorded, if it is (the header says RECORDING, Help where).
     pub recording: Option<String>,
+    /// Back on the Overview, where there is nothing to go back to, asks whether to quit.
+    pub asking_to_quit: bool,
 }
 
 /// A revealed password and when it was put on screen.
@@ -153,6 +155,7 @@ impl Ui {
             revealed: None,
             target: None,
             recording: None,
+            asking_to_quit: false,
         }
     }
 
@@ -191,6 +194,9 @@ impl Ui {
 
     /// Which keymap table applies now.
     pub fn context(&self) -> KeyContext {
+        if self.asking_to_quit {
+            return KeyContext::QuitDialog;
+        }
         match (&self.input, &self.confirmation) {
             (Some(_), _) | (None, Some(Confirmation { phrase: Some(_), .. })) => KeyContext::Input,
             (None, Some(_)) => KeyContext::Modal,
@@ -205,6 +211,8 @@ impl Ui {
 
     pub fn update(&mut self, state: &State, command: Command) -> Vec<Effect> {
         if command == Command::Quit {
+            // Answered, if it was asked.
+            self.asking_to_quit = false;
             return vec![Effect::Quit];
         }
         if command == Command::Redraw {
@@ -214,6 +222,7 @@ impl Ui {
             KeyContext::Input => self.update_input(state, command),
             KeyContext::Modal => self.update_modal(command),
             KeyContext::Form => self.update_form(state, command),
+            KeyContext::QuitDialog => self.update_quit_dialog(command),
             KeyContext::Normal | KeyContext::Global => self.update_normal(state, command),
         }
     }
@@ -273,6 +282,8 @@ impl Ui {
                     self.view = self.return_view;
                 } else if self.filter.is_some() {
                     self.filter = None;
+                } else if self.view == ViewId::Overview {
+                    self.asking_to_quit = true;
                 }
             }
             Command::Help | Command::ShowView(ViewId::Help) => {

@@ -1,5 +1,5 @@
 //! The Ui's dialogs and lines: the `:` command line and `/` filter being typed, a confirmation
-//! open over the view, a form gathering an action's parameters.
+//! open over the view, a form gathering an action's parameters, the question whether to quit.
 
 use super::{parse_interval, Effect, Input, InputKind, Ui};
 use crate::command::{Command, ViewId};
@@ -104,5 +104,15 @@ impl Ui {
                 Vec::new()
             }
         }
+    }
+
+    /// The quit question: its quit key (ctrl-c too) quits in `update`; Enter quits; any other
+    /// command closes it, and a key the keymap does not bind here comes as `Back`.
+    pub(super) fn update_quit_dialog(&mut self, command: Command) -> Vec<Effect> {
+        self.asking_to_quit = false;
+        if command == Command::Submit {
+            return vec![Effect::Quit];
+        }
+        Vec::new()
     }
 }

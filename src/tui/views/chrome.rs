@@ -86,6 +86,7 @@ fn footer_commands(cx: &Context<'_>) -> Vec<Command> {
         KeyContext::Modal | KeyContext::Input | KeyContext::Form => {
             vec![Command::Submit, Command::Back, Command::NextField, Command::PreviousField, Command::Quit]
         }
+        KeyContext::QuitDialog => vec![Command::Quit, Command::Back],
     }
 }
 

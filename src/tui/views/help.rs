@@ -33,6 +33,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     right.extend(section(cx, KeyContext::Modal, "In a dialog"));
     right.extend(section(cx, KeyContext::Input, "Typing"));
     right.extend(section(cx, KeyContext::Form, "In a form"));
+    right.extend(section(cx, KeyContext::QuitDialog, "Asked to quit"));
     if cx.ui.replay.is_some() {
         right.push(Line::from(Span::styled(
             "replay: a recording, read-only; :seek HH:MM:SS, +30s, -5m, start or end",

@@ -11,6 +11,7 @@ mod form;
 mod header;
 mod help;
 mod overview;
+mod quit;
 mod replay_bar;
 mod replication;
 mod reveal;
@@ -111,6 +112,9 @@ pub fn render(frame: &mut Frame<'_>, state: &State, ui: &Ui, theme: &Theme, keym
     }
     if let Some(confirmation) = &ui.confirmation {
         confirm::render(frame, area, &cx, confirmation);
+    }
+    if ui.asking_to_quit {
+        quit::render(frame, area, &cx);
     }
     if let Some(shown) = &ui.revealed {
         reveal::render(frame, area, &cx, shown);
