@@ -25,10 +25,13 @@ use support::fixtures;
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
 fn draw(state: &State, ui: &Ui, width: u16, height: u16) -> Buffer {
+    draw_with(&Keymap::builtin(KeymapBase::Default), state, ui, width, height)
+}
+
+fn draw_with(keymap: &Keymap, state: &State, ui: &Ui, width: u16, height: u16) -> Buffer {
     let theme = Theme::builtin("default").unwrap();
-    let keymap = Keymap::builtin(KeymapBase::Default);
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|frame| views::render(frame, state, ui, &theme, &keymap)).unwrap();
+    terminal.draw(|frame| views::render(frame, state, ui, &theme, keymap)).unwrap();
     terminal.backend().buffer().clone()
 }
 
@@ -41,7 +44,11 @@ fn text_of(buffer: &Buffer) -> String {
 }
 
 fn snapshot(view: &str, case: &str, state: &State, ui: &Ui) {
-    for (w, h) in SIZES {
+    snapshot_at(&SIZES, view, case, state, ui);
+}
+
+fn snapshot_at(sizes: &[(u16, u16)], view: &str, case: &str, state: &State, ui: &Ui) {
+    for &(w, h) in sizes {
         let text = text_of(&draw(state, ui, w, h));
         insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
             insta::assert_snapshot!(format!("{view}__{case}__{w}x{h}"), text);
@@ -346,4 +353,128 @@ fn replay_bar_playing_and_paused_with_skipped_lines() {
     assert!(text.contains(" p Pause/play ") && !text.contains("Switchover "), "{text}");
     let live = text_of(&draw(&state, &ui_on(ViewId::Help), 160, 48));
     assert!(!live.contains("replay"), "{live}");
+}
+
+/// Where `needle` is on screen, as (x, y) cells.
+fn find(buffer: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    let text = text_of(buffer);
+    let (y, line) = text.lines().enumerate().find(|(_, l)| l.contains(needle))?;
+    let x = line[..line.find(needle)?].chars().count();
+    Some((u16::try_from(x).ok()?, u16::try_from(y).ok()?))
+}
+
+/// A narrow terminal never hides the console's modes: READ-ONLY and PAUSED, then the leader's
+/// whole name and the cluster, stay in the header at 60, 80 and 160 columns, in the warning colour.
+#[test]
+fn header_keeps_read_only_paused_and_the_leader_at_60_80_and_160_columns() {
+    let state = fixtures::healthy();
+    let mut ui = Ui::new(true, Duration::from_secs(1));
+    ui.display_paused = true;
+    let sizes = [(60, 24), (80, 24), (160, 48)];
+    snapshot_at(&sizes, "header", "read_only_paused", &state, &ui);
+    let theme = Theme::builtin("default").unwrap();
+    let warning = theme.style(Role::Warning).fg.unwrap_or(ratatui::style::Color::Reset);
+    for (w, h) in sizes {
+        let buffer = draw(&state, &ui, w, h);
+        let header = text_of(&buffer).lines().next().unwrap().to_owned();
+        for needle in ["READ-ONLY", "PAUSED", "leader postgres-cluster-1", "postgres-cluster "] {
+            assert!(header.contains(needle), "{w}: {needle} in {header:?}");
+        }
+        for badge in ["READ-ONLY", "PAUSED"] {
+            let (x, y) = find(&buffer, badge).unwrap();
+            assert_eq!(y, 0, "{badge} on the header line");
+            for dx in 0..u16::try_from(badge.len()).unwrap() {
+                assert_eq!(buffer[(x + dx, y)].fg, warning, "{w}: {badge} in the warning colour");
+            }
+        }
+    }
+}
+
+/// A recorded session says so however narrow (and Help says where); a replay says REPLAY (and
+/// not READ-ONLY twice).
+#[test]
+fn header_says_recording_or_replay_at_60_columns() {
+    let state = fixtures::healthy();
+    let mut ui = Ui::new(true, Duration::from_secs(1));
+    ui.display_paused = true;
+    ui.recording = Some("/var/lib/pgdeck/state/recordings/production-eu-west-1.jsonl".into());
+    ui.target = Some("production-eu-west-1".into());
+    let header = text_of(&draw(&state, &ui, 60, 24)).lines().next().unwrap().to_owned();
+    for needle in ["READ-ONLY", "PAUSED", "RECORDING", "leader postgres-cluster-1"] {
+        assert!(header.contains(needle), "{needle} in {header:?}");
+    }
+    ui.view = ViewId::Help;
+    let help = text_of(&draw(&state, &ui, 160, 48));
+    assert!(help.contains("recording to: /var/lib/pgdeck/state/recordings/production-eu-west-1.jsonl"), "{help}");
+    let replay = text_of(&draw(&state, &replaying(ViewId::Overview, true, 0), 60, 24));
+    let header = replay.lines().next().unwrap();
+    assert!(header.contains("REPLAY") && header.contains("leader postgres-cluster-1"), "{header:?}");
+    assert!(!header.contains("READ-ONLY"), "{header:?}");
+}
+
+/// Help and how to quit are in the footer at every width from 60 up, in every view, mode and
+/// dialog, in both shipped keymaps; the view's own hints are what gives way.
+#[test]
+fn footer_keeps_help_and_quit_at_every_width() {
+    let state = fixtures::healthy();
+    for base in [KeymapBase::Default, KeymapBase::Vim] {
+        let keymap = Keymap::builtin(base);
+        for view in ViewId::CYCLE.into_iter().chain([ViewId::Help]) {
+            let mut uis = vec![ui_on(view), replaying(view, false, 0)];
+            let mut read_only = Ui::new(true, Duration::from_secs(1));
+            read_only.view = view;
+            uis.push(read_only);
+            for ui in &uis {
+                for width in [60, 61, 67, 72, 80, 100, 160] {
+                    let buffer = draw_with(&keymap, &state, ui, width, 24);
+                    let footer = text_of(&buffer).lines().last().unwrap().to_owned();
+                    assert!(footer.starts_with(" ? Help "), "{base:?} {view:?} {width}: {footer:?}");
+                    assert!(footer.ends_with(" ctrl-c Quit"), "{base:?} {view:?} {width}: {footer:?}");
+                }
+            }
+        }
+        // In a dialog, a form and a line being typed, ctrl-c is still said (? is typed there).
+        let mut in_dialog = ui_on(ViewId::Backups);
+        in_dialog.open_confirmation(&state, Action::Backup { kind: BackupKind::Full }, "x".into());
+        let mut in_form = ui_on(ViewId::Databases);
+        in_form.update(&state, Command::CreateUser);
+        let mut typing = ui_on(ViewId::Overview);
+        typing.update(&state, Command::Filter);
+        for ui in [in_dialog, in_form, typing] {
+            let footer = text_of(&draw_with(&keymap, &state, &ui, 60, 24)).lines().last().unwrap().to_owned();
+            assert!(footer.ends_with(" ctrl-c Quit"), "{base:?} {:?}: {footer:?}", ui.context());
+        }
+    }
+}
+
+fn asking_to_quit() -> Ui {
+    let mut ui = ui_on(ViewId::Overview);
+    ui.update(&fixtures::healthy(), Command::Back);
+    assert!(ui.asking_to_quit);
+    ui
+}
+
+#[test]
+fn q_on_the_overview_asks_whether_to_quit() {
+    snapshot("quit", "asked", &fixtures::healthy(), &asking_to_quit());
+}
+
+/// Quitting with an action running waits for its outcome (as ctrl-c and :q do): the question says so.
+#[test]
+fn the_quit_question_says_when_an_action_is_still_running() {
+    use pgdeck::action::ActionRequest;
+    use pgdeck::observation::{Observation, ObservationKind};
+    let mut state = fixtures::healthy();
+    let request = ActionRequest {
+        id: 7,
+        action: Action::Backup { kind: BackupKind::Full },
+        requested_at: fixtures::t(-3),
+        requested_by: "sre".into(),
+        confirmation: None,
+    };
+    state.apply(&Observation::new(fixtures::t(-3), "dispatcher", ObservationKind::ActionRequested { request }));
+    let text = text_of(&draw(&state, &asking_to_quit(), 80, 24));
+    assert!(text.contains("Quit pgdeck?") && text.contains("1 action is still running"), "{text}");
+    let text = text_of(&draw(&fixtures::healthy(), &asking_to_quit(), 80, 24));
+    assert!(text.contains("y/enter quits") && !text.contains("still running"), "{text}");
 }

@@ -111,6 +111,7 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
     ui.message = options.notice.map(|text| crate::tui::ui::Message { text, tone: crate::tui::ui::Tone::Error });
     ui.replay = replay.as_ref().map(Replay::status);
     ui.target.clone_from(&options.target);
+    ui.recording = recorder.as_ref().map(|r| r.path().display().to_string());
     // Keys come from a thread: crossterm's read blocks, and the loop must never.
     let (keys_tx, mut keys) = mpsc::channel::<Event>(256);
     std::thread::spawn(move || {
@@ -404,7 +405,7 @@ fn say(line: &str) {
 }
 
 /// A terminal event becomes Ui effects: resizes redraw, keys resolve through the keymap, and
-/// unbound printable keys are typed into an open input.
+/// unbound printable keys are typed into an open input (or, asked whether to quit, stay).
 fn handle_event(event: &Event, ui: &mut Ui, state: &State, keymap: &Keymap) -> Vec<Effect> {
     let Event::Key(key) = event else { return Vec::new() };
     if key.kind == KeyEventKind::Release {
@@ -422,6 +423,8 @@ fn handle_event(event: &Event, ui: &mut Ui, state: &State, keymap: &Keymap) -> V
     match context {
         KeyContext::Input => type_into(ui, key),
         KeyContext::Form => ui.form_key(*key),
+        // Asked whether to quit, any key but the answer's stays.
+        KeyContext::QuitDialog => return ui.update(state, Command::Back),
         KeyContext::Global | KeyContext::Normal | KeyContext::Modal => {}
     }
     Vec::new()
@@ -432,5 +435,48 @@ fn type_into(ui: &mut Ui, key: &KeyEvent) {
         KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => ui.type_char(c),
         KeyCode::Backspace => ui.delete_char(),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crossterm::event::KeyModifiers;
+
+    use super::*;
+    use crate::command::ViewId;
+    use crate::spec::ThresholdsSpec;
+
+    fn key(code: KeyCode) -> Event {
+        Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    /// Keys as the terminal sends them, through the keymap and the Ui, to the Effects the loop runs.
+    #[test]
+    fn q_on_the_overview_asks_y_or_enter_quits_and_any_other_key_stays() {
+        let state = State::new(ThresholdsSpec::default());
+        for base in [crate::tui::keymap::KeymapBase::Default, crate::tui::keymap::KeymapBase::Vim] {
+            let keymap = Keymap::builtin(base);
+            let mut ui = Ui::new(false, Duration::from_secs(1));
+            let mut press = |code| handle_event(&key(code), &mut ui, &state, &keymap);
+            for yes in [KeyCode::Char('y'), KeyCode::Enter] {
+                assert!(press(KeyCode::Char('q')).is_empty());
+                assert_eq!(press(yes), vec![Effect::Quit], "{base:?} {yes:?}");
+            }
+            for no in [KeyCode::Char('x'), KeyCode::Char('q'), KeyCode::Esc, KeyCode::Char('n'), KeyCode::F(5)] {
+                assert!(press(KeyCode::Char('q')).is_empty());
+                assert!(press(no).is_empty(), "{base:?} {no:?}");
+                // Closed: j moves the selection again rather than answering.
+                assert!(press(KeyCode::Char('j')).is_empty());
+            }
+            assert!(!ui.asking_to_quit);
+            assert_eq!(ui.view, ViewId::Overview);
+            // Elsewhere q goes back as before, and ctrl-c quits at once anywhere.
+            ui.view = ViewId::Backups;
+            let mut press = |code| handle_event(&key(code), &mut ui, &state, &keymap);
+            assert!(press(KeyCode::Char('q')).is_empty());
+            let ctrl_c = Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+            assert_eq!(handle_event(&ctrl_c, &mut ui, &state, &keymap), vec![Effect::Quit]);
+            assert!(!ui.asking_to_quit);
+        }
     }
 }

@@ -121,6 +121,10 @@ pub struct Ui {
     pub revealed: Option<Shown>,
     /// The target watched, by its configured name (the live console only).
     pub target: Option<String>,
+    /// Where this live session is being recorded, if it is (the header says RECORDING, Help where).
+    pub recording: Option<String>,
+    /// Back on the Overview, where there is nothing to go back to, asks whether to quit.
+    pub asking_to_quit: bool,
 }
 
 /// A revealed password and when it was put on screen.
@@ -150,6 +154,8 @@ impl Ui {
             audit_file: None,
             revealed: None,
             target: None,
+            recording: None,
+            asking_to_quit: false,
         }
     }
 
@@ -188,6 +194,9 @@ impl Ui {
 
     /// Which keymap table applies now.
     pub fn context(&self) -> KeyContext {
+        if self.asking_to_quit {
+            return KeyContext::QuitDialog;
+        }
         match (&self.input, &self.confirmation) {
             (Some(_), _) | (None, Some(Confirmation { phrase: Some(_), .. })) => KeyContext::Input,
             (None, Some(_)) => KeyContext::Modal,
@@ -202,6 +211,8 @@ impl Ui {
 
     pub fn update(&mut self, state: &State, command: Command) -> Vec<Effect> {
         if command == Command::Quit {
+            // Answered, if it was asked.
+            self.asking_to_quit = false;
             return vec![Effect::Quit];
         }
         if command == Command::Redraw {
@@ -211,6 +222,7 @@ impl Ui {
             KeyContext::Input => self.update_input(state, command),
             KeyContext::Modal => self.update_modal(command),
             KeyContext::Form => self.update_form(state, command),
+            KeyContext::QuitDialog => self.update_quit_dialog(command),
             KeyContext::Normal | KeyContext::Global => self.update_normal(state, command),
         }
     }
@@ -258,106 +270,6 @@ impl Ui {
             Some(Message { text: format!("{action} requested; its outcome appears in Events"), tone: Tone::Info });
     }
 
-    fn update_input(&mut self, state: &State, command: Command) -> Vec<Effect> {
-        match command {
-            Command::Back => {
-                if self.input.take().is_some_and(|i| i.kind == InputKind::Filter) {
-                    self.filter = None;
-                }
-                self.confirmation.take().map(|c| Effect::Cancelled(c.action)).into_iter().collect()
-            }
-            Command::Submit => {
-                if let Some(input) = self.input.take() {
-                    return self.submit_input(state, input);
-                }
-                self.submit_confirmation()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    fn update_modal(&mut self, command: Command) -> Vec<Effect> {
-        match command {
-            Command::Back => self.confirmation.take().map(|c| Effect::Cancelled(c.action)).into_iter().collect(),
-            Command::Submit => self.submit_confirmation(),
-            _ => Vec::new(),
-        }
-    }
-
-    fn update_form(&mut self, state: &State, command: Command) -> Vec<Effect> {
-        let Some(form) = &mut self.form else { return Vec::new() };
-        match command {
-            Command::Back => self.form = None,
-            Command::NextField => form.next_field(),
-            Command::PreviousField => form.previous_field(),
-            Command::Submit => match form.action(state) {
-                Ok(action) => {
-                    self.form = None;
-                    self.message = None;
-                    return vec![Effect::Prepare(action)];
-                }
-                Err(problem) => {
-                    if let Some(first) = form.problems(state).iter().position(Option::is_some) {
-                        form.focus = first;
-                    }
-                    self.error(&problem);
-                }
-            },
-            _ => {}
-        }
-        Vec::new()
-    }
-
-    fn submit_confirmation(&mut self) -> Vec<Effect> {
-        let Some(confirmation) = self.confirmation.take() else { return Vec::new() };
-        let typed = confirmation.phrase.as_ref().map(|_| confirmation.typed.clone());
-        vec![Effect::Dispatch { action: confirmation.action, confirmation: typed }]
-    }
-
-    fn submit_input(&mut self, state: &State, input: Input) -> Vec<Effect> {
-        match input.kind {
-            InputKind::Filter => {
-                self.filter = (!input.text.is_empty()).then_some(input.text);
-                self.selected.insert(self.view, 0);
-                Vec::new()
-            }
-            InputKind::CommandLine => self.run_command_line(state, input.text.trim()),
-        }
-    }
-
-    /// `:overview`, `:backups`, `:q`, `:refresh 2s` …: views and a few commands by name.
-    fn run_command_line(&mut self, state: &State, line: &str) -> Vec<Effect> {
-        let mut words = line.split_whitespace();
-        let Some(word) = words.next() else { return Vec::new() };
-        if let Some(view) = ViewId::from_name(word).or_else(|| ViewId::from_name(word.trim_end_matches('s'))) {
-            self.show(view);
-            return Vec::new();
-        }
-        match word {
-            "q" | "quit" => vec![Effect::Quit],
-            "target" | "targets" | "ctx" => vec![Effect::SwitchTarget(words.next().map(str::to_owned))],
-            "seek" => self.seek_line(&words.collect::<Vec<_>>().join(" ")),
-            "refresh" => {
-                if let Some(interval) = words.next().and_then(parse_interval) {
-                    self.refresh = interval;
-                    return vec![Effect::SetRefresh(interval)];
-                }
-                self.error("usage: :refresh <interval>, e.g. :refresh 2s or :refresh 500ms");
-                Vec::new()
-            }
-            // Every keymap command by its name, as its key would run it (`:backup`, `:sort-next`).
-            other => {
-                if let Some(command) = Command::from_name(other) {
-                    return self.update_normal(state, command);
-                }
-                self.error(&format!(
-                    "unknown command `{other}`; try a view name (overview, statements, activity, …), refresh, q, or a command from the help"
-                ));
-                Vec::new()
-            }
-        }
-    }
-
     fn update_normal(&mut self, state: &State, command: Command) -> Vec<Effect> {
         self.message = None;
         let rows = row_count(state, self.view, self.workload_member.as_deref());
@@ -370,6 +282,8 @@ impl Ui {
                     self.view = self.return_view;
                 } else if self.filter.is_some() {
                     self.filter = None;
+                } else if self.view == ViewId::Overview {
+                    self.asking_to_quit = true;
                 }
             }
             Command::Help | Command::ShowView(ViewId::Help) => {
@@ -582,6 +496,9 @@ pub fn format_interval(d: Duration) -> String {
         format!("{}ms", d.as_millis())
     }
 }
+
+#[path = "ui_dialogs.rs"]
+mod dialogs;
 
 #[path = "ui_replay.rs"]
 mod replay;

@@ -441,3 +441,56 @@ fn target_commands_switch_or_list_and_a_switch_leaves_nothing_of_the_last_target
     assert!(ui.filter.is_none() && ui.workload_member.is_none());
     assert!(ui.message.as_ref().unwrap().text.contains("now watching prod"));
 }
+
+#[test]
+fn back_on_the_overview_asks_to_quit_and_the_quit_key_quits() {
+    let s = state();
+    let mut ui = ui();
+    assert!(ui.update(&s, Command::Back).is_empty());
+    assert!(ui.asking_to_quit);
+    assert_eq!(ui.context(), KeyContext::QuitDialog);
+    // y and enter are bound to `quit` in [quit-dialog]: the same Effect as :q and ctrl-c, so the
+    // loop still waits for the outcome of actions running when it ends.
+    assert_eq!(ui.update(&s, Command::Quit), vec![Effect::Quit]);
+    assert!(!ui.asking_to_quit);
+    ui.update(&s, Command::Back);
+    assert_eq!(ui.update(&s, Command::Submit), vec![Effect::Quit], "a keymap that binds submit here");
+}
+
+#[test]
+fn any_other_key_closes_the_quit_question_and_does_nothing_else() {
+    let s = state();
+    // Unbound keys arrive as Back; bound ones (n, esc) are Back too; whatever else is bound in
+    // a user's [quit-dialog] closes it without acting.
+    for command in [Command::Back, Command::Down, Command::Backup, Command::NextView, Command::Help] {
+        let mut ui = ui();
+        ui.update(&s, Command::Back);
+        assert!(ui.update(&s, command).is_empty(), "{command:?}");
+        assert!(!ui.asking_to_quit, "{command:?}");
+        assert_eq!((ui.view, ui.selected(ViewId::Overview), ui.context()), (ViewId::Overview, 0, KeyContext::Normal));
+    }
+    // ctrl-l redraws under the question and leaves it open.
+    let mut ui = ui();
+    ui.update(&s, Command::Back);
+    assert_eq!(ui.update(&s, Command::Redraw), vec![Effect::FullRedraw]);
+    assert!(ui.asking_to_quit);
+}
+
+#[test]
+fn back_elsewhere_still_goes_back_and_clears_a_filter_first() {
+    let s = state();
+    let mut ui = ui();
+    ui.update(&s, Command::ShowView(ViewId::Backups));
+    ui.update(&s, Command::Help);
+    ui.update(&s, Command::Back);
+    assert_eq!((ui.view, ui.asking_to_quit), (ViewId::Backups, false), "Help goes back where it came from");
+    ui.update(&s, Command::Back);
+    assert_eq!((ui.view, ui.asking_to_quit), (ViewId::Backups, false), "another view stays, as before");
+    // On the Overview, a filter in force is cleared first; only then does Back ask.
+    ui.update(&s, Command::ShowView(ViewId::Overview));
+    ui.filter = Some("m2".into());
+    ui.update(&s, Command::Back);
+    assert_eq!((ui.filter.as_deref(), ui.asking_to_quit), (None, false));
+    ui.update(&s, Command::Back);
+    assert!(ui.asking_to_quit);
+}

@@ -1,4 +1,4 @@
-//! The frame around every view: header, tabs, status line and the key footer.
+//! The frame around every view: tabs, status line and the key footer (the header has its own file).
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -8,55 +8,8 @@ use ratatui::Frame;
 use crate::command::{Command, ViewId};
 use crate::tui::keymap::KeyContext;
 use crate::tui::theme::Role;
-use crate::tui::ui::{format_interval, InputKind, Tone};
+use crate::tui::ui::{InputKind, Tone};
 use crate::tui::views::Context;
-
-pub fn header(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
-    let state = cx.state;
-    let cluster = if state.cluster.is_empty() { "(waiting for the cluster)" } else { state.cluster.as_str() };
-    let mut spans = vec![Span::styled(" pgdeck ", cx.style(Role::Title))];
-    if let Some(target) = &cx.ui.target {
-        spans.push(Span::styled(format!(" [{target}]"), cx.style(Role::Key)));
-    }
-    spans.push(Span::styled(format!(" {cluster} "), cx.style(Role::Header)));
-    if !state.platform.is_empty() {
-        spans.push(Span::styled(format!("({}) ", state.platform), cx.style(Role::Muted)));
-    }
-    match state.leader_name() {
-        Some(leader) => spans.push(Span::styled(format!("leader {leader} "), cx.style(Role::Leader))),
-        None if state.now.is_some() => spans.push(Span::styled("NO LEADER ", cx.style(Role::Danger))),
-        None => {}
-    }
-    if let Some(tl) = state.timeline() {
-        spans.push(Span::styled(format!("TL {tl} "), cx.style(Role::Muted)));
-    }
-    if state.maintenance_mode == Some(true) {
-        spans.push(Span::styled("MAINTENANCE ", cx.style(Role::Warning)));
-    }
-    // The operator's word on the whole cluster (CNPG): instances ready, and the phase unless healthy.
-    if let Some(phase) = state.cluster_phase.as_ref().map(|p| &p.value) {
-        if let (Some(ready), Some(all)) = (phase.ready_instances, phase.instances) {
-            let role = if ready == all { Role::Muted } else { Role::Warning };
-            spans.push(Span::styled(format!("{ready}/{all} ready "), cx.style(role)));
-        }
-        if !phase.is_healthy() {
-            spans.push(Span::styled(format!("{} ", phase.phase), cx.style(Role::Warning)));
-        }
-    }
-    if cx.ui.replay.is_some() {
-        spans.push(Span::styled("REPLAY ", cx.style(Role::Warning)));
-    } else {
-        spans.push(Span::styled(format!("every {} ", format_interval(cx.ui.refresh)), cx.style(Role::Muted)));
-    }
-    if cx.ui.display_paused {
-        spans.push(Span::styled("PAUSED ", cx.style(Role::Warning)));
-    }
-    // A replay is read-only by construction; saying it twice costs the narrow header its room.
-    if cx.ui.read_only && cx.ui.replay.is_none() {
-        spans.push(Span::styled("READ-ONLY ", cx.style(Role::Warning)));
-    }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
-}
 
 pub fn tabs(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     let label = |view: ViewId, short: bool| {
@@ -99,8 +52,9 @@ pub fn status_line(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-/// The hints the footer shows, most useful first (it shows as many as fit): in a view, that
-/// view's own actions come right after help; in a dialog, form or input, how to get on or out.
+/// The hints the footer shows, in the order they read and, after Help and Quit (always shown),
+/// most useful first: in a view, that view's own actions come right after help; in a dialog,
+/// form or input, how to get on or out.
 fn footer_commands(cx: &Context<'_>) -> Vec<Command> {
     match cx.ui.context() {
         KeyContext::Normal | KeyContext::Global if cx.ui.replay.is_some() => vec![
@@ -130,8 +84,9 @@ fn footer_commands(cx: &Context<'_>) -> Vec<Command> {
             commands
         }
         KeyContext::Modal | KeyContext::Input | KeyContext::Form => {
-            vec![Command::Submit, Command::NextField, Command::PreviousField, Command::Back, Command::Quit]
+            vec![Command::Submit, Command::Back, Command::NextField, Command::PreviousField, Command::Quit]
         }
+        KeyContext::QuitDialog => vec![Command::Quit, Command::Back],
     }
 }
 
@@ -157,26 +112,96 @@ fn view_commands(view: ViewId) -> &'static [Command] {
     }
 }
 
-/// Key hints for the current context, from the keymap, without mutating keys when read-only.
-pub fn footer(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
-    let context = cx.ui.context();
-    let bindings = cx.keymap.bindings(context);
+/// One key hint: ` key desc `.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint {
+    pub key: String,
+    pub desc: String,
+    /// Help and Quit: shown at every width; the others go when room runs out, last first.
+    pub pinned: bool,
+}
+
+impl Hint {
+    fn width(&self) -> usize {
+        Span::raw(self.key.as_str()).width() + Span::raw(self.desc.as_str()).width() + 3
+    }
+}
+
+/// The footer's hints for the current context, from the keymap, in the order they read; no
+/// mutating key when read-only.
+pub fn footer_hints(cx: &Context<'_>) -> Vec<Hint> {
+    let bindings = cx.keymap.bindings(cx.ui.context());
     let global = cx.keymap.bindings(KeyContext::Global);
+    footer_commands(cx)
+        .into_iter()
+        .filter(|command| !(cx.ui.read_only && command.is_mutating()))
+        .filter_map(|command| {
+            let binding = bindings.iter().chain(&global).find(|b| b.command == command)?;
+            let key = binding.keys.first()?;
+            let pinned = matches!(command, Command::Help | Command::Quit);
+            Some(Hint { key: key.clone(), desc: binding.desc.clone(), pinned })
+        })
+        .collect()
+}
+
+/// The hints that fit in `width`: every pinned one, then the others in order while they fit.
+pub fn fit_hints(hints: Vec<Hint>, width: usize) -> Vec<Hint> {
+    let mut left = width.saturating_sub(hints.iter().filter(|h| h.pinned).map(Hint::width).sum());
+    let mut room = true;
+    hints
+        .into_iter()
+        .filter(|hint| {
+            if hint.pinned {
+                return true;
+            }
+            room = room && hint.width() <= left;
+            if room {
+                left -= hint.width();
+            }
+            room
+        })
+        .collect()
+}
+
+/// Key hints for the current context: help and how to quit always, then what fits.
+pub fn footer(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     let mut spans = Vec::new();
-    let mut width = 0;
-    for command in footer_commands(cx) {
-        if cx.ui.read_only && command.is_mutating() {
-            continue;
-        }
-        let Some(binding) = bindings.iter().chain(&global).find(|b| b.command == command) else { continue };
-        let (Some(key), desc) = (binding.keys.first(), &binding.desc) else { continue };
-        let hint_width = key.chars().count() + desc.chars().count() + 3;
-        if width + hint_width > usize::from(area.width) {
-            break;
-        }
-        width += hint_width;
-        spans.push(Span::styled(format!(" {key}"), cx.style(Role::Key)));
-        spans.push(Span::styled(format!(" {desc} "), cx.style(Role::Footer)));
+    for hint in fit_hints(footer_hints(cx), usize::from(area.width)) {
+        spans.push(Span::styled(format!(" {}", hint.key), cx.style(Role::Key)));
+        spans.push(Span::styled(format!(" {} ", hint.desc), cx.style(Role::Footer)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hint(key: &str, desc: &str, pinned: bool) -> Hint {
+        Hint { key: key.into(), desc: desc.into(), pinned }
+    }
+
+    fn shown(hints: &[Hint]) -> String {
+        hints.iter().map(|h| format!(" {} {} ", h.key, h.desc)).collect::<Vec<_>>().concat()
+    }
+
+    #[test]
+    fn help_and_quit_stay_and_the_others_go_last_first() {
+        let hints = vec![
+            hint("?", "Help", true),
+            hint("S", "Switchover", false),
+            hint("F", "Failover", false),
+            hint(":", "Command line", false),
+            hint("ctrl-c", "Quit", true),
+        ];
+        assert_eq!(
+            shown(&fit_hints(hints.clone(), 200)),
+            " ? Help  S Switchover  F Failover  : Command line  ctrl-c Quit "
+        );
+        // 8 + 13 pinned; 14 for Switchover, then Failover's 12 does not fit in the 8 left: it and all after it go.
+        assert_eq!(shown(&fit_hints(hints.clone(), 43)), " ? Help  S Switchover  ctrl-c Quit ");
+        assert_eq!(shown(&fit_hints(hints.clone(), 21)), " ? Help  ctrl-c Quit ");
+        // Narrower than the pinned two: they are still what is given (the line is then cut).
+        assert_eq!(shown(&fit_hints(hints, 10)), " ? Help  ctrl-c Quit ");
+    }
 }

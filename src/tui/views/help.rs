@@ -33,6 +33,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     right.extend(section(cx, KeyContext::Modal, "In a dialog"));
     right.extend(section(cx, KeyContext::Input, "Typing"));
     right.extend(section(cx, KeyContext::Form, "In a form"));
+    right.extend(section(cx, KeyContext::QuitDialog, "Asked to quit"));
     if cx.ui.replay.is_some() {
         right.push(Line::from(Span::styled(
             "replay: a recording, read-only; :seek HH:MM:SS, +30s, -5m, start or end",
@@ -43,6 +44,9 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
             "read-only: actions that change the cluster are disabled",
             cx.style(Role::Warning),
         )));
+    }
+    if let Some(file) = &cx.ui.recording {
+        right.push(Line::from(vec![Span::styled("recording to: ", cx.style(Role::Warning)), Span::raw(file.clone())]));
     }
     if let Some(file) = &cx.ui.audit_file {
         right.push(Line::from(vec![Span::styled("audit trail: ", cx.style(Role::Muted)), Span::raw(file.clone())]));

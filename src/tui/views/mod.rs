@@ -8,8 +8,10 @@ mod confirm;
 pub(crate) mod databases;
 pub(crate) mod events;
 mod form;
+mod header;
 mod help;
 mod overview;
+mod quit;
 mod replay_bar;
 mod replication;
 mod reveal;
@@ -87,7 +89,7 @@ pub fn render(frame: &mut Frame<'_>, state: &State, ui: &Ui, theme: &Theme, keym
         Constraint::Length(1),
     ])
     .areas(area);
-    chrome::header(frame, header, &cx);
+    header::render(frame, header, &cx);
     chrome::tabs(frame, tabs, &cx);
     match ui.view {
         ViewId::Overview => overview::render(frame, body, &cx),
@@ -110,6 +112,9 @@ pub fn render(frame: &mut Frame<'_>, state: &State, ui: &Ui, theme: &Theme, keym
     }
     if let Some(confirmation) = &ui.confirmation {
         confirm::render(frame, area, &cx, confirmation);
+    }
+    if ui.asking_to_quit {
+        quit::render(frame, area, &cx);
     }
     if let Some(shown) = &ui.revealed {
         reveal::render(frame, area, &cx, shown);
