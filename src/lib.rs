@@ -21,4 +21,5 @@ pub mod state;
 pub mod status;
 #[cfg(test)]
 mod testing;
+pub mod toml_located;
 pub mod tui;
