@@ -60,7 +60,9 @@ impl Cli {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeymapChoice {
+    /// Arrow keys and letters.
     Default,
+    /// hjkl, g/G, / and the like.
     Vim,
 }
 
@@ -74,12 +76,16 @@ pub enum Command {
     /// The CNPG cluster's Kubernetes objects (Namespace, ExternalSecret, Cluster, Pooler,
     /// ScheduledBackup) from the spec, as YAML for `kubectl apply -f -`.
     Manifests {
-        #[arg(long)]
+        /// The spec file: a TOML patch over the built-in defaults (default: spec.toml in the
+        /// config dir when there is one; `pgdeck spec show` prints every field).
+        #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
     },
     /// Server-side apply of those objects to the CNPG target's API server (field manager pgdeck).
     Apply {
-        #[arg(long)]
+        /// The spec file: a TOML patch over the built-in defaults (default: spec.toml in the
+        /// config dir when there is one; `pgdeck spec show` prints every field).
+        #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
     },
     /// The desired cluster (ClusterSpec).
@@ -94,6 +100,7 @@ pub enum Command {
     },
     /// The cluster's members, roles, lag, pooler, backups and findings, from live sources.
     Status {
+        /// `table` for people, `json` for scripts and monitoring.
         #[arg(long, value_enum, default_value = "table")]
         output: Output,
         /// Print again every this many seconds until interrupted.
@@ -111,14 +118,18 @@ pub enum Command {
     },
     /// Unplanned failover: promote a replica when there is no healthy leader.
     Failover {
+        /// The replica to promote (a failover names it: there is no healthy leader to choose one).
         #[arg(long)]
         to: String,
+        /// The member name given to --to, typed again to confirm.
         #[arg(long)]
         confirm: Option<String>,
     },
     /// Take a backup now with pgBackRest.
     Backup {
-        #[arg(long = "type", value_enum, default_value = "full")]
+        /// pgBackRest's backup type: a full copy, or what changed since the last full (diff) or
+        /// since the last backup of any type (incr).
+        #[arg(long = "type", value_name = "TYPE", value_enum, default_value = "full")]
         kind: BackupType,
     },
     /// Databases on the cluster (on CNPG: a Database object, applied by the operator).
@@ -148,6 +159,7 @@ pub enum Command {
     },
     /// Open the console over a recording (read-only): pause, speed, step and seek through it.
     Replay {
+        /// A recording made with `pgdeck --record FILE` (JSON lines).
         file: PathBuf,
         /// Recorded seconds per second, 1 to 60 (> and < change it live).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=60))]
@@ -162,7 +174,9 @@ pub enum Command {
     /// The incident timeline of a recording: leader changes with durations, lag peaks, findings,
     /// backups and every action.
     Report {
+        /// A recording made with `pgdeck --record FILE` (JSON lines).
         file: PathBuf,
+        /// `markdown` for people (an incident write-up), `json` for tools.
         #[arg(long, value_enum, default_value = "markdown")]
         format: crate::record::command::ReportFormat,
     },
@@ -215,6 +229,7 @@ fn parse_target_time(text: &str) -> Result<DateTime<Utc>, String> {
 pub enum DatabaseCommand {
     /// `CREATE DATABASE NAME OWNER OWNER` on the primary, or its Database object on CNPG.
     Create {
+        /// The new database's name: lowercase letters, digits and `_`, starting with a letter.
         name: String,
         /// An existing role that will own it.
         #[arg(long)]
@@ -227,12 +242,15 @@ pub enum UserCommand {
     /// A new login role with a generated password, stored as secrets.user_pattern says, with
     /// read-write use of DATABASE's public schema. If storing fails, the role is not created.
     Create {
+        /// The new role's name: lowercase letters, digits and `_`, starting with a letter.
         name: String,
+        /// The existing database it may use (read and write in its public schema).
         #[arg(long)]
         database: String,
     },
     /// A new password: staged in the store, set in PostgreSQL, tried, then made current.
     Rotate {
+        /// The login role whose password is kept in the credential store.
         name: String,
         /// The user's name, typed again to confirm (its clients need the new secret).
         #[arg(long)]
@@ -252,7 +270,9 @@ pub enum CredentialChoice {
 pub enum SpecCommand {
     /// Print the effective spec: defaults patched by the spec file.
     Show {
-        #[arg(long)]
+        /// The spec file: a TOML patch over the built-in defaults (default: spec.toml in the
+        /// config dir when there is one; `pgdeck spec show` prints every field).
+        #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
     },
 }
@@ -261,7 +281,9 @@ pub enum SpecCommand {
 pub enum LocalCommand {
     /// Create (or start again) the local cluster.
     Up {
-        #[arg(long)]
+        /// The spec of a new cluster: a TOML patch over the built-in defaults (default: spec.toml
+        /// in the config dir when there is one). An existing cluster keeps the spec it was made with.
+        #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
         /// Where a new cluster's credentials go (an existing cluster keeps its own).
         #[arg(long, value_enum, default_value = "file")]
@@ -275,6 +297,7 @@ pub enum LocalCommand {
     },
     /// Stop every process of the local cluster; keep its data unless --purge.
     Down {
+        /// Also delete the cluster's directory: its data, WAL archive, backups and credentials.
         #[arg(long)]
         purge: bool,
     },
@@ -287,20 +310,56 @@ pub enum LocalCommand {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
+    /// Aligned columns, for people.
     Table,
+    /// The status document as JSON, for scripts.
     Json,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackupType {
+    /// A full copy of the cluster.
     Full,
+    /// What changed since the last full backup.
     Diff,
+    /// What changed since the last backup of any type.
     Incr,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every argument and subcommand under `command` without help text, as `pgdeck sub --arg`.
+    fn undocumented(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            // clap's own --help and --version describe themselves.
+            if ["help", "version"].contains(&arg.get_id().as_str()) {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                let name = arg.get_long().map_or_else(|| arg.get_id().to_string(), |long| format!("--{long}"));
+                out.push(format!("{path} {name}"));
+            }
+        }
+        for sub in command.get_subcommands().filter(|sub| sub.get_name() != "help") {
+            let sub_path = format!("{path} {}", sub.get_name());
+            if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                out.push(format!("{sub_path} (the subcommand)"));
+            }
+            undocumented(sub, &sub_path, out);
+        }
+    }
+
+    #[test]
+    fn every_argument_and_subcommand_says_what_it_is_for() {
+        use clap::CommandFactory;
+        let mut command = Cli::command();
+        command.build();
+        let mut missing = Vec::new();
+        undocumented(&command, "pgdeck", &mut missing);
+        assert!(missing.is_empty(), "no help text in --help for:\n{}", missing.join("\n"));
+    }
 
     #[test]
     fn target_times_need_their_zone() {
