@@ -21,5 +21,6 @@ pub mod state;
 pub mod status;
 #[cfg(test)]
 mod testing;
+pub mod time_input;
 pub mod toml_located;
 pub mod tui;

@@ -81,8 +81,12 @@ pub fn run(mut cli: Cli) -> Result<ExitCode> {
                 act(&cli, &paths, Action::RotatePassword { user: name.clone() }, confirm.clone()).await
             }
             Command::Restore { backup, target_time, name, confirm } => {
-                let action =
-                    Action::Restore { backup: backup.clone(), target_time: *target_time, new_cluster: name.clone() };
+                if let Some(typed) = target_time.filter(|t| t.utc_assumed) {
+                    let at = typed.at.format("%Y-%m-%d %H:%M:%S%.f");
+                    println!("recovery target: {at} UTC (UTC assumed: --target-time was given without a zone)");
+                }
+                let target_time = target_time.map(|t| t.at);
+                let action = Action::Restore { backup: backup.clone(), target_time, new_cluster: name.clone() };
                 act(&cli, &paths, action, confirm.clone()).await
             }
             Command::Replay { file, speed, headless: true, dump_state } => {

@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::time_input::{parse_time, TypedTime};
 
 mod commands;
 
@@ -147,9 +148,10 @@ pub enum Command {
         /// The backup's id, as `pgdeck status` and the Backups view show it.
         #[arg(long)]
         backup: String,
-        /// Roll forward to this time, e.g. 2026-11-25T17:00:00Z (default: the backup as it finished).
-        #[arg(long, value_parser = parse_target_time)]
-        target_time: Option<DateTime<Utc>>,
+        /// Roll forward to this time: 2026-11-25 17:00:00 (a time without a zone is UTC), or RFC
+        /// 3339 with its zone, such as 2026-11-25T18:00:00+01:00 (default: the backup as it finished).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        target_time: Option<TypedTime>,
         /// The new cluster's name; it lives in a directory of that name beside the running cluster's.
         #[arg(long)]
         name: String,
@@ -217,12 +219,6 @@ impl Command {
             },
         }
     }
-}
-
-fn parse_target_time(text: &str) -> Result<DateTime<Utc>, String> {
-    text.parse::<DateTime<FixedOffset>>().map(|at| at.with_timezone(&Utc)).map_err(|e| {
-        format!("`{text}` is not a time with its zone ({e}); write it as RFC 3339, such as 2026-11-25T17:00:00Z")
-    })
 }
 
 #[derive(Subcommand, Debug)]
@@ -362,11 +358,20 @@ mod tests {
     }
 
     #[test]
-    fn target_times_need_their_zone() {
-        let at = parse_target_time("2026-11-25T17:00:00.25Z").unwrap();
-        assert_eq!(at.to_rfc3339(), "2026-11-25T17:00:00.250+00:00");
-        assert_eq!(parse_target_time("2026-11-25T18:00:00+01:00").unwrap().to_rfc3339(), "2026-11-25T17:00:00+00:00");
-        assert!(parse_target_time("2026-11-25 17:00:00").unwrap_err().contains("RFC 3339"));
+    fn target_times_take_the_forms_the_restore_form_takes() {
+        let parse = |time: &str| {
+            let args = ["pgdeck", "restore", "--backup", "b", "--name", "copy", "--target-time", time];
+            Cli::try_parse_from(args).map(|cli| match cli.command {
+                Some(Command::Restore { target_time, .. }) => target_time,
+                _ => None,
+            })
+        };
+        let assumed = parse("2026-12-05 01:33:20").unwrap().unwrap();
+        assert_eq!((assumed.at.to_rfc3339().as_str(), assumed.utc_assumed), ("2026-12-05T01:33:20+00:00", true));
+        let zoned = parse("2026-12-05T02:33:20+01:00").unwrap().unwrap();
+        assert_eq!((zoned.at, zoned.utc_assumed), (assumed.at, false));
+        let e = parse("yesterday").unwrap_err().to_string();
+        assert!(e.contains("`yesterday` is not a time") && e.contains("a time without a zone is UTC"), "{e}");
     }
 
     #[test]
@@ -389,6 +394,6 @@ mod tests {
             (backup.as_str(), name.as_str(), confirm.as_deref()),
             ("20261125-020000F", "orders-copy", Some("orders-copy"))
         );
-        assert_eq!(target_time.unwrap().to_rfc3339(), "2026-11-25T17:00:00+00:00");
+        assert_eq!(target_time.unwrap().at.to_rfc3339(), "2026-11-25T17:00:00+00:00");
     }
 }
