@@ -17,7 +17,7 @@ const EVERY_SUBCOMMAND: &[&[&str]] = &[
     &["apply"],
     &["spec", "show"],
     &["local", "up"],
-    &["local", "down", "--purge"],
+    &["local", "down", "--purge", "--confirm", "postgres-cluster"],
     &["local", "status"],
     &["local", "agent"],
     &["status"],

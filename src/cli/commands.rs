@@ -172,7 +172,11 @@ async fn local_command(cli: &Cli, paths: &Paths, config: &Config, command: &Loca
             };
             local::up(&layout, &spec, &source, &mut out).await?;
         }
-        LocalCommand::Down { purge } => {
+        LocalCommand::Down { purge, confirm } => {
+            if *purge {
+                // Before anything is stopped: a refused purge leaves the cluster as it was.
+                super::confirm::confirm_purge(&layout, cli.dir.as_deref(), confirm.as_deref())?;
+            }
             local::down(&layout, *purge, &mut out).await?;
         }
         LocalCommand::Status => local_status(layout, &mut out)?,

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::time_input::{parse_time, TypedTime};
 
 mod commands;
+mod confirm;
 
 pub use commands::run;
 
@@ -294,8 +295,12 @@ pub enum LocalCommand {
     /// Stop every process of the local cluster; keep its data unless --purge.
     Down {
         /// Also delete the cluster's directory: its data, WAL archive, backups and credentials.
+        /// Asks for the cluster's name first; without a terminal, give it with --confirm.
         #[arg(long)]
         purge: bool,
+        /// The local cluster's name (`pgdeck local status` shows it), typed to confirm --purge.
+        #[arg(long, value_name = "NAME", requires = "purge")]
+        confirm: Option<String>,
     },
     /// The local cluster's processes, ports and paths.
     Status,
