@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod model;
 pub mod names;
 pub mod observation;
+pub mod os_user;
 pub mod platform;
 pub mod record;
 pub mod secrets;

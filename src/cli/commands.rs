@@ -16,6 +16,7 @@ use crate::audit::AuditLog;
 use crate::config::{Config, KubeOverrides, Paths, TargetChoice};
 use crate::dispatch::Dispatcher;
 use crate::observation::ObservationKind;
+use crate::os_user::os_user;
 use crate::platform::cnpg::{self, CnpgPlatform, CnpgTarget};
 use crate::platform::patroni::local::{self, layout::Layout, LocalCluster};
 use crate::platform::patroni::PatroniPlatform;
@@ -261,10 +262,6 @@ fn look_and_keys(cli: &Cli, paths: &Paths) -> Result<(Theme, Keymap)> {
     };
     let keymap = Keymap::load(base, Some(&paths.config_dir.join("keymap.toml")))?;
     Ok((theme, keymap))
-}
-
-fn os_user() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
 }
 
 /// The target's platform and the thresholds its spec sets: the local cluster's from one read of
