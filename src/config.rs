@@ -171,19 +171,14 @@ impl Config {
     /// The config file, or the defaults when there is none; an error names the file and line.
     pub fn load(config_dir: &Path) -> Result<Self> {
         let path = config_dir.join("config.toml");
-        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Self::default()) };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            // Ignoring a file that is there would drop its settings (read_only = true) unseen.
+            Err(e) => bail!("{}: cannot read config.toml ({e}); fix it or remove it", path.display()),
+        };
         let line_of = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
-        let config: Self = toml::from_str(&text).map_err(|e| {
-            let line = e.span().map_or(0, |s| line_of(s.start));
-            anyhow::anyhow!(
-                "{}:{line}: {}; the settings it takes are: read_only = true|false, record = true|false, [aws] with \
-                 region, endpoint, profile, and [targets.<name>] with platform = \"cnpg\", context, namespace, \
-                 cluster, sql = \"auto\"|\"direct\"|\"port-forward\" (auto: direct inside the \
-                 cluster, port-forward from outside), credentials = \"kube\"|\"aws\", tls_server_name",
-                path.display(),
-                e.message().trim()
-            )
-        })?;
+        let config: Self = toml::from_str(&text).map_err(|e| config_error(&path, &text, &e))?;
         for (name, target) in &config.targets {
             let located = |span: std::ops::Range<usize>| {
                 let line = if span.is_empty() { 0 } else { line_of(span.start) };
@@ -273,6 +268,28 @@ impl Config {
     }
 }
 
+/// A config.toml that is not TOML, or a setting it does not take: the file, line and column, the
+/// key and value, what it takes, and the line quoted.
+fn config_error(path: &Path, text: &str, e: &toml::de::Error) -> anyhow::Error {
+    let mistake = crate::toml_located::Mistake::of(text, e);
+    let at = mistake.place.as_ref().map(|p| format!(":{}:{}", p.line, p.column)).unwrap_or_default();
+    let key = match (mistake.key.as_str(), mistake.value.as_str()) {
+        ("", _) => String::new(),
+        (key, "") => format!(": `{key}`"),
+        (key, value) => format!(": `{key}` = {value}"),
+    };
+    let settings = if mistake.syntax {
+        ""
+    } else {
+        "; the settings it takes are: read_only = true|false, record = true|false, [aws] with region, endpoint, \
+         profile, and [targets.<name>] with platform = \"cnpg\", context, namespace, cluster, sql = \
+         \"auto\"|\"direct\"|\"port-forward\" (auto: direct inside the cluster, port-forward from outside), \
+         credentials = \"kube\"|\"aws\", tls_server_name"
+    };
+    let quote = mistake.place.as_ref().map(|p| format!("\n{}", p.quote(true))).unwrap_or_default();
+    anyhow::anyhow!("{}{at}{key}: {}{settings}{quote}", path.display(), mistake.message)
+}
+
 /// A namespace or cluster name as Kubernetes accepts it (RFC 1123 label).
 pub fn check_kube_name(name: &str) -> std::result::Result<(), String> {
     if is_label(name) {
@@ -344,6 +361,37 @@ mod tests {
         std::fs::write(dir.path().join("config.toml"), "\nreadonly = true\n").unwrap();
         let e = Config::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("config.toml:2") && e.contains("readonly"), "{e}");
+    }
+
+    #[test]
+    fn mistakes_name_the_key_the_value_the_token_and_quote_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            std::fs::write(dir.path().join("config.toml"), text).unwrap();
+            Config::load(dir.path()).unwrap_err().to_string()
+        };
+        let e = load("record = true\nread_only = \"yes\"\n");
+        assert!(
+            e.contains("config.toml:2:13: `read_only` = \"yes\": invalid type: string \"yes\", expected a boolean"),
+            "{e}"
+        );
+        assert!(e.ends_with("  2 | read_only = \"yes\"\n    |             ^"), "{e}");
+        let e = load("[targets.prod\nplatform = \"cnpg\"\n");
+        assert!(e.contains("config.toml:1:14: not valid TOML") && e.contains("found the end of the line"), "{e}");
+        assert!(!e.contains("the settings it takes"), "a syntax error is not about settings: {e}");
+        let e = load("[targets.prod]\nplatform = \"k8s\"\n");
+        assert!(e.contains("config.toml:2:12: `targets.prod.platform` = \"k8s\"") && e.contains("`cnpg`"), "{e}");
+    }
+
+    #[test]
+    fn a_config_file_that_cannot_be_read_is_an_error_not_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("config.toml")).unwrap();
+        let e = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("config.toml: cannot read config.toml"), "{e}");
+        std::fs::remove_dir(dir.path().join("config.toml")).unwrap();
+        std::fs::write(dir.path().join("config.toml"), b"read_only = true\n\xff\n").unwrap();
+        assert!(Config::load(dir.path()).is_err(), "not UTF-8: refused, not ignored");
     }
 
     #[test]

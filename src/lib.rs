@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod model;
 pub mod names;
 pub mod observation;
+pub mod os_user;
 pub mod platform;
 pub mod record;
 pub mod secrets;
@@ -22,4 +23,6 @@ pub mod state;
 pub mod status;
 #[cfg(test)]
 mod testing;
+pub mod time_input;
+pub mod toml_located;
 pub mod tui;

@@ -17,7 +17,7 @@ const EVERY_SUBCOMMAND: &[&[&str]] = &[
     &["apply"],
     &["spec", "show"],
     &["local", "up"],
-    &["local", "down", "--purge"],
+    &["local", "down", "--purge", "--confirm", "postgres-cluster"],
     &["local", "status"],
     &["local", "agent"],
     &["status"],
@@ -109,6 +109,34 @@ fn read_only_refuses_every_subcommand_that_changes_the_cluster_before_connecting
         assert!(!home.path().join("no-cluster").exists(), "a refused `local up` created the cluster's directory");
     }
     assert!(refused >= 2 * 10, "too few mutating subcommands found to mean anything: {refused}");
+}
+
+/// The current user's name as `id -un` gives it (from the uid), or `uid N` without one.
+fn current_user() -> String {
+    let id = |flag: &str| Command::new("id").arg(flag).output().ok().filter(|o| o.status.success());
+    match id("-un") {
+        Some(out) => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        None => format!("uid {}", String::from_utf8_lossy(&id("-u").unwrap().stdout).trim()),
+    }
+}
+
+#[test]
+fn the_audit_trail_names_the_os_user_from_the_uid_without_user_or_logname() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pgdeck"))
+        .env_clear()
+        .env("PGDECK_HOME", home.path())
+        .env("PATH", home.path().join("no-tools"))
+        .env("KUBECONFIG", home.path().join("no-kubeconfig"))
+        .args(["--dir", home.path().join("no-cluster").to_str().unwrap()])
+        .args(["--read-only", "switchover", "--to", "m2", "--confirm", "m2"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"));
+    let audit = pgdeck::audit::read_all(&home.path().join("state"));
+    let record: serde_json::Value = serde_json::from_str(audit.lines().next().expect("one record")).unwrap();
+    assert_eq!((record["event"].as_str(), record["user"].as_str()), (Some("refused"), Some(current_user().as_str())));
+    assert_ne!(record["user"], "unknown");
 }
 
 #[test]

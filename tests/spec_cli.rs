@@ -64,13 +64,60 @@ fn a_malformed_spec_names_file_line_field_value_and_what_is_allowed() {
     std::fs::write(&file, "instances = 3\nreplicas = 2\n").unwrap();
     let out = pgdeck(&["spec", "show", "--spec", file.to_str().unwrap()], home.path());
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains(&format!("{}:2", file.display())) && err.contains("replicas"), "{err}");
+    assert!(err.contains(&format!("{}:2:1: field `replicas`", file.display())), "{err}");
 }
 
 #[test]
-fn a_missing_spec_file_says_so() {
+fn a_missing_spec_file_says_it_does_not_exist() {
     let home = tempfile::tempdir().unwrap();
     let out = pgdeck(&["spec", "show", "--spec", "/nonexistent/spec.toml"], home.path());
     assert!(!out.status.success());
-    assert!(String::from_utf8(out.stderr).unwrap().contains("cannot read the spec file"));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("/nonexistent/spec.toml: the spec file does not exist"), "{err}");
+}
+
+/// `spec show --spec FILE` with `text` in FILE: its exit status must be a failure; its stderr.
+#[allow(clippy::unwrap_used)] // test helper: a failure to set up fails the test
+fn refused(text: &str) -> (String, String) {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = pgdeck(&["spec", "show", "--spec", file.to_str().unwrap()], home.path());
+    assert!(!out.status.success(), "{text:?} was accepted");
+    (file.display().to_string(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn a_wrong_value_names_its_field_and_line_and_quotes_it() {
+    let (file, err) = refused("name = \"orders\"\ninstances = 0\n");
+    assert!(
+        err.starts_with(&format!("pgdeck: {file}:2:1: field `instances` has value `0`: an integer from 1 to 9")),
+        "{err}"
+    );
+    assert!(err.contains("\n  2 | instances = 0\n"), "quotes the line: {err}");
+
+    let (file, err) = refused("instances = \"three\"\n");
+    assert!(err.starts_with(&format!("pgdeck: {file}:1:13: field `instances` has value `\"three\"`")), "{err}");
+    assert!(err.contains("expected a whole number") && !err.contains("<document>"), "{err}");
+
+    let (file, err) = refused("[pooler]\ninstances = 0\n");
+    assert!(err.contains(&format!("{file}:2:1: field `pooler.instances` has value `0`")), "{err}");
+}
+
+#[test]
+fn an_unknown_key_is_named_with_its_table_and_line() {
+    let (file, err) = refused("instances = 3\n[pooler]\npool_mod = \"session\"\n");
+    assert!(err.contains(&format!("{file}:3:1: field `pooler.pool_mod`: unknown field `pool_mod`")), "{err}");
+    assert!(err.contains("`pool_mode`"), "names the fields it takes: {err}");
+}
+
+#[test]
+fn a_toml_syntax_error_names_the_line_column_and_token() {
+    let (file, err) = refused("[postgresql\nx=1\n");
+    assert!(err.contains(&format!("{file}:1:12: not valid TOML: invalid table header")), "{err}");
+    assert!(err.contains("found the end of the line"), "{err}");
+    assert!(err.contains("\n  1 | [postgresql\n    |            ^"), "quotes the line, points at the column: {err}");
+
+    let (file, err) = refused("instances = 3 3\n");
+    assert!(err.contains(&format!("{file}:1:15: not valid TOML")) && err.contains("found `3`"), "{err}");
 }

@@ -16,6 +16,7 @@ use crate::audit::AuditLog;
 use crate::config::{Config, KubeOverrides, Paths, TargetChoice};
 use crate::dispatch::Dispatcher;
 use crate::observation::ObservationKind;
+use crate::os_user::os_user;
 use crate::platform::cnpg::{self, CnpgPlatform, CnpgTarget};
 use crate::platform::patroni::local::{self, layout::Layout, LocalCluster};
 use crate::platform::patroni::PatroniPlatform;
@@ -81,8 +82,12 @@ pub fn run(mut cli: Cli) -> Result<ExitCode> {
                 act(&cli, &paths, Action::RotatePassword { user: name.clone() }, confirm.clone()).await
             }
             Command::Restore { backup, target_time, name, confirm } => {
-                let action =
-                    Action::Restore { backup: backup.clone(), target_time: *target_time, new_cluster: name.clone() };
+                if let Some(typed) = target_time.filter(|t| t.utc_assumed) {
+                    let at = typed.at.format("%Y-%m-%d %H:%M:%S%.f");
+                    println!("recovery target: {at} UTC (UTC assumed: --target-time was given without a zone)");
+                }
+                let target_time = target_time.map(|t| t.at);
+                let action = Action::Restore { backup: backup.clone(), target_time, new_cluster: name.clone() };
                 act(&cli, &paths, action, confirm.clone()).await
             }
             Command::Replay { file, speed, headless: true, dump_state } => {
@@ -168,7 +173,11 @@ async fn local_command(cli: &Cli, paths: &Paths, config: &Config, command: &Loca
             };
             local::up(&layout, &spec, &source, &mut out).await?;
         }
-        LocalCommand::Down { purge } => {
+        LocalCommand::Down { purge, confirm } => {
+            if *purge {
+                // Before anything is stopped: a refused purge leaves the cluster as it was.
+                super::confirm::confirm_purge(&layout, cli.dir.as_deref(), confirm.as_deref())?;
+            }
             local::down(&layout, *purge, &mut out).await?;
         }
         LocalCommand::Status => local_status(layout, &mut out)?,
@@ -253,10 +262,6 @@ fn look_and_keys(cli: &Cli, paths: &Paths) -> Result<(Theme, Keymap)> {
     };
     let keymap = Keymap::load(base, Some(&paths.config_dir.join("keymap.toml")))?;
     Ok((theme, keymap))
-}
-
-fn os_user() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
 }
 
 /// The target's platform and the thresholds its spec sets: the local cluster's from one read of

@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::time_input::{parse_time, TypedTime};
+
 mod commands;
+mod confirm;
 
 pub use commands::run;
 
@@ -60,7 +62,9 @@ impl Cli {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeymapChoice {
+    /// Arrow keys and letters.
     Default,
+    /// hjkl, g/G, / and the like.
     Vim,
 }
 
@@ -74,12 +78,16 @@ pub enum Command {
     /// The CNPG cluster's Kubernetes objects (Namespace, ExternalSecret, Cluster, Pooler,
     /// ScheduledBackup) from the spec, as YAML for `kubectl apply -f -`.
     Manifests {
-        #[arg(long)]
+        /// The spec file: a TOML patch over the built-in defaults (default: spec.toml in the
+        /// config dir when there is one; `pgdeck spec show` prints every field).
+        #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
     },
     /// Server-side apply of those objects to the CNPG target's API server (field manager pgdeck).
     Apply {
-        #[arg(long)]
+        /// The spec file: a TOML patch over the built-in defaults (default: spec.toml in the
+        /// config dir when there is one; `pgdeck spec show` prints every field).
+        #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
     },
     /// The desired cluster (ClusterSpec).
@@ -94,6 +102,7 @@ pub enum Command {
     },
     /// The cluster's members, roles, lag, pooler, backups and findings, from live sources.
     Status {
+        /// `table` for people, `json` for scripts and monitoring.
         #[arg(long, value_enum, default_value = "table")]
         output: Output,
         /// Print again every this many seconds until interrupted.
@@ -111,14 +120,18 @@ pub enum Command {
     },
     /// Unplanned failover: promote a replica when there is no healthy leader.
     Failover {
+        /// The replica to promote (a failover names it: there is no healthy leader to choose one).
         #[arg(long)]
         to: String,
+        /// The member name given to --to, typed again to confirm.
         #[arg(long)]
         confirm: Option<String>,
     },
     /// Take a backup now with pgBackRest.
     Backup {
-        #[arg(long = "type", value_enum, default_value = "full")]
+        /// pgBackRest's backup type: a full copy, or what changed since the last full (diff) or
+        /// since the last backup of any type (incr).
+        #[arg(long = "type", value_name = "TYPE", value_enum, default_value = "full")]
         kind: BackupType,
     },
     /// Databases on the cluster (on CNPG: a Database object, applied by the operator).
@@ -136,9 +149,10 @@ pub enum Command {
         /// The backup's id, as `pgdeck status` and the Backups view show it.
         #[arg(long)]
         backup: String,
-        /// Roll forward to this time, e.g. 2026-11-25T17:00:00Z (default: the backup as it finished).
-        #[arg(long, value_parser = parse_target_time)]
-        target_time: Option<DateTime<Utc>>,
+        /// Roll forward to this time: 2026-11-25 17:00:00 (a time without a zone is UTC), or RFC
+        /// 3339 with its zone, such as 2026-11-25T18:00:00+01:00 (default: the backup as it finished).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        target_time: Option<TypedTime>,
         /// The new cluster's name; it lives in a directory of that name beside the running cluster's.
         #[arg(long)]
         name: String,
@@ -148,6 +162,7 @@ pub enum Command {
     },
     /// Open the console over a recording (read-only): pause, speed, step and seek through it.
     Replay {
+        /// A recording made with `pgdeck --record FILE` (JSON lines).
         file: PathBuf,
         /// Recorded seconds per second, 1 to 60 (> and < change it live).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=60))]
@@ -162,7 +177,9 @@ pub enum Command {
     /// The incident timeline of a recording: leader changes with durations, lag peaks, findings,
     /// backups and every action.
     Report {
+        /// A recording made with `pgdeck --record FILE` (JSON lines).
         file: PathBuf,
+        /// `markdown` for people (an incident write-up), `json` for tools.
         #[arg(long, value_enum, default_value = "markdown")]
         format: crate::record::command::ReportFormat,
     },
@@ -205,16 +222,11 @@ impl Command {
     }
 }
 
-fn parse_target_time(text: &str) -> Result<DateTime<Utc>, String> {
-    text.parse::<DateTime<FixedOffset>>().map(|at| at.with_timezone(&Utc)).map_err(|e| {
-        format!("`{text}` is not a time with its zone ({e}); write it as RFC 3339, such as 2026-11-25T17:00:00Z")
-    })
-}
-
 #[derive(Subcommand, Debug)]
 pub enum DatabaseCommand {
     /// `CREATE DATABASE NAME OWNER OWNER` on the primary, or its Database object on CNPG.
     Create {
+        /// The new database's name: lowercase letters, digits and `_`, starting with a letter.
         name: String,
         /// An existing role that will own it.
         #[arg(long)]
@@ -227,12 +239,15 @@ pub enum UserCommand {
     /// A new login role with a generated password, stored as secrets.user_pattern says, with
     /// read-write use of DATABASE's public schema. If storing fails, the role is not created.
     Create {
+        /// The new role's name: lowercase letters, digits and `_`, starting with a letter.
         name: String,
+        /// The existing database it may use (read and write in its public schema).
         #[arg(long)]
         database: String,
     },
     /// A new password: staged in the store, set in PostgreSQL, tried, then made current.
     Rotate {
+        /// The login role whose password is kept in the credential store.
         name: String,
         /// The user's name, typed again to confirm (its clients need the new secret).
         #[arg(long)]
@@ -252,7 +267,9 @@ pub enum CredentialChoice {
 pub enum SpecCommand {
     /// Print the effective spec: defaults patched by the spec file.
     Show {
-        #[arg(long)]
+        /// The spec file: a TOML patch over the built-in defaults (default: spec.toml in the
+        /// config dir when there is one; `pgdeck spec show` prints every field).
+        #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
     },
 }
@@ -261,7 +278,9 @@ pub enum SpecCommand {
 pub enum LocalCommand {
     /// Create (or start again) the local cluster.
     Up {
-        #[arg(long)]
+        /// The spec of a new cluster: a TOML patch over the built-in defaults (default: spec.toml
+        /// in the config dir when there is one). An existing cluster keeps the spec it was made with.
+        #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
         /// Where a new cluster's credentials go (an existing cluster keeps its own).
         #[arg(long, value_enum, default_value = "file")]
@@ -275,8 +294,13 @@ pub enum LocalCommand {
     },
     /// Stop every process of the local cluster; keep its data unless --purge.
     Down {
+        /// Also delete the cluster's directory: its data, WAL archive, backups and credentials.
+        /// Asks for the cluster's name first; without a terminal, give it with --confirm.
         #[arg(long)]
         purge: bool,
+        /// The local cluster's name (`pgdeck local status` shows it), typed to confirm --purge.
+        #[arg(long, value_name = "NAME", requires = "purge")]
+        confirm: Option<String>,
     },
     /// The local cluster's processes, ports and paths.
     Status,
@@ -287,14 +311,19 @@ pub enum LocalCommand {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
+    /// Aligned columns, for people.
     Table,
+    /// The status document as JSON, for scripts.
     Json,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackupType {
+    /// A full copy of the cluster.
     Full,
+    /// What changed since the last full backup.
     Diff,
+    /// What changed since the last backup of any type.
     Incr,
 }
 
@@ -302,12 +331,52 @@ pub enum BackupType {
 mod tests {
     use super::*;
 
+    /// Every argument and subcommand under `command` without help text, as `pgdeck sub --arg`.
+    fn undocumented(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            // clap's own --help and --version describe themselves.
+            if ["help", "version"].contains(&arg.get_id().as_str()) {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                let name = arg.get_long().map_or_else(|| arg.get_id().to_string(), |long| format!("--{long}"));
+                out.push(format!("{path} {name}"));
+            }
+        }
+        for sub in command.get_subcommands().filter(|sub| sub.get_name() != "help") {
+            let sub_path = format!("{path} {}", sub.get_name());
+            if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                out.push(format!("{sub_path} (the subcommand)"));
+            }
+            undocumented(sub, &sub_path, out);
+        }
+    }
+
     #[test]
-    fn target_times_need_their_zone() {
-        let at = parse_target_time("2026-11-25T17:00:00.25Z").unwrap();
-        assert_eq!(at.to_rfc3339(), "2026-11-25T17:00:00.250+00:00");
-        assert_eq!(parse_target_time("2026-11-25T18:00:00+01:00").unwrap().to_rfc3339(), "2026-11-25T17:00:00+00:00");
-        assert!(parse_target_time("2026-11-25 17:00:00").unwrap_err().contains("RFC 3339"));
+    fn every_argument_and_subcommand_says_what_it_is_for() {
+        use clap::CommandFactory;
+        let mut command = Cli::command();
+        command.build();
+        let mut missing = Vec::new();
+        undocumented(&command, "pgdeck", &mut missing);
+        assert!(missing.is_empty(), "no help text in --help for:\n{}", missing.join("\n"));
+    }
+
+    #[test]
+    fn target_times_take_the_forms_the_restore_form_takes() {
+        let parse = |time: &str| {
+            let args = ["pgdeck", "restore", "--backup", "b", "--name", "copy", "--target-time", time];
+            Cli::try_parse_from(args).map(|cli| match cli.command {
+                Some(Command::Restore { target_time, .. }) => target_time,
+                _ => None,
+            })
+        };
+        let assumed = parse("2026-12-05 01:33:20").unwrap().unwrap();
+        assert_eq!((assumed.at.to_rfc3339().as_str(), assumed.utc_assumed), ("2026-12-05T01:33:20+00:00", true));
+        let zoned = parse("2026-12-05T02:33:20+01:00").unwrap().unwrap();
+        assert_eq!((zoned.at, zoned.utc_assumed), (assumed.at, false));
+        let e = parse("yesterday").unwrap_err().to_string();
+        assert!(e.contains("`yesterday` is not a time") && e.contains("a time without a zone is UTC"), "{e}");
     }
 
     #[test]
@@ -330,6 +399,6 @@ mod tests {
             (backup.as_str(), name.as_str(), confirm.as_deref()),
             ("20261125-020000F", "orders-copy", Some("orders-copy"))
         );
-        assert_eq!(target_time.unwrap().to_rfc3339(), "2026-11-25T17:00:00+00:00");
+        assert_eq!(target_time.unwrap().at.to_rfc3339(), "2026-11-25T17:00:00+00:00");
     }
 }

@@ -2,15 +2,16 @@
 //! `postgres-cluster-service.md` fixes; a TOML file may override any of them.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 pub use backup::{backup_schedule, BackupSpec, ObjectStore};
+pub use error::SpecError;
 
 mod backup;
+mod error;
 
 /// The whole desired cluster, platform-neutral. CNPG renders it as manifests;
 /// the local Patroni cluster renders it as Patroni, PgBouncer and pgBackRest configs.
@@ -226,25 +227,6 @@ impl Default for ThresholdsSpec {
     }
 }
 
-/// A spec that could not be used: which file, which field, the value, and what is allowed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct SpecError {
-    pub file: String,
-    pub field: String,
-    pub value: String,
-    pub allowed: String,
-}
-
-impl fmt::Display for SpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: field `{}`", self.file, self.field)?;
-        if !self.value.is_empty() {
-            write!(f, " has value `{}`", self.value)?;
-        }
-        write!(f, ": {}", self.allowed)
-    }
-}
-
 /// Where a spec came from, for error messages.
 const DEFAULTS: &str = "<built-in defaults>";
 
@@ -256,20 +238,15 @@ impl ClusterSpec {
             spec.validate(DEFAULTS)?;
             return Ok(spec);
         };
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| SpecError {
-            file: shown.clone(),
-            field: String::new(),
-            value: String::new(),
-            allowed: format!("cannot read the spec file ({e}); pass an existing TOML file with --spec"),
-        })?;
-        Self::from_toml(&text, &shown)
+        let text = std::fs::read_to_string(path).map_err(|e| error::unreadable(path, &e))?;
+        Self::from_toml(&text, &path.display().to_string())
     }
 
-    /// Parses and validates a TOML spec; `origin` names the file in errors.
+    /// Parses and validates a TOML spec; `origin` names the file in errors, which point at the
+    /// line of the field they name.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, SpecError> {
-        let spec: Self = toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?;
-        spec.validate(origin)?;
+        let spec: Self = toml::from_str(text).map_err(|e| error::toml_error(text, origin, &e))?;
+        spec.validate(origin).map_err(|e| e.located_in(text))?;
         Ok(spec)
     }
 
@@ -287,6 +264,7 @@ impl ClusterSpec {
             .and_then(|()| self.check_secrets_and_thresholds())
             .map_err(|bad| SpecError {
                 file: origin.to_owned(),
+                place: None,
                 field: bad.field,
                 value: bad.value,
                 allowed: bad.allowed,
@@ -434,24 +412,6 @@ fn bad(field: &str, value: &str, allowed: &str) -> Bad {
     Bad { field: field.to_owned(), value: value.to_owned(), allowed: allowed.to_owned() }
 }
 
-fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> SpecError {
-    let line = e.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
-    let message = e.message().trim().to_owned();
-    // toml reports unknown fields and type errors by message; the key is its first quoted word.
-    let field = message.split('`').nth(1).map_or_else(|| "<document>".to_owned(), str::to_owned);
-    let value =
-        e.span().map(|s| text[s.start.min(text.len())..s.end.min(text.len())].trim().to_owned()).unwrap_or_default();
-    SpecError {
-        file: match line {
-            Some(l) => format!("{origin}:{l}"),
-            None => origin.to_owned(),
-        },
-        field,
-        value: value.chars().take(80).collect(),
-        allowed: format!("{message}; see `pgdeck spec show` for every field and its default"),
-    }
-}
-
 /// Units accepted per kind of parameter, as PostgreSQL reads them.
 fn check_parameter(name: &str, value: &str) -> Result<(), String> {
     const MEMORY: &[&str] = &[
@@ -597,14 +557,6 @@ mod tests {
     }
 
     #[test]
-    fn unknown_field_names_file_line_and_field() {
-        let e = ClusterSpec::from_toml("instances = 3\n[pooler]\npool_mod = \"session\"\n", "my.toml").unwrap_err();
-        assert_eq!(e.file, "my.toml:3");
-        assert_eq!(e.field, "pool_mod");
-        assert!(e.allowed.contains("pool_mode"), "{e}");
-    }
-
-    #[test]
     fn wrong_values_name_field_value_and_what_is_allowed() {
         let cases = [
             ("instances = 0", "instances", "0"),
@@ -624,15 +576,12 @@ mod tests {
         for (text, field, value) in cases {
             let e = ClusterSpec::from_toml(text, "bad.toml").unwrap_err();
             assert_eq!((e.field.as_str(), e.value.as_str()), (field, value), "{text}");
-            assert!(e.to_string().starts_with("bad.toml"), "{e}");
+            // The line of the field's key: the last line of each case.
+            let line = text.lines().count();
+            assert_eq!(e.place.as_ref().map(|p| p.line), Some(line), "{text}: {e}");
+            assert!(e.to_string().starts_with(&format!("bad.toml:{line}:")), "{e}");
+            assert!(e.to_string().contains(&format!(": field `{field}` has value `{value}`: ")), "{e}");
             assert!(!e.allowed.is_empty());
         }
-    }
-
-    #[test]
-    fn type_mismatch_is_located() {
-        let e = ClusterSpec::from_toml("name = \"x\"\ninstances = \"three\"\n", "f.toml").unwrap_err();
-        assert_eq!(e.file, "f.toml:2");
-        assert!(e.allowed.contains("integer") || e.allowed.contains("u32"), "{e}");
     }
 }

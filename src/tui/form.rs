@@ -2,7 +2,7 @@
 //! is a one-line tui-textarea; every field is validated against the State as the operator types,
 //! and a form becomes an Action only when nothing is wrong with it.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_textarea::TextArea;
 
@@ -223,21 +223,10 @@ fn existing<'a>(value: &str, noun: &str, names: impl Iterator<Item = &'a str>) -
     }
 }
 
-/// Empty is "no target"; otherwise `YYYY-MM-DD HH:MM:SS` (or with `T`, or RFC 3339), in UTC.
-pub fn parse_target_time(text: &str) -> Result<Option<DateTime<Utc>>, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(Some(at.with_timezone(&Utc)));
-    }
-    let plain = text.trim_end_matches('Z').trim_end_matches(" UTC");
-    ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(plain, format).ok())
-        .map(|naive| Some(naive.and_utc()))
-        .ok_or_else(|| format!("`{text}` is not a time: write it as 2026-11-25 14:30:00 (UTC)"))
+/// The restore form's target: empty is "no target"; otherwise a time as `pgdeck restore
+/// --target-time` takes it (one parser for both: [`crate::time_input::parse_time`]).
+fn parse_target_time(text: &str) -> Result<Option<DateTime<Utc>>, String> {
+    crate::time_input::parse_optional_time(text).map(|typed| typed.map(|t| t.at))
 }
 
 #[cfg(test)]
@@ -269,12 +258,13 @@ mod tests {
     }
 
     #[test]
-    fn target_times_parse_in_utc_or_say_how_to_write_them() {
+    fn the_target_time_field_parses_as_the_command_line_does() {
         let at = parse_target_time("2026-11-25 14:30:00").unwrap().unwrap();
         assert_eq!(at.to_rfc3339(), "2026-11-25T14:30:00+00:00");
         assert_eq!(parse_target_time("2026-11-25T15:30:00+01:00").unwrap(), Some(at));
         assert_eq!(parse_target_time("  ").unwrap(), None);
-        assert!(parse_target_time("yesterday").unwrap_err().contains("2026-11-25 14:30:00"));
+        let e = parse_target_time("yesterday").unwrap_err();
+        assert_eq!(Err(e), crate::time_input::parse_time("yesterday"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use pgdeck::secrets::{CredentialStore, Credentials, Secret};
 use serde_json::Value;
 
 use super::SETTLE;
-use crate::support::local_cluster::{describe, leader, member, LocalCluster};
+use crate::support::local_cluster::{describe, leader, member, purge_args, LocalCluster};
 use crate::support::moto::{FaultProxy, Moto, REGION};
 use crate::support::sql::{query, Login};
 use crate::support::tmux::Tmux;
@@ -61,7 +61,8 @@ impl AwsCluster<'_> {
 impl Drop for AwsCluster<'_> {
     fn drop(&mut self) {
         if self.dir.exists() {
-            let out = self.pgdeck(&["local", "down", "--purge"]);
+            let purge = purge_args(&self.dir);
+            let out = self.pgdeck(&purge.iter().map(String::as_str).collect::<Vec<_>>());
             if !out.status.success() {
                 eprintln!("teardown of {}: {}", self.dir.display(), describe(&out));
             }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::{admin_password, healthy, port_of, SETTLE};
-use crate::support::local_cluster::{describe, leader, members, processes_in, LocalCluster};
+use crate::support::local_cluster::{describe, leader, members, processes_in, purge_args, LocalCluster};
 use crate::support::sql::{query, Login};
 
 const NAME: &str = "pitr-copy";
@@ -32,7 +32,8 @@ impl Drop for Restored<'_> {
             }
             eprintln!("the restored cluster's logs are kept in {}", kept.display());
         }
-        let out = self.source.pgdeck_in(&self.dir, &["local", "down", "--purge"]);
+        let purge = purge_args(&self.dir);
+        let out = self.source.pgdeck_in(&self.dir, &purge.iter().map(String::as_str).collect::<Vec<_>>());
         if !out.status.success() {
             eprintln!("teardown of {}: {}", self.dir.display(), describe(&out));
         }

@@ -174,12 +174,24 @@ impl LocalCluster {
     }
 
     pub fn teardown(&self) {
-        let out = self.pgdeck(&["local", "down", "--purge"]);
+        let purge = purge_args(&self.dir());
+        let out = self.pgdeck(&purge.iter().map(String::as_str).collect::<Vec<_>>());
         if !out.status.success() {
             eprintln!("teardown: {}", describe(&out));
         }
         let _ = std::fs::remove_dir_all(&self.root);
     }
+}
+
+/// `local down --purge` of the cluster in `dir`, confirmed with its name as its cluster.json
+/// holds it (without one, `down` deletes nothing and the default name does).
+pub fn purge_args(dir: &Path) -> Vec<String> {
+    let name = std::fs::read_to_string(dir.join("cluster.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .and_then(|file| file["spec"]["name"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "postgres-cluster".to_owned());
+    ["local", "down", "--purge", "--confirm", &name].map(str::to_owned).to_vec()
 }
 
 /// Every live process whose command line mentions `dir`.
