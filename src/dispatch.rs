@@ -25,7 +25,7 @@ use crate::audit::{AuditLog, Entry};
 use crate::clock;
 use crate::model::{BackupReport, BackupStatus, Role};
 use crate::names::{check_cluster_name, check_identifier, NameKind};
-use crate::observation::{Observation, ObservationKind};
+use crate::observation::{Observation, ObservationKind, SourceId};
 use crate::platform::Platform;
 use crate::secrets::Revealed;
 use crate::state::State;
@@ -221,7 +221,7 @@ impl Dispatcher {
             // Sent from the task, awaited: a full queue delays the request's observation rather
             // than dropping it (submit cannot wait), and it always precedes its outcome.
             let requested = ObservationKind::ActionRequested { request: req.clone() };
-            let _ = tx.send(Observation::new(req.requested_at, "dispatcher", requested)).await;
+            let _ = tx.send(Observation::new(req.requested_at, SourceId::Dispatcher, requested)).await;
             // A panic in platform code still ends the request with an outcome line.
             let call = AssertUnwindSafe(run(platform.as_ref(), &req.action, leader.as_deref(), reveals)).catch_unwind();
             let outcome = match tokio::time::timeout(timeout, call).await {
@@ -243,7 +243,11 @@ impl Dispatcher {
                 &outcome,
             );
             let _ = tx
-                .send(Observation::new(at, "dispatcher", ObservationKind::ActionFinished { request: req, outcome }))
+                .send(Observation::new(
+                    at,
+                    SourceId::Dispatcher,
+                    ObservationKind::ActionFinished { request: req, outcome },
+                ))
                 .await;
         });
         let deadline = tokio::time::Instant::now() + timeout;

@@ -91,7 +91,7 @@ const REVEALED_PASSWORD: &str = "revealed-Pa55word";
 fn state() -> State {
     let mut s = State::new(ThresholdsSpec::default());
     let at = clock::now();
-    let apply = |s: &mut State, source: &str, kind| s.apply(&Observation::new(at, source, kind));
+    let apply = |s: &mut State, source: &str, kind| s.apply(&Observation::new(at, source.into(), kind));
     apply(
         &mut s,
         "patroni",
@@ -130,7 +130,7 @@ async fn a_full_queue_delays_the_requests_observation_but_never_drops_it() {
     let dir = tempfile::tempdir().unwrap();
     let platform = Arc::new(CountingPlatform::default());
     let (tx, mut rx) = mpsc::channel(1);
-    tx.send(Observation::new(clock::now(), "sql:m1", ObservationKind::Tick)).await.unwrap();
+    tx.send(Observation::new(clock::now(), "sql:m1".into(), ObservationKind::Tick)).await.unwrap();
     let audit = AuditLog::daily(dir.path(), "local").unwrap();
     let mut d = Dispatcher::new(Some(platform.clone()), false, audit, "tester".into(), tx);
     let request = d.submit(switch_to("m2"), Some("m2".into()), &state()).unwrap();
@@ -223,8 +223,8 @@ fn state_with_catalog() -> State {
     let stopped = clock::now() - chrono::Duration::hours(1);
     let backups =
         ObservationKind::BackupsListed { catalog: backup_catalog(vec![completed_backup("20261125-020000F", stopped)]) };
-    s.apply(&Observation::new(clock::now(), "sql:m1", listed));
-    s.apply(&Observation::new(clock::now(), "pgbackrest", backups));
+    s.apply(&Observation::new(clock::now(), "sql:m1".into(), listed));
+    s.apply(&Observation::new(clock::now(), "pgbackrest".into(), backups));
     s
 }
 

@@ -19,7 +19,7 @@ use crate::audit::AuditLog;
 use crate::clock;
 use crate::command::Command;
 use crate::dispatch::{Dispatcher, Pending};
-use crate::observation::{Observation, ObservationKind};
+use crate::observation::{Observation, ObservationKind, SourceId};
 use crate::platform::Platform;
 use crate::record::replay::Replay;
 use crate::record::Recorder;
@@ -247,7 +247,7 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
                 dirty = Some(FRAME);
             }
             _ = clock_tick.tick(), if replay.is_none() => {
-                absorb(&mut state, recorder.as_ref(), &Observation::new(clock::now(), "clock", ObservationKind::Tick));
+                absorb(&mut state, recorder.as_ref(), &Observation::new(clock::now(), SourceId::Clock, ObservationKind::Tick));
                 ui.expire_revealed(Instant::now());
                 dirty = Some(dirty.map_or(DATA_FRAME, |d| d.min(DATA_FRAME)));
             }

@@ -666,8 +666,25 @@ fn killed_leader_fails_over(cluster: &LocalCluster) {
     let old = leader(&doc).unwrap();
     let patroni = cluster.pid_of(&old).unwrap();
     let postmaster = cluster.postmaster_pid(&old).unwrap();
+    let console = open_console(cluster, 160, 48);
+    console.wait_for("a quiet overview", SETTLE, |s| s.contains(" Members ") && !s.contains("CRIT"));
     kill(Pid::from_raw(patroni), Signal::SIGKILL).unwrap();
     kill(Pid::from_raw(postmaster), Signal::SIGKILL).unwrap();
+    let killed = Instant::now();
+    // While Patroni still holds the dead leader's key it lists it as the leader, `running`:
+    // SQL's refusal is what the console must show, and no row may claim the leader runs.
+    let crit = format!("CRIT leader {old} unreachable by SQL");
+    let row_of_old = format!("│{old} ");
+    let screen = console.wait_for("the dead leader shown as such", SETTLE, |s| {
+        s.contains(&crit) || s.lines().any(|l| l.contains(&row_of_old) && !l.contains(" primary "))
+    });
+    eprintln!("the dead leader's CRIT on the console {:.1}s after the kill", killed.elapsed().as_secs_f64());
+    let row = screen.lines().find(|l| l.contains(&row_of_old)).unwrap_or_default();
+    assert!(!row.contains("running"), "the dead leader's row claims it runs: {row}\n{screen}");
+    if row.contains(" primary ") {
+        assert!(screen.contains(&crit) && row.contains("unreachable"), "{screen}");
+    }
+    console.keys(&["C-c"]);
     let failed_over = cluster.wait_for_status("a new leader and the old one down", SETTLE, |doc| {
         leader(doc).is_some_and(|l| l != old) && member(doc, &old)["state"] == "down"
     });
