@@ -110,7 +110,8 @@ impl State {
             .collect();
         if !answering.is_empty() && answering.iter().all(|(_, in_recovery)| *in_recovery) {
             let names: Vec<&str> = answering.iter().map(|(m, _)| m.name.as_str()).collect();
-            let manager_says = leader.map(|l| format!("; the HA manager names {} its leader", l.name)).unwrap_or_default();
+            let manager_says =
+                leader.map(|l| format!("; the HA manager names {} its leader", l.name)).unwrap_or_default();
             out.push(finding(
                 Severity::Critical,
                 "no_writable_leader",
@@ -148,8 +149,7 @@ impl State {
             return;
         }
         // Before the leader's first sample, replication is unknown rather than broken.
-        let leader_sampled = self.leader_name().and_then(|l| self.members.get(l)).is_some_and(|e| e.sample.is_some());
-        if leader_sampled && m.replication_state.as_deref() != Some("streaming") {
+        if self.leader_sample().is_some() && m.replication_state.as_deref() != Some("streaming") {
             let state = m.replication_state.as_deref().unwrap_or("no WAL receiver");
             out.push(finding(
                 Severity::Critical,

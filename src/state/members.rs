@@ -58,6 +58,11 @@ impl State {
             .map(|(name, _)| name.as_str())
     }
 
+    /// What the leader's SQL said last, if it has answered at all.
+    pub fn leader_sample(&self) -> Option<&crate::state::Timed<MemberSample>> {
+        self.members.get(self.leader_name()?)?.sample.as_ref()
+    }
+
     pub fn timeline(&self) -> Option<u32> {
         let leader = self.leader_name()?;
         self.members.get(leader)?.report.as_ref()?.value.timeline

@@ -169,9 +169,14 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
                         Effect::SetRefresh(interval) => { let _ = interval_tx.send(interval); }
                         Effect::FreezeDisplay(on) => frozen = on.then(|| state.clone()),
                         Effect::Prepare(action) => match &platform {
+                            // What cannot succeed is refused (and audited) before anything is typed.
                             Some(platform) => {
-                                let preview = platform.describe(&action, state.leader_name());
-                                ui.open_confirmation(&state, action, preview);
+                                if let Err(refusal) = dispatcher.precheck(&action, &state) {
+                                    ui.on_refusal(&refusal);
+                                } else {
+                                    let preview = platform.describe(&action, state.leader_name());
+                                    ui.open_confirmation(&state, action, preview);
+                                }
                             }
                             // Nothing to ask: the Dispatcher refuses and says why.
                             None => match dispatcher.submit(action, None, &state) {

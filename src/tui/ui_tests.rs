@@ -10,7 +10,7 @@ use crate::action::BackupKind;
 use crate::model::Role as MemberRole;
 use crate::observation::{Observation, ObservationKind};
 use crate::spec::ThresholdsSpec;
-use crate::testing::{backend, backup_catalog, completed_backup, database, report, role};
+use crate::testing::{backend, backup_catalog, completed_backup, database, report, role, sample, streaming};
 
 fn state() -> State {
     let mut s = State::new(ThresholdsSpec::default());
@@ -30,6 +30,18 @@ fn state() -> State {
         ObservationKind::MembersListed {
             members: vec![report("m1", MemberRole::Primary, 1), report("m2", MemberRole::Replica, 2)],
         },
+    ));
+    let primary = sample(true, 1000, vec![streaming("m2")]);
+    s.apply(&Observation::new(
+        at,
+        "sql:m1".into(),
+        ObservationKind::MemberSampled { member: "m1".into(), sample: primary },
+    ));
+    let replica = sample(false, 1000, vec![]);
+    s.apply(&Observation::new(
+        at,
+        "sql:m2".into(),
+        ObservationKind::MemberSampled { member: "m2".into(), sample: replica },
     ));
     s
 }

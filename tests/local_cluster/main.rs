@@ -110,6 +110,15 @@ pub(crate) fn open_console(cluster: &LocalCluster, width: u16, height: u16) -> T
     )
 }
 
+/// Waits until the console has every member's SQL facts (each row shows its LSN), so that what
+/// an action key is refused or allowed for is what is true, not what is not known yet.
+pub(crate) fn wait_for_sql_facts(console: &Tmux) -> String {
+    console.wait_for("every member's SQL facts", SETTLE, |s| {
+        let rows: Vec<&str> = s.lines().filter(|l| l.contains("│postgres-cluster-")).collect();
+        s.contains(" Members ") && rows.len() >= 3 && rows.iter().all(|l| l.contains(" 0/"))
+    })
+}
+
 pub(crate) fn port_of(doc: &Value, name: &str) -> u16 {
     u16::try_from(member(doc, name)["port"].as_u64().unwrap()).unwrap()
 }
@@ -252,9 +261,7 @@ fn console_in_tmux(cluster: &LocalCluster) {
 
     // A switchover: select a replica on Overview, S, type its name, Enter.
     console.keys(&["1", "g"]);
-    let screen = console.wait_for("the members on Overview", Duration::from_secs(10), |s| {
-        s.contains(" Members ") && s.lines().any(|l| l.contains("│postgres-cluster-") && l.contains(" replica "))
-    });
+    let screen = wait_for_sql_facts(&console);
     let rows: Vec<&str> = screen.lines().filter(|l| l.contains("│postgres-cluster-")).collect();
     let target_row = rows.iter().position(|l| l.contains(" replica ")).unwrap();
     let target = rows[target_row].split_whitespace().next().unwrap().trim_start_matches('│').to_owned();
