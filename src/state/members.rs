@@ -37,6 +37,8 @@ pub struct MemberView {
     /// SQL cannot reach the member now: a refused connection, a new connection not accepted,
     /// or a session that failed twice running.
     pub sql_unreachable: Option<Unreachable>,
+    /// SQL contradicts the HA manager: the member is unreachable, or the leader is in recovery.
+    pub contradicted: bool,
     /// Bytes this member has received or replayed past the leader's last known position while
     /// the leader's own facts are not current: its lag cannot be told, and the leader may be gone.
     pub ahead_of_leader_bytes: Option<u64>,
@@ -135,10 +137,20 @@ impl State {
             }
         };
         let error = entry.errors.values().max_by_key(|e| e.at).map(|e| e.error.clone());
+        let current_sample = entry
+            .sample
+            .as_ref()
+            .filter(|s| sql_unreachable.is_none() && self.staleness(Some(s.at)).is_none())
+            .map(|s| &s.value);
         let state = match (report, &error) {
             // The HA manager lists it, SQL cannot reach it: SQL's word is the one shown. (A member
             // the manager no longer lists is `down`, below.)
             (Some(_), _) if sql_unreachable.is_some() => "unreachable".to_owned(),
+            // The manager still lists it as the leader, but it is in recovery now (demoted when
+            // it lost the DCS): it takes no writes.
+            (Some(r), _) if r.role == Role::Primary && current_sample.is_some_and(|s| s.in_recovery) => {
+                "in recovery".to_owned()
+            }
             (Some(r), _) if r.role == Role::Replica && row.is_some_and(|row| row.state == "streaming") => {
                 if r.state == "running" {
                     "streaming".to_owned()
@@ -150,6 +162,7 @@ impl State {
             (None, Some(_)) => "down".to_owned(),
             (None, None) => "unknown".to_owned(),
         };
+        let contradicted = report.is_some() && (sql_unreachable.is_some() || state == "in recovery");
         MemberView {
             name: name.to_owned(),
             role,
@@ -172,6 +185,7 @@ impl State {
             stale_seconds: self.staleness(newest_fact(entry)),
             error,
             manager_state: report.map(|r| r.state.clone()),
+            contradicted,
             sql_unreachable,
             ahead_of_leader_bytes,
         }

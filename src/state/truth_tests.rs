@@ -127,6 +127,8 @@ fn every_member_in_recovery_means_no_writable_leader_whatever_the_manager_last_s
         "sql:m1",
         ObservationKind::MemberSampled { member: "m1".into(), sample: sample(false, 1000, vec![]) },
     );
+    let m1 = &s.member_views()[0];
+    assert_eq!((m1.role, m1.state.as_str(), m1.contradicted), (Role::Primary, "in recovery", true));
     let crit = s.findings().into_iter().find(|f| f.code == "no_writable_leader").expect("no member out of recovery");
     assert!(crit.message.contains("(m1, m2, m3)") && crit.message.contains("names m1 its leader"), "{}", crit.message);
     // A member out of recovery again ends it.

@@ -52,8 +52,16 @@ pub fn stopped_dcs_is_a_finding_and_recovers(cluster: &LocalCluster) {
     let etcd = cluster.pid_of("etcd").unwrap();
     kill(Pid::from_raw(etcd), Signal::SIGKILL).unwrap();
     // Patroni's REST API blocks on the unreachable DCS: the member list stops answering, while
-    // the members' SQL sides (LSN, connections) keep being sampled.
-    console.wait_for("the DCS outage shown", SETTLE, |s| s.contains("WARN patroni: ") && s.contains(" 0/"));
+    // the members' SQL sides (LSN, connections) keep being sampled. Patroni demotes the leader
+    // it can no longer hold the lock for: SQL's word, that no member takes writes, is a CRIT
+    // whatever Patroni last listed, and the last-listed leader's row says it is in recovery.
+    let screen = console.wait_for("the DCS outage shown", SETTLE, |s| {
+        s.contains("WARN ha-manager: ") && s.contains(" 0/") && s.contains("CRIT no member accepts writes")
+    });
+    assert!(
+        screen.lines().filter(|l| l.contains(" primary ")).all(|l| l.contains("in recovery")),
+        "a leader in recovery is shown as such:\n{screen}"
+    );
     let out = cluster.pgdeck(&["local", "up"]);
     assert!(out.status.success(), "{}", describe(&out));
     console.wait_for("everything back", SETTLE, |s| {

@@ -185,11 +185,13 @@ pub fn switchover_pressed_twice_switches_once(cluster: &LocalCluster) {
     console.wait_for("the switchover dialog", Duration::from_secs(10), |s| {
         s.contains(&format!("Type {target} to confirm"))
     });
-    // tmux sends an argument that is no key name as its characters.
-    console.keys(&[&target, "Enter", "S", &target, "Enter"]);
-    console.wait_for("the second switchover refused", SETTLE, |s| {
+    // tmux sends an argument that is no key name as its characters. The second S is refused at
+    // the key, before any dialog opens: nothing more is typed.
+    console.keys(&[&target, "Enter", "S"]);
+    let refused = console.wait_for("the second switchover refused", SETTLE, |s| {
         s.contains(&format!("refused: switchover to {target} is already running"))
     });
+    assert!(!refused.contains(&format!("Type {target} to confirm")), "no second dialog:\n{refused}");
     console.wait_for("the new leader on screen", SETTLE, |s| s.contains(&format!("leader {target}")));
     let lines = wait_for_audit(cluster, mark, "the switchover's outcome", |lines| {
         lines.iter().any(|l| l["event"] == "finished" || l["event"] == "abandoned")

@@ -94,11 +94,7 @@ fn render_members(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
             _ => m.state.clone(),
         };
         // SQL's word against the HA manager's: in the danger colour, never as `running`.
-        let state_style = if m.sql_unreachable.is_some() && m.role != MemberRole::Unknown {
-            cx.style(Role::Danger)
-        } else {
-            Style::default()
-        };
+        let state_style = if m.contradicted { cx.style(Role::Danger) } else { Style::default() };
         let lag = match m.ahead_of_leader_bytes {
             // Past the leader's last known position: the finding says so in words.
             Some(ahead) => (format!("+{}", human_bytes(ahead)), cx.style(Role::Danger)),
