@@ -83,16 +83,15 @@ impl State {
     }
 
     /// Whether SQL cannot reach the member now, and since when: any SQL-side source (the sample's
-    /// session, the new-connection probe) whose failure is definite. A new connection not accepted
-    /// within the timeout counts at once: the probe runs every few seconds, not every refresh.
+    /// session, the new-connection probe) whose failure says so ([`crate::state::Failing::says_unreachable`]).
     pub fn sql_unreachable(&self, entry: &MemberEntry) -> Option<Unreachable> {
         let now = self.now?;
         entry
             .errors
             .iter()
             .filter(|(source, failing)| match source {
-                SourceId::Sql { .. } => failing.is_definite(),
-                SourceId::Connect { .. } => true,
+                SourceId::Sql { .. } => failing.says_unreachable(false),
+                SourceId::Connect { .. } => failing.says_unreachable(true),
                 _ => false,
             })
             .min_by_key(|(_, failing)| failing.since)

@@ -98,9 +98,16 @@ pub struct Failing {
 }
 
 impl Failing {
-    /// Definite enough to act on: refused (nothing listens), or failed twice running.
-    pub fn is_definite(&self) -> bool {
-        self.failure == FailureKind::Refused || self.count >= 2
+    /// Whether it says the member cannot be reached: refused (nothing listens) at once, a timeout
+    /// when it repeats (or at once for a new connection, tried only every few seconds). Other
+    /// failures (a login refused, the credential store down) are pgdeck's trouble reaching in,
+    /// not the member's, and never make it unreachable.
+    pub fn says_unreachable(&self, new_connection: bool) -> bool {
+        match self.failure {
+            FailureKind::Refused => true,
+            FailureKind::Timeout => new_connection || self.count >= 2,
+            FailureKind::Other => false,
+        }
     }
 }
 

@@ -118,6 +118,20 @@ fn a_member_that_accepts_no_new_connection_is_unreachable_though_its_session_ans
 }
 
 #[test]
+fn a_login_or_credential_store_failure_is_pgdecks_trouble_not_an_unreachable_member() {
+    let mut s = healthy();
+    for at in [1, 2, 3] {
+        apply(&mut s, at, "sql:m1", failed("m1", FailureKind::Other));
+        apply(&mut s, at, "connect:m1", failed("m1", FailureKind::Other));
+    }
+    let m1 = &s.member_views()[0];
+    assert_eq!((m1.state.as_str(), m1.sql_unreachable.is_none()), ("running", true));
+    assert!(m1.error.is_some(), "the failure is still shown");
+    assert!(!codes(&s).contains(&"leader_unreachable"));
+    assert!(codes(&s).contains(&"member_unreachable"));
+}
+
+#[test]
 fn every_member_in_recovery_means_no_writable_leader_whatever_the_manager_last_said() {
     let mut s = healthy();
     // The DCS is gone and Patroni demoted m1; its REST list still names m1 the leader.

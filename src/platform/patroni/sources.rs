@@ -9,7 +9,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use crate::clock;
 use crate::model::VolumeUsage;
 use crate::observation::ObservationKind;
-use crate::observation::SourceId;
+use crate::observation::{FailureKind, SourceId};
 use crate::platform::patroni::pgbackrest::PgBackRest;
 use crate::platform::patroni::rest::PatroniRest;
 use crate::platform::patroni::{MemberEndpoint, PatroniTarget};
@@ -202,11 +202,14 @@ impl Source for NewConnection {
     async fn poll(&mut self) -> Vec<ObservationKind> {
         match crate::sql::connect(&self.endpoint, self.timeout, true).await {
             Ok(_session) => vec![ObservationKind::NewConnectionAccepted { member: self.member.clone() }],
-            Err(e) => vec![ObservationKind::SourceFailed {
-                member: Some(self.member.clone()),
-                error: format!("accepts no new connection: {e:#}"),
-                failure: crate::source::failure_kind(&e),
-            }],
+            Err(e) => {
+                let failure = crate::source::failure_kind(&e);
+                let error = match failure {
+                    FailureKind::Refused | FailureKind::Timeout => format!("accepts no new connection: {e:#}"),
+                    FailureKind::Other => format!("{e:#}"),
+                };
+                vec![ObservationKind::SourceFailed { member: Some(self.member.clone()), error, failure }]
+            }
         }
     }
 }

@@ -485,7 +485,11 @@ async fn streaming_replicas(port: u16, superuser: &Credentials) -> Result<usize>
         transport: crate::sql::Transport::Tcp,
     };
     let client = connect(&endpoint, Duration::from_secs(2), true).await?;
-    let row = client.query_one("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", &[]).await?;
+    // Patroni lists a member as the leader a moment before its promotion ends: until it is out
+    // of recovery it takes no writes, and preparing the databases on it would fail.
+    let sql = "SELECT CASE WHEN pg_is_in_recovery() THEN 0 \
+               ELSE (SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming') END";
+    let row = client.query_one(sql, &[]).await?;
     Ok(usize::try_from(row.get::<_, i64>(0)).unwrap_or(0))
 }
 
