@@ -40,6 +40,12 @@ pub enum ObservationKind {
         member: String,
         sample: MemberSample,
     },
+    /// A member's health facts: archiving, slots, locks, transactions, connections, xid age,
+    /// pending restarts, checkpoints (read every few seconds, not every refresh).
+    HealthSampled {
+        member: String,
+        health: Box<crate::health::HealthSample>,
+    },
     /// What runs on a member now, and its busiest statements (cumulative counters).
     WorkloadSampled {
         member: String,

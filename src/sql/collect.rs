@@ -1,7 +1,8 @@
 //! One round trip per member per refresh: everything the member says about itself in one query,
 //! prepared once per session (a `&str` query would be parsed and described on every call: two
 //! round trips and a fresh parse and plan of a 2.5 KB statement each second). The catalog of
-//! databases and roles, and the database and WAL sizes, change slowly and are asked for less often.
+//! databases and roles, and the database and WAL sizes, change slowly and are asked for less often;
+//! so do the health facts (`health.rs`), read every [`HEALTH_INTERVAL`] in a second statement.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -10,7 +11,9 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use tokio_postgres::{Client, Statement};
 
+use crate::health::HealthSample;
 use crate::model::{Backend, DatabaseRow, Lsn, MemberSample, ReplicationRow, RoleRow, StatementRow};
+use crate::sql::health::{self, HEALTH_INTERVAL};
 use crate::sql::workload::{
     self, ACTIVITY_COLUMN, CATALOG_SQL, HAS_STATEMENTS_SQL, STATEMENTS_COLUMN, STATEMENT_TEXTS_SQL,
 };
@@ -76,6 +79,8 @@ pub struct MemberRound {
     pub backends: Vec<Backend>,
     /// `None` when `pg_stat_statements` is not installed in the database pgdeck connects to.
     pub statements: Option<Vec<StatementRow>>,
+    /// `None` between two health readings (every [`HEALTH_INTERVAL`]).
+    pub health: Option<HealthSample>,
 }
 
 /// Keeps one session to a member and samples it; reconnects after any failure.
@@ -88,6 +93,8 @@ pub struct MemberCollector {
     /// Statement texts by queryid, kept across rounds (and sessions) so that only a new
     /// statement's text is read; those no longer among the busiest are let go.
     texts: HashMap<i64, String>,
+    /// When the health facts were last read.
+    health_read_at: Option<Instant>,
 }
 
 /// A session with the statements it runs, prepared when it opened.
@@ -99,6 +106,8 @@ struct Session {
     catalog: Statement,
     /// Where `pg_stat_statements` can be read: the texts of given statements.
     texts: Option<Statement>,
+    /// The health statement, written for the server's version.
+    health: Statement,
 }
 
 #[derive(Clone, Copy)]
@@ -110,7 +119,7 @@ struct Sizes {
 
 impl MemberCollector {
     pub fn new(endpoint: Endpoint, timeout: Duration) -> Self {
-        Self { endpoint, timeout, session: None, sizes: None, texts: HashMap::new() }
+        Self { endpoint, timeout, session: None, sizes: None, texts: HashMap::new(), health_read_at: None }
     }
 
     /// The open session, or a new one with its statements prepared.
@@ -133,7 +142,10 @@ impl MemberCollector {
         } else {
             None
         };
-        Ok(Session { client, with_sizes, without_sizes, catalog, texts })
+        let version: i32 = client.query_one(health::VERSION_SQL, &[]).await?.try_get(0)?;
+        let health =
+            client.prepare(&health::statement(version)).await.context("preparing the member health query failed")?;
+        Ok(Session { client, with_sizes, without_sizes, catalog, texts, health })
     }
 
     pub async fn sample(&mut self) -> Result<MemberRound> {
@@ -155,8 +167,16 @@ impl MemberCollector {
             sample.database_bytes = sizes.database_bytes;
             sample.wal_bytes = sizes.wal_bytes;
         }
+        let health = if self.health_read_at.is_none_or(|at| at.elapsed() >= HEALTH_INTERVAL) {
+            let row = session.client.query_one(&session.health, &[]).await.context("the member health query failed")?;
+            self.health_read_at = Some(Instant::now());
+            Some(health::parse(&row)?)
+        } else {
+            None
+        };
         let round = MemberRound {
             sample,
+            health,
             backends: workload::backends(&row)?,
             statements: match &session.texts {
                 Some(texts) => {

@@ -49,6 +49,7 @@ impl State {
                 workload.previous_statements = workload.statements.take();
                 workload.statements = Some(Timed { at, value: statements.clone() });
             }
+            ObservationKind::HealthSampled { member, health } => self.apply_health(at, member, health),
             ObservationKind::CatalogListed { member, databases, roles } => {
                 let catalog = Catalog { databases: databases.clone(), roles: roles.clone() };
                 self.catalog.insert(member.clone(), Timed { at, value: catalog });
