@@ -127,6 +127,13 @@ async fn health_facts_show_real_faults_and_are_read_every_few_seconds_not_every_
     let mut holder = pg.open_psql(0, "holder");
     holder.stdin.as_mut().unwrap().write_all(b"BEGIN;\nLOCK TABLE ledger;\n").unwrap();
     holder.stdin.as_mut().unwrap().flush().unwrap();
+    let held = "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+                WHERE a.application_name = 'holder' AND l.relation = 'ledger'::regclass AND l.granted";
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while pg.psql(0, held) != "1" {
+        assert!(std::time::Instant::now() < deadline, "the holder never took its lock");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let mut waiter = pg.spawn_psql(0, "waiter", "SELECT count(*) FROM ledger");
     let seen = health_until_at("127.0.0.142", "a blocker", |h| {
         h.blockers.iter().any(|b| b.holder.application.as_deref() == Some("holder"))
@@ -153,7 +160,10 @@ async fn health_facts_show_real_faults_and_are_read_every_few_seconds_not_every_
     })
     .await;
     let slot = seen.slots.iter().find(|s| s.name == "unused").unwrap();
-    assert_eq!((slot.active, slot.slot_type.as_str(), slot.wal_status.as_deref()), (false, "physical", Some("reserved")));
+    assert_eq!(
+        (slot.active, slot.slot_type.as_str(), slot.wal_status.as_deref()),
+        (false, "physical", Some("reserved"))
+    );
 
     // A setting that needs a restart, changed and reloaded; then put back.
     // (ALTER SYSTEM refuses to run in the implicit transaction of a multi-statement string.)
