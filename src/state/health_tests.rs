@@ -457,3 +457,35 @@ fn member_findings_name_their_member_and_lag_carries_its_lsns() {
          pg_last_xact_replay_timestamp() 45.0"
     );
 }
+
+#[test]
+fn a_finding_that_turns_critical_is_dated_as_such() {
+    let mut s = cluster(ThresholdsSpec::default());
+    let blocking = |seconds: f64| {
+        let mut h = quiet();
+        let holder = session(42, "idle in transaction", seconds, seconds);
+        h.blockers = vec![Blocker { holder, blocked_pids: vec![43], blocked_seconds: seconds }];
+        h
+    };
+    health(&mut s, 1, "m1", blocking(30.0));
+    s.apply(&Observation::new(t(2), "clock", ObservationKind::Tick));
+    health(&mut s, 31, "m1", blocking(60.0));
+    s.apply(&Observation::new(t(32), "clock", ObservationKind::Tick));
+    let dated: Vec<(i64, String)> = s
+        .events
+        .iter()
+        .filter_map(|e| {
+            match &e.kind {
+                EventKind::FindingRaised { finding } if finding.code == "blocking_session" => {
+                    Some(format!("raised {:?}", finding.severity))
+                }
+                EventKind::FindingSeverityChanged { finding, before } => {
+                    Some(format!("{before:?} to {:?}", finding.severity))
+                }
+                _ => None,
+            }
+            .map(|what| ((e.at - t(0)).num_seconds(), what))
+        })
+        .collect();
+    assert_eq!(dated, [(2, "raised Warning".to_owned()), (32, "Warning to Critical".to_owned())]);
+}
