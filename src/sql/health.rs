@@ -1,7 +1,8 @@
 //! A member's health in one round trip: archiving, slots, locks and transactions, connections,
 //! transaction ID age, pending restarts and checkpoints, as one JSON column. The statement is
 //! written for the server's version (read once per session) and prepared once per session; the
-//! member collector runs it every [`HEALTH_INTERVAL`], not every refresh.
+//! member collector runs it every [`HEALTH_INTERVAL`], not every refresh, pipelined with the
+//! member's sample.
 
 use std::time::Duration;
 
@@ -14,8 +15,9 @@ use crate::health::HealthSample;
 /// backlogs move on the scale of seconds to minutes; the thresholds start at 10 s.
 pub const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 
-/// The server's version, to write the health statement for it.
-pub const VERSION_SQL: &str = "SELECT current_setting('server_version_num')::int4";
+/// The server's version, to write the health statement for it: a column of the session's first
+/// query.
+pub const VERSION_COLUMN: &str = "current_setting('server_version_num')::int4";
 
 /// The health statement for a server of `version_num` (`server_version_num`, e.g. 150004).
 /// PostgreSQL 17 moved the checkpoint counters to `pg_stat_checkpointer`; 14 added
