@@ -405,11 +405,16 @@ fn at_time(at: Option<DateTime<Utc>>) -> String {
     at.map(|t| format!(" at {}", t.format("%H:%M:%S"))).unwrap_or_default()
 }
 
-/// `45s`, `6m 3s`, `2h 5m`, `3d 4h`.
+/// `10.4s`, `45s`, `6m 3s`, `2h 5m`, `3d 4h`: tenths under a minute, so a value just over a
+/// threshold does not read as the threshold itself.
 pub fn duration(seconds: f64) -> String {
-    let s = format!("{:.0}", seconds.max(0.0)).parse::<u64>().unwrap_or(0);
+    let seconds = seconds.max(0.0);
+    if seconds < 59.95 {
+        let tenths = format!("{seconds:.1}");
+        return format!("{}s", tenths.strip_suffix(".0").unwrap_or(&tenths));
+    }
+    let s = format!("{seconds:.0}").parse::<u64>().unwrap_or(0);
     match s {
-        s if s < 60 => format!("{s}s"),
         s if s < 3600 => format!("{}m {}s", s / 60, s % 60),
         s if s < 86_400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
         s => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),

@@ -489,3 +489,10 @@ fn a_finding_that_turns_critical_is_dated_as_such() {
         .collect();
     assert_eq!(dated, [(2, "raised Warning".to_owned()), (32, "Warning to Critical".to_owned())]);
 }
+
+#[test]
+fn durations_keep_tenths_under_a_minute_so_just_over_a_limit_does_not_read_as_it() {
+    use crate::state::health_findings::duration;
+    let shown: Vec<String> = [0.0, 10.04, 10.4, 12.0, 59.9, 59.96, 75.0, 3600.0, 90_000.0].map(duration).to_vec();
+    assert_eq!(shown, ["0s", "10s", "10.4s", "12s", "59.9s", "1m 0s", "1m 15s", "1h 0m", "1d 1h"]);
+}
