@@ -33,7 +33,9 @@ fn burst() -> Vec<Observation> {
         lsn += 0x20_0000 + (r % 7) * 0x1_0000;
         let replay2 = lsn - (r * 37 % 97) * 64 * 1024;
         let replay3 = lsn - (r * 13 % 29) * 4096;
-        let obs = |offset: i64, source: &str, kind: ObservationKind| Observation::new(at_ms(ms + offset), source, kind);
+        let obs = |offset: i64, source: &str, kind: ObservationKind| {
+            Observation::new(at_ms(ms + offset), source.into(), kind)
+        };
         out.push(obs(0, "patroni", ObservationKind::MembersListed { members: members_with_leader(0) }));
         out.push(obs(
             10,

@@ -33,7 +33,7 @@ const ACTIONS: u64 = 1_000;
 const LAG_ROUNDS: i64 = 120;
 
 fn apply(state: &mut State, ms: i64, source: &str, kind: ObservationKind) {
-    state.apply(&Observation::new(at_ms(ms), source, kind));
+    state.apply(&Observation::new(at_ms(ms), source.into(), kind));
 }
 
 fn sql(member: &str) -> String {

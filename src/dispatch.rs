@@ -23,12 +23,12 @@ use tokio::task::JoinHandle;
 use crate::action::{Action, ActionOutcome, ActionRequest};
 use crate::audit::{AuditLog, Entry};
 use crate::clock;
-use crate::model::{BackupReport, BackupStatus, Role};
-use crate::names::{check_cluster_name, check_identifier, NameKind};
-use crate::observation::{Observation, ObservationKind};
+use crate::observation::{Observation, ObservationKind, SourceId};
 use crate::platform::Platform;
 use crate::secrets::Revealed;
 use crate::state::State;
+
+pub use crate::preconditions::{check_recovery_target, preconditions};
 
 /// Why an action was not started. Shown to the operator as is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,7 +221,7 @@ impl Dispatcher {
             // Sent from the task, awaited: a full queue delays the request's observation rather
             // than dropping it (submit cannot wait), and it always precedes its outcome.
             let requested = ObservationKind::ActionRequested { request: req.clone() };
-            let _ = tx.send(Observation::new(req.requested_at, "dispatcher", requested)).await;
+            let _ = tx.send(Observation::new(req.requested_at, SourceId::Dispatcher, requested)).await;
             // A panic in platform code still ends the request with an outcome line.
             let call = AssertUnwindSafe(run(platform.as_ref(), &req.action, leader.as_deref(), reveals)).catch_unwind();
             let outcome = match tokio::time::timeout(timeout, call).await {
@@ -243,7 +243,11 @@ impl Dispatcher {
                 &outcome,
             );
             let _ = tx
-                .send(Observation::new(at, "dispatcher", ObservationKind::ActionFinished { request: req, outcome }))
+                .send(Observation::new(
+                    at,
+                    SourceId::Dispatcher,
+                    ObservationKind::ActionFinished { request: req, outcome },
+                ))
                 .await;
         });
         let deadline = tokio::time::Instant::now() + timeout;
@@ -259,15 +263,7 @@ impl Dispatcher {
     }
 
     fn check(&self, request: &ActionRequest, state: &State) -> Result<(), Refusal> {
-        if self.read_only {
-            return Err(Refusal::ReadOnly);
-        }
-        if self.platform.is_none() {
-            return Err(Refusal::NoPlatform);
-        }
-        if let Some(busy) = self.already_running(&request.action) {
-            return Err(busy);
-        }
+        self.check_unconfirmed(&request.action, state)?;
         if let Some(expected) = request.action.confirmation_phrase(&state.cluster) {
             if request.confirmation.as_deref() != Some(expected.as_str()) {
                 return Err(Refusal::Unconfirmed { expected });
@@ -275,151 +271,35 @@ impl Dispatcher {
         }
         preconditions(&request.action, state).map_err(Refusal::Precondition)
     }
-}
 
-/// What must hold in the current State for `action` to make sense. Whether one like it runs
-/// already is [`Dispatcher::already_running`]'s to say, not the State's, which hears of a
-/// request only after the keys queued behind it were handled.
-pub fn preconditions(action: &Action, state: &State) -> Result<(), String> {
-    let members = state.member_views();
-    match action {
-        Action::Switchover { candidate } => {
-            let Some(leader) = state.leader_name() else {
-                return Err("there is no leader to switch over from; use failover".into());
-            };
-            let Some(candidate) = candidate else { return Ok(()) };
-            if candidate == leader {
-                return Err(format!("{candidate} is already the leader"));
-            }
-            let Some(member) = members.iter().find(|m| &m.name == candidate) else {
-                return Err(format!("{candidate} is not a member of {}", state.cluster));
-            };
-            if member.role != Role::Replica {
-                return Err(format!("{candidate} is not a running replica"));
-            }
-            if member.replication_state.as_deref() != Some("streaming") {
-                return Err(format!("{candidate} is not streaming from the leader"));
-            }
-            let limit = state.thresholds.switchover_max_lag_bytes;
-            match member.lag_bytes {
-                Some(lag) if lag <= limit => Ok(()),
-                Some(lag) => Err(format!("{candidate} lags {lag} bytes, more than the {limit} bytes allowed")),
-                None => Err(format!("{candidate}'s lag is unknown")),
-            }
+    /// Everything but the typed confirmation.
+    fn check_unconfirmed(&self, action: &Action, state: &State) -> Result<(), Refusal> {
+        if self.read_only {
+            return Err(Refusal::ReadOnly);
         }
-        Action::Failover { candidate } => {
-            if let Some(leader) = state.leader_name() {
-                return Err(format!("{leader} is a healthy leader; use switchover"));
-            }
-            match members.iter().find(|m| &m.name == candidate) {
-                Some(m) if m.role == Role::Replica => Ok(()),
-                Some(_) => Err(format!("{candidate} is not a running replica")),
-                None => Err(format!("{candidate} is not a member of {}", state.cluster)),
-            }
+        if self.platform.is_none() {
+            return Err(Refusal::NoPlatform);
         }
-        Action::CancelBackend { member, pid } | Action::TerminateBackend { member, pid } => {
-            let running = state
-                .workload
-                .get(member)
-                .and_then(|w| w.backends.as_ref())
-                .is_some_and(|b| b.value.iter().any(|b| b.pid == *pid));
-            if running {
-                Ok(())
-            } else {
-                Err(format!("backend {pid} is not running on {member} (it may have ended)"))
-            }
+        if let Some(busy) = self.already_running(action) {
+            return Err(busy);
         }
-        Action::CreateDatabase { .. } | Action::CreateUser { .. } => creation_preconditions(action, state),
-        Action::RotatePassword { user } | Action::RevealPassword { user } => {
-            let catalog = state.leader_catalog()?;
-            match catalog.roles.iter().find(|r| &r.name == user) {
-                Some(role) if role.login => Ok(()),
-                Some(_) => Err(format!("{user} cannot log in: it has no password")),
-                None => Err(format!("there is no role `{user}` on the leader")),
-            }
-        }
-        Action::Restore { backup, target_time, new_cluster } => {
-            restore_preconditions(backup, *target_time, new_cluster, state)
-        }
-        Action::Backup { .. } => {
-            let running = state
-                .backups
-                .as_ref()
-                .is_some_and(|b| b.value.backups.iter().any(|b| b.status == BackupStatus::Running));
-            if running {
-                return Err("a backup is already running".into());
-            }
-            Ok(())
-        }
-        // Applying is idempotent and may find nothing there yet: there is nothing to check first.
-        Action::Apply { .. } => Ok(()),
+        preconditions(action, state).map_err(Refusal::Precondition)
     }
-}
 
-/// New names must be valid and free on the leader; the owner and the database must exist there.
-fn creation_preconditions(action: &Action, state: &State) -> Result<(), String> {
-    match action {
-        Action::CreateDatabase { name, owner } => {
-            let catalog = state.leader_catalog()?;
-            check_identifier(NameKind::Database, name, catalog.databases.iter().map(|d| d.name.as_str()))?;
-            if catalog.roles.iter().any(|r| &r.name == owner) {
-                Ok(())
-            } else {
-                Err(format!("the owner `{owner}` is not a role on the leader"))
-            }
-        }
-        Action::CreateUser { name, database } => {
-            let catalog = state.leader_catalog()?;
-            check_identifier(NameKind::Role, name, catalog.roles.iter().map(|r| r.name.as_str()))?;
-            if catalog.databases.iter().any(|d| &d.name == database) {
-                Ok(())
-            } else {
-                Err(format!("there is no database `{database}` on the leader"))
-            }
-        }
-        _ => Ok(()),
+    /// Before a confirmation opens: an action that cannot succeed now is refused, and audited as
+    /// a refused request, before anyone types a name for it. [`Self::submit`] asks again against
+    /// the State as it is when the confirmation arrives.
+    pub fn precheck(&mut self, action: &Action, state: &State) -> Result<(), Refusal> {
+        self.running.retain(|r| !r.ended());
+        let Err(refusal) = self.check_unconfirmed(action, state) else { return Ok(()) };
+        let request_id = self.next_id;
+        self.next_id += 1;
+        let identity = self.identity();
+        let entry =
+            Entry { at: clock::now(), user: &self.user, target: &identity, request_id: Some(request_id), action };
+        self.audit.refused(&entry, &refusal.to_string());
+        Err(refusal)
     }
-}
-
-/// A restore needs a complete backup, a new cluster name and a time it can reach.
-fn restore_preconditions(
-    backup: &str,
-    target_time: Option<DateTime<Utc>>,
-    new_cluster: &str,
-    state: &State,
-) -> Result<(), String> {
-    check_cluster_name(new_cluster, &state.cluster)?;
-    let backups = state.backups.as_ref().map(|b| b.value.backups.as_slice()).unwrap_or_default();
-    let Some(chosen) = backups.iter().find(|b| b.id == backup) else {
-        return Err(format!("there is no backup `{backup}` in the repository"));
-    };
-    if chosen.status != BackupStatus::Completed {
-        return Err(format!("backup {backup} is not complete"));
-    }
-    match target_time {
-        Some(target) => check_recovery_target(chosen, target, state.now),
-        None => Ok(()),
-    }
-}
-
-/// A point in time a restore of `backup` can reach: after the backup ended, and not in the future.
-pub fn check_recovery_target(
-    backup: &BackupReport,
-    target: DateTime<Utc>,
-    now: Option<DateTime<Utc>>,
-) -> Result<(), String> {
-    if let Some(stopped) = backup.stopped_at.filter(|stopped| target < *stopped) {
-        return Err(format!(
-            "{} is before backup {} finished ({}); choose a later time or an older backup",
-            target.format("%Y-%m-%d %H:%M:%S UTC"),
-            backup.id,
-            stopped.format("%Y-%m-%d %H:%M:%S UTC")
-        ));
-    }
-    if now.is_some_and(|now| target > now) {
-        return Err("that time is in the future".into());
-    }
-    Ok(())
 }
 
 async fn run(

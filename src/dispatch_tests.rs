@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::action::BackupKind;
-use crate::model::MemberSample;
+use crate::model::{MemberSample, Role};
 use crate::source::Source;
 use crate::spec::ThresholdsSpec;
 use crate::testing::{backup_catalog, completed_backup, database, report, role, sample, streaming};
@@ -91,7 +91,7 @@ const REVEALED_PASSWORD: &str = "revealed-Pa55word";
 fn state() -> State {
     let mut s = State::new(ThresholdsSpec::default());
     let at = clock::now();
-    let apply = |s: &mut State, source: &str, kind| s.apply(&Observation::new(at, source, kind));
+    let apply = |s: &mut State, source: &str, kind| s.apply(&Observation::new(at, source.into(), kind));
     apply(
         &mut s,
         "patroni",
@@ -130,7 +130,7 @@ async fn a_full_queue_delays_the_requests_observation_but_never_drops_it() {
     let dir = tempfile::tempdir().unwrap();
     let platform = Arc::new(CountingPlatform::default());
     let (tx, mut rx) = mpsc::channel(1);
-    tx.send(Observation::new(clock::now(), "sql:m1", ObservationKind::Tick)).await.unwrap();
+    tx.send(Observation::new(clock::now(), "sql:m1".into(), ObservationKind::Tick)).await.unwrap();
     let audit = AuditLog::daily(dir.path(), "local").unwrap();
     let mut d = Dispatcher::new(Some(platform.clone()), false, audit, "tester".into(), tx);
     let request = d.submit(switch_to("m2"), Some("m2".into()), &state()).unwrap();
@@ -198,6 +198,42 @@ async fn disruptive_actions_need_the_typed_name() {
     assert_eq!(platform.calls.load(Ordering::SeqCst), 0);
 }
 
+#[tokio::test]
+async fn what_cannot_succeed_is_refused_and_audited_before_a_confirmation_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut d, platform, _rx) = dispatcher(false, AuditLog::daily(dir.path(), "local").unwrap());
+    let s = state();
+    // A healthy leader: no failover, said at the key.
+    let failover = Action::Failover { candidate: "m2".into() };
+    let refusal = d.precheck(&failover, &s).unwrap_err();
+    assert!(refusal.to_string().contains("m1 is a healthy leader; use switchover"), "{refusal}");
+    assert!(d.precheck(&switch_to("m3"), &s).unwrap_err().to_string().contains("m3 is not streaming"));
+    // What can succeed opens its confirmation: nothing is audited yet, and no name was needed.
+    assert_eq!(d.precheck(&switch_to("m2"), &s), Ok(()));
+    assert_eq!(events(dir.path()), [("refused".to_owned(), Some(1)), ("refused".to_owned(), Some(2))]);
+    // A leader SQL cannot reach still holds its lock: the refusal says so, not "healthy".
+    let mut dead = state();
+    let at = clock::now();
+    let refused = ObservationKind::SourceFailed {
+        member: Some("m1".into()),
+        error: "connection refused".into(),
+        failure: crate::observation::FailureKind::Refused,
+    };
+    dead.apply(&Observation::new(at, "sql:m1".into(), refused));
+    let refusal = d.precheck(&failover, &dead).unwrap_err().to_string();
+    assert!(refusal.contains("m1 still holds the leader lock, though SQL cannot reach it"), "{refusal}");
+    assert_eq!(platform.calls.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_candidate_whose_streaming_is_not_known_yet_is_not_called_not_streaming() {
+    let mut s = State::new(ThresholdsSpec::default());
+    let members = vec![report("m1", Role::Primary, 1), report("m2", Role::Replica, 2)];
+    s.apply(&Observation::new(clock::now(), "patroni".into(), ObservationKind::MembersListed { members }));
+    let why = preconditions(&switch_to("m2"), &s).unwrap_err();
+    assert!(why.contains("whether m2 streams is not known yet"), "{why}");
+}
+
 #[test]
 fn preconditions_are_checked_against_the_state() {
     let s = state();
@@ -223,8 +259,8 @@ fn state_with_catalog() -> State {
     let stopped = clock::now() - chrono::Duration::hours(1);
     let backups =
         ObservationKind::BackupsListed { catalog: backup_catalog(vec![completed_backup("20261125-020000F", stopped)]) };
-    s.apply(&Observation::new(clock::now(), "sql:m1", listed));
-    s.apply(&Observation::new(clock::now(), "pgbackrest", backups));
+    s.apply(&Observation::new(clock::now(), "sql:m1".into(), listed));
+    s.apply(&Observation::new(clock::now(), "pgbackrest".into(), backups));
     s
 }
 

@@ -15,6 +15,7 @@ pub mod names;
 pub mod observation;
 pub mod os_user;
 pub mod platform;
+pub mod preconditions;
 pub mod record;
 pub mod secrets;
 pub mod source;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::model::{BackupStatus, Role};
+use crate::observation::SourceId;
 use crate::state::{Finding, MemberView, State};
 
 /// Version of the JSON document; bumped on any incompatible change. 2: findings carry `member`
@@ -58,6 +59,12 @@ pub struct MemberDoc {
     /// null before the member's health facts were read.
     pub pending_restart: Option<Vec<String>>,
     pub error: Option<String>,
+    /// The HA manager's own word for the member, whatever `state` says.
+    pub manager_state: Option<String>,
+    /// Seconds SQL has been unable to reach the member (then `state` is `unreachable`).
+    pub sql_unreachable_seconds: Option<i64>,
+    /// Bytes past the leader's last known WAL position while the leader's facts are not current.
+    pub ahead_of_leader_bytes: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -139,12 +146,15 @@ fn member_doc(state: &State, m: MemberView) -> MemberDoc {
         version: m.version,
         connections: m.connections,
         error: m.error,
+        manager_state: m.manager_state,
+        sql_unreachable_seconds: m.sql_unreachable.map(|u| u.seconds),
+        ahead_of_leader_bytes: m.ahead_of_leader_bytes,
         name: m.name,
     }
 }
 
 fn pooler_doc(state: &State, views: &[MemberView]) -> Option<PoolerDoc> {
-    let error = state.source_errors.get("pooler").map(|e| e.value.clone());
+    let error = state.source_errors.get(&SourceId::Pooler).map(|e| e.value.clone());
     match (&state.pooler, error) {
         (_, Some(error)) => Some(PoolerDoc {
             name: state.pooler.as_ref().map(|p| p.value.name.clone()),
@@ -179,7 +189,7 @@ fn pooler_doc(state: &State, views: &[MemberView]) -> Option<PoolerDoc> {
 }
 
 fn backups_doc(state: &State) -> Option<BackupsDoc> {
-    let error = state.source_errors.get("pgbackrest").map(|e| e.value.clone());
+    let error = state.source_errors.get(&SourceId::Backups).map(|e| e.value.clone());
     let catalog = state.backups.as_ref().map(|b| &b.value);
     if catalog.is_none() && error.is_none() {
         return None;

@@ -193,7 +193,7 @@ fn recording_text(dir: &Path) -> Vec<u8> {
     let file = dir.join("base.jsonl");
     let header = Header::new("local", "patroni http://127.0.0.1:8008", t(0), 1000, ThresholdsSpec::default());
     let recorder = Recorder::create(&file, &header).unwrap();
-    let obs = |s, source: &str, kind| Observation::new(t(s), source, kind);
+    let obs = |s, source: &str, kind| Observation::new(t(s), source.into(), kind);
     let request = ActionRequest {
         id: 1,
         action: Action::Backup { kind: BackupKind::Full },
@@ -256,7 +256,7 @@ fn recording_text(dir: &Path) -> Vec<u8> {
         all.push(obs(s, "pgbackrest", ObservationKind::BackupsListed { catalog }));
         match s {
             2 => all.push(obs(s, "dispatcher", ObservationKind::ActionRequested { request: request.clone() })),
-            3 => all.push(obs(s, "pooler", ObservationKind::SourceFailed { member: None, error: "refused".into() })),
+            3 => all.push(obs(s, "pooler", ObservationKind::failed(None, "refused".into()))),
             4 => {
                 let outcome = ActionOutcome::Succeeded { detail: "full backup completed".into() };
                 let request = request.clone();

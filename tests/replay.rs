@@ -56,7 +56,7 @@ fn request(id: u64, action: Action, at: i64) -> ActionRequest {
 /// Two minutes of a 3-member cluster: a switchover to m2 asked for at 60 s, seen at 63 s; a
 /// backup asked for at 80 s, listed at 90 s; a password caught in a query text at 30 s.
 fn session() -> Vec<Observation> {
-    let obs = |s, source: &str, kind| Observation::new(t(s), source, kind);
+    let obs = |s, source: &str, kind| Observation::new(t(s), source.into(), kind);
     let switchover = request(1, Action::Switchover { candidate: Some("m2".into()) }, 60);
     let backup_request = request(2, Action::Backup { kind: BackupKind::Full }, 80);
     let mut out = vec![obs(

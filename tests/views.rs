@@ -223,7 +223,7 @@ fn the_operators_phase_and_kubernetes_events_are_shown() {
         event("b", -40, true, "Pod/postgres-cluster-1", "Unhealthy", "Readiness probe failed: HTTP 500"),
     ];
     for kind in [ObservationKind::ClusterPhaseObserved { phase }, ObservationKind::PlatformEventsObserved { events }] {
-        state.apply(&Observation::new(fixtures::t(0), "cnpg", kind));
+        state.apply(&Observation::new(fixtures::t(0), "cnpg".into(), kind));
     }
     snapshot("events", "cnpg_switchover", &state, &ui_on(ViewId::Events));
 }
@@ -306,8 +306,32 @@ fn leader_and_down_member_are_coloured_by_role() {
 }
 
 #[test]
+fn a_leader_sql_cannot_reach_is_critical_and_its_row_never_says_running() {
+    let state = fixtures::leader_unreachable();
+    snapshot("overview", "leader_unreachable", &state, &ui_on(ViewId::Overview));
+    let theme = Theme::builtin("default").unwrap();
+    let danger = theme.style(Role::Danger).fg.unwrap_or(ratatui::style::Color::Reset);
+    // The highlighted row takes the selection's colours: look at the leader's row unselected.
+    let mut ui = ui_on(ViewId::Overview);
+    ui.update(&state, Command::Down);
+    for (width, height) in [(80, 24), (160, 48)] {
+        let buffer = draw(&state, &ui, width, height);
+        let text = text_of(&buffer);
+        let (y, row) = text.lines().enumerate().find(|(_, l)| l.contains("│postgres-cluster-1")).unwrap();
+        assert!(row.contains("unreachable 3s") && !row.contains("running"), "{row}");
+        let x = row[..row.find("unreachable").unwrap()].chars().count();
+        assert_eq!(buffer[(u16::try_from(x).unwrap(), u16::try_from(y).unwrap())].fg, danger, "{row}");
+        assert!(text.contains("CRIT leader postgres-cluster-1 unreachable by SQL"), "{text}");
+        for replica in ["│postgres-cluster-2", "│postgres-cluster-3"] {
+            let row = text.lines().find(|l| l.contains(replica)).unwrap();
+            assert!(row.contains(" +") && !row.contains(" 0 B "), "{row}");
+        }
+    }
+}
+
+#[test]
 fn no_size_panics_from_1x1_up() {
-    let states = [fixtures::healthy(), fixtures::degraded(), fixtures::empty()];
+    let states = [fixtures::healthy(), fixtures::degraded(), fixtures::empty(), fixtures::leader_unreachable()];
     for view in ViewId::CYCLE.into_iter().chain([ViewId::Help]) {
         for state in &states {
             let mut ui = ui_on(view);
@@ -482,7 +506,7 @@ fn the_quit_question_says_when_an_action_is_still_running() {
         requested_by: "sre".into(),
         confirmation: None,
     };
-    state.apply(&Observation::new(fixtures::t(-3), "dispatcher", ObservationKind::ActionRequested { request }));
+    state.apply(&Observation::new(fixtures::t(-3), "dispatcher".into(), ObservationKind::ActionRequested { request }));
     let text = text_of(&draw(&state, &asking_to_quit(), 80, 24));
     assert!(text.contains("Quit pgdeck?") && text.contains("1 action is still running"), "{text}");
     let text = text_of(&draw(&fixtures::healthy(), &asking_to_quit(), 80, 24));

@@ -62,7 +62,7 @@ fn same_statement(a: &StatementRow, b: &StatementRow) -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadLine {
     pub at: DateTime<Utc>,
-    pub source: String,
+    pub source: crate::observation::SourceId,
     pub workload: WorkloadDelta,
 }
 
@@ -76,7 +76,7 @@ pub struct WorkloadDelta {
 /// Each member's previous statements, as written (writer) or as read back (reader).
 #[derive(Default)]
 pub struct Previous {
-    statements: HashMap<(String, String), Vec<StatementRow>>,
+    statements: HashMap<(crate::observation::SourceId, String), Vec<StatementRow>>,
 }
 
 impl Previous {
@@ -164,7 +164,7 @@ mod tests {
         let at = DateTime::from_timestamp(1_764_093_600 + s, 0).unwrap();
         Observation::new(
             at,
-            "sql:m1",
+            "sql:m1".into(),
             ObservationKind::WorkloadSampled { member: "m1".into(), backends: vec![], statements },
         )
     }

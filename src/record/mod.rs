@@ -30,7 +30,7 @@ pub const READABLE_VERSIONS: std::ops::RangeInclusive<u32> = 1..=SCHEMA_VERSION;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Repeat {
     pub at: DateTime<Utc>,
-    pub source: String,
+    pub source: crate::observation::SourceId,
     pub repeat: RepeatKey,
 }
 
@@ -59,6 +59,7 @@ impl RepeatKey {
             K::ClusterPhaseObserved { .. } => ("cluster_phase_observed", None),
             K::PlatformEventsObserved { .. } => ("platform_events_observed", None),
             K::SourceFailed { member, .. } => ("source_failed", member.as_ref()),
+            K::NewConnectionAccepted { member } => ("new_connection_accepted", Some(member)),
             K::ClusterIdentified { .. } | K::ActionRequested { .. } | K::ActionFinished { .. } | K::Tick => {
                 return None
             }

@@ -54,7 +54,7 @@ pub fn parse(input: impl BufRead, name: &str) -> Result<Recording> {
     let mut observations = Vec::new();
     let mut skipped = Vec::new();
     // The last full observation of each repeat key, for the repeat lines that follow it.
-    let mut last: HashMap<(String, RepeatKey), ObservationKind> = HashMap::new();
+    let mut last: HashMap<(crate::observation::SourceId, RepeatKey), ObservationKind> = HashMap::new();
     let mut workload = Previous::default();
     for (n, line) in lines {
         let skip = |reason: String| Skipped { file: name.to_owned(), line: n + 1, reason };
@@ -82,7 +82,7 @@ pub fn parse(input: impl BufRead, name: &str) -> Result<Recording> {
 /// One line after the header: a full observation, a repeat, or a workload delta.
 fn read_line(
     line: &str,
-    last: &mut HashMap<(String, RepeatKey), ObservationKind>,
+    last: &mut HashMap<(crate::observation::SourceId, RepeatKey), ObservationKind>,
     workload: &mut Previous,
 ) -> Result<Observation, String> {
     let full = match serde_json::from_str::<Observation>(line) {

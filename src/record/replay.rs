@@ -239,8 +239,8 @@ mod tests {
             let leader = if s < 10 { "m1" } else { "m2" };
             let other = if s < 10 { "m2" } else { "m1" };
             let members = vec![report(leader, Role::Primary, 1), report(other, Role::Replica, 2)];
-            out.push(Observation::new(at(s), "patroni", ObservationKind::MembersListed { members }));
-            out.push(Observation::new(at(s), "clock", ObservationKind::Tick));
+            out.push(Observation::new(at(s), "patroni".into(), ObservationKind::MembersListed { members }));
+            out.push(Observation::new(at(s), "clock".into(), ObservationKind::Tick));
         }
         out
     }

@@ -383,7 +383,7 @@ mod tests {
 
     fn listed(s: i64, leader: &str, replica: &str) -> Observation {
         let members = vec![member(leader, Role::Primary, 1), member(replica, Role::Replica, 2)];
-        Observation::new(at(s), "patroni", ObservationKind::MembersListed { members })
+        Observation::new(at(s), "patroni".into(), ObservationKind::MembersListed { members })
     }
 
     #[test]
@@ -398,15 +398,19 @@ mod tests {
         let backup = ActionRequest { id: 2, action: Action::Backup { kind: BackupKind::Full }, ..request.clone() };
         let done = |r: &ActionRequest, s| {
             let outcome = ActionOutcome::Succeeded { detail: "ok".into() };
-            Observation::new(at(s), "dispatcher", ObservationKind::ActionFinished { request: r.clone(), outcome })
+            Observation::new(
+                at(s),
+                "dispatcher".into(),
+                ObservationKind::ActionFinished { request: r.clone(), outcome },
+            )
         };
         let observations = vec![
             listed(0, "m1", "m2"),
-            Observation::new(at(2), "dispatcher", ObservationKind::ActionRequested { request: request.clone() }),
+            Observation::new(at(2), "dispatcher".into(), ObservationKind::ActionRequested { request: request.clone() }),
             listed(3, "m1", "m2"),
             done(&request, 6),
             listed(7, "m2", "m1"),
-            Observation::new(at(8), "dispatcher", ObservationKind::ActionRequested { request: backup.clone() }),
+            Observation::new(at(8), "dispatcher".into(), ObservationKind::ActionRequested { request: backup.clone() }),
             done(&backup, 9),
         ];
         let header = Header::new("local", "patroni x", at(0), 1000, ThresholdsSpec::default());

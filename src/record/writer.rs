@@ -94,7 +94,7 @@ fn line_for(observation: &Observation, last: &mut Compaction) -> Result<String> 
 /// What the writer remembers to write repeats and deltas.
 #[derive(Default)]
 struct Compaction {
-    repeats: HashMap<(String, RepeatKey), ObservationKind>,
+    repeats: HashMap<(crate::observation::SourceId, RepeatKey), ObservationKind>,
     workload: Previous,
 }
 

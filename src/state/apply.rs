@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use crate::model::{BackupCatalog, MemberReport, PlatformEvent, Role};
-use crate::observation::{Observation, ObservationKind};
-use crate::state::{Catalog, EventKind, Finding, State, Timed, LAG_HISTORY_LEN, VOLUME_HISTORY_LEN};
+use crate::observation::{Observation, ObservationKind, SourceId};
+use crate::state::{Catalog, EventKind, Failing, Finding, State, Timed, LAG_HISTORY_LEN, VOLUME_HISTORY_LEN};
 
 /// How many platform event ids are remembered to tell new events from ones already logged.
 const PLATFORM_EVENTS_REMEMBERED: usize = 4096;
@@ -77,17 +77,25 @@ impl State {
             }
             ObservationKind::PlatformEventsObserved { events } => self.apply_platform_events(events),
             ObservationKind::BackupsListed { catalog } => self.apply_backups_listed(at, catalog),
-            ObservationKind::SourceFailed { member, error } => {
-                let failure = Timed { at, value: error.clone() };
-                match member {
-                    Some(name) => {
-                        self.members.entry(name.clone()).or_default().errors.insert(obs.source.clone(), failure);
-                    }
-                    None => {
-                        self.source_errors.insert(obs.source.clone(), failure);
-                    }
+            ObservationKind::SourceFailed { member, error, failure } => match member {
+                Some(name) => {
+                    let errors = &mut self.members.entry(name.clone()).or_default().errors;
+                    let before = errors.get(&obs.source);
+                    let failing = Failing {
+                        since: before.map_or(at, |b| b.since),
+                        at,
+                        count: before.map_or(1, |b| b.count.saturating_add(1)),
+                        failure: *failure,
+                        error: error.clone(),
+                    };
+                    errors.insert(obs.source.clone(), failing);
                 }
-            }
+                None => {
+                    self.source_errors.insert(obs.source.clone(), Timed { at, value: error.clone() });
+                }
+            },
+            // Its success has cleared the source's failure above; there is nothing else to keep.
+            ObservationKind::NewConnectionAccepted { .. } => {}
             ObservationKind::ActionRequested { request } => {
                 self.actions_in_flight.insert(request.id, request.clone());
                 self.push_event(at, EventKind::ActionRequested { request: request.clone() });
@@ -106,7 +114,7 @@ impl State {
     fn track_findings(&mut self, at: DateTime<Utc>) {
         // Until the HA manager has listed the members once (or failed to), there is nothing to judge.
         let listed = self.members.values().any(|e| e.report.is_some());
-        if !listed && !self.source_errors.contains_key("patroni") {
+        if !listed && !self.source_errors.contains_key(&SourceId::HaManager) {
             return;
         }
         let now: BTreeMap<(String, String), Finding> =
@@ -207,7 +215,7 @@ impl State {
         history.push_back(bytes);
     }
 
-    fn clear_errors_of(&mut self, source: &str) {
+    fn clear_errors_of(&mut self, source: &SourceId) {
         self.source_errors.remove(source);
         for entry in self.members.values_mut() {
             entry.errors.remove(source);

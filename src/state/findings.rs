@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::model::{BackupStatus, Role};
+use crate::observation::SourceId;
 use crate::state::{MemberView, State};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -65,6 +66,7 @@ impl State {
                 "no member is primary: writes are failing".into(),
             ));
         }
+        self.writable_leader_findings(&views, leader, &mut out);
         if self.maintenance_mode == Some(true) {
             let message = "the HA manager is in maintenance mode (paused): no automatic failover".to_owned();
             out.push(finding(Severity::Warning, "maintenance_mode", &self.cluster, message));
@@ -80,12 +82,72 @@ impl State {
         self.pooler_findings(leader, &mut out);
         self.backup_findings(&mut out);
         for (source, error) in &self.source_errors {
-            out.push(finding(Severity::Warning, "source_failing", source, format!("{source}: {}", error.value)));
+            out.push(finding(
+                Severity::Warning,
+                "source_failing",
+                &source.to_string(),
+                format!("{source}: {}", error.value),
+            ));
         }
         self.health_findings(&mut out);
         self.name_members(&mut out);
         out.sort_by(|a, b| a.severity.cmp(&b.severity).then_with(|| a.subject.cmp(&b.subject)));
         out
+    }
+
+    /// What SQL says against the HA manager: a leader SQL cannot reach, no member out of
+    /// recovery, replicas past the leader's last known position. SQL's facts win: they are what
+    /// the applications meet.
+    fn writable_leader_findings(&self, views: &[MemberView], leader: Option<&MemberView>, out: &mut Vec<Finding>) {
+        let leader_unreachable = leader.and_then(|l| l.sql_unreachable.as_ref().map(|u| (l, u)));
+        if let Some((l, unreachable)) = leader_unreachable {
+            let manager = l.manager_state.as_deref().unwrap_or("?");
+            out.push(finding(
+                Severity::Critical,
+                "leader_unreachable",
+                &l.name,
+                format!(
+                    "leader {} unreachable by SQL for {}s, though the HA manager says `{manager}`: writes are failing ({})",
+                    l.name, unreachable.seconds, unreachable.error
+                ),
+            ));
+        }
+        for m in views.iter().filter(|m| m.ahead_of_leader_bytes.is_some()) {
+            let leader_name = leader.map_or("?", |l| l.name.as_str());
+            out.push(finding(
+                Severity::Warning,
+                "ahead_of_leader",
+                &m.name,
+                format!(
+                    "{} is {} bytes past {leader_name}'s last known WAL position: the leader's facts are not current, so its lag cannot be told",
+                    m.name,
+                    m.ahead_of_leader_bytes.unwrap_or(0)
+                ),
+            ));
+        }
+        if leader_unreachable.is_some() {
+            return;
+        }
+        // Members whose SQL answers now, by what they say of themselves.
+        let answering: Vec<(&MemberView, bool)> = views
+            .iter()
+            .filter(|m| m.sql_unreachable.is_none() && m.stale_seconds.is_none())
+            .filter_map(|m| self.members.get(&m.name)?.sample.as_ref().map(|s| (m, s.value.in_recovery)))
+            .collect();
+        if !answering.is_empty() && answering.iter().all(|(_, in_recovery)| *in_recovery) {
+            let names: Vec<&str> = answering.iter().map(|(m, _)| m.name.as_str()).collect();
+            let manager_says =
+                leader.map(|l| format!("; the HA manager names {} its leader", l.name)).unwrap_or_default();
+            out.push(finding(
+                Severity::Critical,
+                "no_writable_leader",
+                &self.cluster,
+                format!(
+                    "no member accepts writes: pg_is_in_recovery() is true on every member that answers ({}){manager_says}",
+                    names.join(", ")
+                ),
+            ));
+        }
     }
 
     fn member_findings(&self, m: &MemberView, have_leader: bool, out: &mut Vec<Finding>) {
@@ -104,14 +166,16 @@ impl State {
             ));
         }
         if let Some(error) = &m.error {
-            out.push(finding(Severity::Warning, "member_unreachable", &m.name, format!("{}: {error}", m.name)));
+            // A leader SQL cannot reach is already the leader_unreachable finding.
+            if !(m.role == Role::Primary && m.sql_unreachable.is_some()) {
+                out.push(finding(Severity::Warning, "member_unreachable", &m.name, format!("{}: {error}", m.name)));
+            }
         }
         if m.role != Role::Replica || !have_leader {
             return;
         }
         // Before the leader's first sample, replication is unknown rather than broken.
-        let leader_sampled = self.leader_name().and_then(|l| self.members.get(l)).is_some_and(|e| e.sample.is_some());
-        if leader_sampled && m.replication_state.as_deref() != Some("streaming") {
+        if self.leader_sample().is_some() && m.replication_state.as_deref() != Some("streaming") {
             let state = m.replication_state.as_deref().unwrap_or("no WAL receiver");
             out.push(finding(
                 Severity::Critical,
@@ -201,7 +265,7 @@ impl State {
     }
 
     fn pooler_findings(&self, leader: Option<&MemberView>, out: &mut Vec<Finding>) {
-        if let Some(error) = self.source_errors.get("pooler") {
+        if let Some(error) = self.source_errors.get(&SourceId::Pooler) {
             out.push(finding(
                 Severity::Critical,
                 "pooler_down",

@@ -7,7 +7,7 @@ use crate::health::{
     Blocker, CheckpointCounters, ConnectionFacts, HealthSample, PreparedFact, SessionFact, SlotFact, XidAge,
 };
 use crate::model::{Lsn, Role, VolumeUsage};
-use crate::observation::{Observation, ObservationKind};
+use crate::observation::{Observation, ObservationKind, SourceId};
 use crate::spec::ThresholdsSpec;
 use crate::state::{EventKind, Finding, Severity, State};
 use crate::testing::{report, sample, streaming};
@@ -23,7 +23,7 @@ fn cluster(thresholds: ThresholdsSpec) -> State {
     let members = vec!["m1".to_owned(), "m2".to_owned()];
     s.apply(&Observation::new(
         t(0),
-        "patroni",
+        "patroni".into(),
         ObservationKind::ClusterIdentified {
             cluster: "c".into(),
             platform: "patroni".into(),
@@ -31,11 +31,19 @@ fn cluster(thresholds: ThresholdsSpec) -> State {
         },
     ));
     let reports = vec![report("m1", Role::Primary, 5001), report("m2", Role::Replica, 5002)];
-    s.apply(&Observation::new(t(0), "patroni", ObservationKind::MembersListed { members: reports }));
+    s.apply(&Observation::new(t(0), "patroni".into(), ObservationKind::MembersListed { members: reports }));
     let primary = sample(true, 1000, vec![streaming("m2")]);
-    s.apply(&Observation::new(t(0), "sql:m1", ObservationKind::MemberSampled { member: "m1".into(), sample: primary }));
+    s.apply(&Observation::new(
+        t(0),
+        "sql:m1".into(),
+        ObservationKind::MemberSampled { member: "m1".into(), sample: primary },
+    ));
     let replica = sample(false, 1000, vec![]);
-    s.apply(&Observation::new(t(0), "sql:m2", ObservationKind::MemberSampled { member: "m2".into(), sample: replica }));
+    s.apply(&Observation::new(
+        t(0),
+        "sql:m2".into(),
+        ObservationKind::MemberSampled { member: "m2".into(), sample: replica },
+    ));
     s
 }
 
@@ -80,7 +88,7 @@ fn session(pid: i32, state: &str, state_seconds: f64, xact_seconds: f64) -> Sess
 
 fn health(s: &mut State, at: i64, member: &str, h: HealthSample) {
     let kind = ObservationKind::HealthSampled { member: member.into(), health: Box::new(h) };
-    s.apply(&Observation::new(t(at), format!("sql:{member}"), kind));
+    s.apply(&Observation::new(t(at), SourceId::sql(member), kind));
 }
 
 /// The findings of `code`, after the primary reports `h` at t=1.
@@ -197,7 +205,11 @@ fn a_slot_whose_wal_would_fill_the_volume_within_an_hour_is_critical() {
     let run = |growth: u64| {
         let mut s = cluster(ThresholdsSpec::default());
         let usage = VolumeUsage { used_bytes: 10 * GIB, size_bytes: 20 * GIB };
-        s.apply(&Observation::new(t(0), "volume:m1", ObservationKind::VolumeSampled { member: "m1".into(), usage }));
+        s.apply(&Observation::new(
+            t(0),
+            "volume:m1".into(),
+            ObservationKind::VolumeSampled { member: "m1".into(), usage },
+        ));
         let mut h = quiet();
         h.slots.push(slot("x", false, 2 * GIB, "reserved"));
         health(&mut s, 1, "m1", h.clone());
@@ -214,7 +226,7 @@ fn a_slot_whose_wal_would_fill_the_volume_within_an_hour_is_critical() {
     // Two samples a few seconds apart are no pace.
     let mut s = cluster(ThresholdsSpec::default());
     let usage = VolumeUsage { used_bytes: 10 * GIB, size_bytes: 20 * GIB };
-    s.apply(&Observation::new(t(0), "volume:m1", ObservationKind::VolumeSampled { member: "m1".into(), usage }));
+    s.apply(&Observation::new(t(0), "volume:m1".into(), ObservationKind::VolumeSampled { member: "m1".into(), usage }));
     let mut h = quiet();
     h.slots.push(slot("x", false, 16 << 20, "reserved"));
     health(&mut s, 1, "m1", h.clone());
@@ -355,7 +367,7 @@ fn pending_restart_names_the_settings_and_the_managers_word() {
     let mut m2 = report("m2", Role::Replica, 5002);
     m2.pending_restart = true;
     let members = vec![report("m1", Role::Primary, 5001), m2];
-    s.apply(&Observation::new(t(1), "patroni", ObservationKind::MembersListed { members }));
+    s.apply(&Observation::new(t(1), "patroni".into(), ObservationKind::MembersListed { members }));
     let f = s.findings().into_iter().find(|f| f.code == "pending_restart").unwrap();
     assert_eq!((f.subject.as_str(), f.evidence.as_str()), ("m2", "Patroni pending_restart: true"));
 }
@@ -395,9 +407,9 @@ fn health_facts_older_than_30s_are_not_judged() {
     let mut h = quiet();
     h.pending_restart = vec!["shared_buffers".into()];
     health(&mut s, 1, "m1", h);
-    s.apply(&Observation::new(t(31), "clock", ObservationKind::Tick));
+    s.apply(&Observation::new(t(31), "clock".into(), ObservationKind::Tick));
     assert!(s.findings().iter().any(|f| f.code == "pending_restart"));
-    s.apply(&Observation::new(t(32), "clock", ObservationKind::Tick));
+    s.apply(&Observation::new(t(32), "clock".into(), ObservationKind::Tick));
     assert!(s.findings().iter().all(|f| f.code != "pending_restart"));
 }
 
@@ -408,13 +420,13 @@ fn health_findings_are_raised_and_cleared_as_events_and_thresholds_come_from_the
     let mut h = quiet();
     h.slots.push(slot("pgdeck_test", false, 16 << 20, "reserved"));
     health(&mut s, 1, "m1", h.clone());
-    s.apply(&Observation::new(t(2), "clock", ObservationKind::Tick));
+    s.apply(&Observation::new(t(2), "clock".into(), ObservationKind::Tick));
     h.slots[1].retained_bytes = Some(48 << 20);
     health(&mut s, 3, "m1", h.clone());
-    s.apply(&Observation::new(t(4), "clock", ObservationKind::Tick));
+    s.apply(&Observation::new(t(4), "clock".into(), ObservationKind::Tick));
     h.slots.pop();
     health(&mut s, 5, "m1", h);
-    s.apply(&Observation::new(t(6), "clock", ObservationKind::Tick));
+    s.apply(&Observation::new(t(6), "clock".into(), ObservationKind::Tick));
     let dated: Vec<(i64, &str, &str)> = s
         .events
         .iter()
@@ -448,7 +460,11 @@ fn member_findings_name_their_member_and_lag_carries_its_lsns() {
     let mut s = cluster(ThresholdsSpec::default());
     let mut behind = sample(false, 0x100, vec![]);
     behind.replay_delay_seconds = Some(45.0);
-    s.apply(&Observation::new(t(1), "sql:m2", ObservationKind::MemberSampled { member: "m2".into(), sample: behind }));
+    s.apply(&Observation::new(
+        t(1),
+        "sql:m2".into(),
+        ObservationKind::MemberSampled { member: "m2".into(), sample: behind },
+    ));
     let f = s.findings().into_iter().find(|f| f.code == "replication_lag").unwrap();
     assert_eq!(f.member.as_deref(), Some("m2"));
     assert_eq!(
@@ -468,9 +484,9 @@ fn a_finding_that_turns_critical_is_dated_as_such() {
         h
     };
     health(&mut s, 1, "m1", blocking(30.0));
-    s.apply(&Observation::new(t(2), "clock", ObservationKind::Tick));
+    s.apply(&Observation::new(t(2), "clock".into(), ObservationKind::Tick));
     health(&mut s, 31, "m1", blocking(60.0));
-    s.apply(&Observation::new(t(32), "clock", ObservationKind::Tick));
+    s.apply(&Observation::new(t(32), "clock".into(), ObservationKind::Tick));
     let dated: Vec<(i64, String)> = s
         .events
         .iter()

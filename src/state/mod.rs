@@ -10,6 +10,8 @@ mod health_tests;
 mod members;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod truth_tests;
 mod volumes;
 mod workload;
 
@@ -20,12 +22,13 @@ use chrono::{DateTime, Utc};
 
 use crate::action::ActionRequest;
 use crate::model::{BackupCatalog, ClusterPhase, MemberReport, MemberSample, PoolerReport, VolumeUsage};
+use crate::observation::{FailureKind, SourceId};
 use crate::spec::ThresholdsSpec;
 
 pub use events::{Event, EventKind};
 pub use findings::{next_after, Finding, Severity};
 pub use health::{MemberHealth, HEALTH_STALE_AFTER_SECONDS};
-pub use members::MemberView;
+pub use members::{MemberView, Unreachable};
 pub use volumes::{Growth, VOLUME_FULL_SOON_HOURS};
 pub use workload::{blocking_tree, Catalog, Rates, StatementRate, Workload};
 
@@ -59,8 +62,8 @@ pub struct State {
     pub health: BTreeMap<String, MemberHealth>,
     pub pooler: Option<Timed<PoolerReport>>,
     pub backups: Option<Timed<BackupCatalog>>,
-    /// Failures of sources that are not about one member (`patroni`, `pooler`, `pgbackrest`).
-    pub source_errors: BTreeMap<String, Timed<String>>,
+    /// Failures of sources that are not about one member (the HA manager, the pooler, backups).
+    pub source_errors: BTreeMap<SourceId, Timed<String>>,
     pub actions_in_flight: BTreeMap<u64, ActionRequest>,
     pub events: VecDeque<Event>,
     /// Each member's volume samples, oldest first, for its growth rate.
@@ -87,8 +90,25 @@ pub struct MemberEntry {
     pub report: Option<Timed<MemberReport>>,
     pub sample: Option<Timed<MemberSample>>,
     pub volume: Option<Timed<VolumeUsage>>,
-    /// The latest failure of each source about this member, cleared by that source's next success.
-    pub errors: BTreeMap<String, Timed<String>>,
+    /// Each source failing about this member now, cleared by that source's next success.
+    pub errors: BTreeMap<SourceId, Failing>,
+}
+
+/// A source that has failed every time since `since`: `count` times in a row, the latest at `at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failing {
+    pub since: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+    pub count: u32,
+    pub failure: FailureKind,
+    pub error: String,
+}
+
+impl Failing {
+    /// Definite enough to act on: refused (nothing listens), or failed twice running.
+    pub fn is_definite(&self) -> bool {
+        self.failure == FailureKind::Refused || self.count >= 2
+    }
 }
 
 impl State {

@@ -13,7 +13,7 @@ fn t(seconds: i64) -> DateTime<Utc> {
 }
 
 fn obs(at: i64, source: &str, kind: ObservationKind) -> Observation {
-    Observation::new(t(at), source, kind)
+    Observation::new(t(at), source.into(), kind)
 }
 
 /// A healthy three-member cluster: m1 primary at LSN 1000, m2 and m3 replicas caught up.
@@ -87,7 +87,7 @@ fn a_member_missing_from_the_list_and_unreachable_is_down() {
             members: vec![report("m1", Role::Primary, 5001), report("m2", Role::Replica, 5002)],
         },
     ));
-    s.apply(&obs(5, "sql:m3", ObservationKind::SourceFailed { member: Some("m3".into()), error: "refused".into() }));
+    s.apply(&obs(5, "sql:m3", ObservationKind::failed(Some("m3".into()), "refused".into())));
     let m3 = &s.member_views()[2];
     assert_eq!((m3.role, m3.state.as_str(), m3.error.as_deref()), (Role::Unknown, "down", Some("refused")));
     assert!(s.findings().iter().any(|f| f.code == "member_down" && f.subject == "m3"));
@@ -97,7 +97,7 @@ fn a_member_missing_from_the_list_and_unreachable_is_down() {
 #[test]
 fn a_source_success_clears_its_earlier_failure() {
     let mut s = healthy();
-    s.apply(&obs(1, "sql:m2", ObservationKind::SourceFailed { member: Some("m2".into()), error: "timeout".into() }));
+    s.apply(&obs(1, "sql:m2", ObservationKind::failed(Some("m2".into()), "timeout".into())));
     assert_eq!(s.member_views()[1].error.as_deref(), Some("timeout"));
     s.apply(&obs(
         2,
@@ -174,7 +174,7 @@ fn pooler_pointing_away_from_the_leader_is_a_finding() {
         ObservationKind::PoolerObserved { pooler: PoolerReport { target_port: Some(5001), ..pooler } },
     ));
     assert!(s.findings().is_empty());
-    s.apply(&obs(3, "pooler", ObservationKind::SourceFailed { member: None, error: "connection refused".into() }));
+    s.apply(&obs(3, "pooler", ObservationKind::failed(None, "connection refused".into())));
     assert!(s.findings().iter().any(|f| f.code == "pooler_down"));
 }
 
@@ -370,7 +370,7 @@ fn blocking_tree_puts_blockers_first_and_blocked_beneath() {
 #[test]
 fn findings_raised_and_cleared_are_events() {
     let mut s = healthy();
-    let fail = ObservationKind::SourceFailed { member: None, error: "connection refused".into() };
+    let fail = ObservationKind::failed(None, "connection refused".into());
     s.apply(&obs(1, "pooler", fail));
     s.apply(&obs(2, "clock", ObservationKind::Tick));
     let raised: Vec<_> = s

@@ -19,7 +19,7 @@ use crate::audit::AuditLog;
 use crate::clock;
 use crate::command::Command;
 use crate::dispatch::{Dispatcher, Pending};
-use crate::observation::{Observation, ObservationKind};
+use crate::observation::{Observation, ObservationKind, SourceId};
 use crate::platform::Platform;
 use crate::record::replay::Replay;
 use crate::record::Recorder;
@@ -169,9 +169,14 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
                         Effect::SetRefresh(interval) => { let _ = interval_tx.send(interval); }
                         Effect::FreezeDisplay(on) => frozen = on.then(|| state.clone()),
                         Effect::Prepare(action) => match &platform {
+                            // What cannot succeed is refused (and audited) before anything is typed.
                             Some(platform) => {
-                                let preview = platform.describe(&action, state.leader_name());
-                                ui.open_confirmation(&state, action, preview);
+                                if let Err(refusal) = dispatcher.precheck(&action, &state) {
+                                    ui.on_refusal(&refusal);
+                                } else {
+                                    let preview = platform.describe(&action, state.leader_name());
+                                    ui.open_confirmation(&state, action, preview);
+                                }
                             }
                             // Nothing to ask: the Dispatcher refuses and says why.
                             None => match dispatcher.submit(action, None, &state) {
@@ -247,7 +252,7 @@ pub async fn run(session: Session, options: Options) -> Result<()> {
                 dirty = Some(FRAME);
             }
             _ = clock_tick.tick(), if replay.is_none() => {
-                absorb(&mut state, recorder.as_ref(), &Observation::new(clock::now(), "clock", ObservationKind::Tick));
+                absorb(&mut state, recorder.as_ref(), &Observation::new(clock::now(), SourceId::Clock, ObservationKind::Tick));
                 ui.expire_revealed(Instant::now());
                 dirty = Some(dirty.map_or(DATA_FRAME, |d| d.min(DATA_FRAME)));
             }

@@ -10,14 +10,14 @@ use crate::action::BackupKind;
 use crate::model::Role as MemberRole;
 use crate::observation::{Observation, ObservationKind};
 use crate::spec::ThresholdsSpec;
-use crate::testing::{backend, backup_catalog, completed_backup, database, report, role};
+use crate::testing::{backend, backup_catalog, completed_backup, database, report, role, sample, streaming};
 
 fn state() -> State {
     let mut s = State::new(ThresholdsSpec::default());
     let at = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
     s.apply(&Observation::new(
         at,
-        "patroni",
+        "patroni".into(),
         ObservationKind::ClusterIdentified {
             cluster: "c".into(),
             platform: "patroni".into(),
@@ -26,10 +26,22 @@ fn state() -> State {
     ));
     s.apply(&Observation::new(
         at,
-        "patroni",
+        "patroni".into(),
         ObservationKind::MembersListed {
             members: vec![report("m1", MemberRole::Primary, 1), report("m2", MemberRole::Replica, 2)],
         },
+    ));
+    let primary = sample(true, 1000, vec![streaming("m2")]);
+    s.apply(&Observation::new(
+        at,
+        "sql:m1".into(),
+        ObservationKind::MemberSampled { member: "m1".into(), sample: primary },
+    ));
+    let replica = sample(false, 1000, vec![]);
+    s.apply(&Observation::new(
+        at,
+        "sql:m2".into(),
+        ObservationKind::MemberSampled { member: "m2".into(), sample: replica },
     ));
     s
 }
@@ -215,7 +227,7 @@ fn terminate_asks_for_the_selected_session_in_activity() {
     let at = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 1).unwrap();
     s.apply(&Observation::new(
         at,
-        "sql:m1",
+        "sql:m1".into(),
         ObservationKind::WorkloadSampled {
             member: "m1".into(),
             backends: vec![backend(10, vec![], 10.0), backend(20, vec![], 20.0)],
@@ -268,10 +280,10 @@ fn state_with_catalog() -> State {
         databases: vec![database("app", "app")],
         roles: vec![role("app"), role("postgres")],
     };
-    s.apply(&Observation::new(at, "sql:m1", catalog));
+    s.apply(&Observation::new(at, "sql:m1".into(), catalog));
     let stopped = Utc.with_ymd_and_hms(2026, 11, 25, 2, 1, 0).unwrap();
     let backups = backup_catalog(vec![completed_backup("20261125-020000F", stopped)]);
-    s.apply(&Observation::new(at, "pgbackrest", ObservationKind::BackupsListed { catalog: backups }));
+    s.apply(&Observation::new(at, "pgbackrest".into(), ObservationKind::BackupsListed { catalog: backups }));
     s
 }
 

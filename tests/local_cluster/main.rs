@@ -124,6 +124,15 @@ pub(crate) fn open_console(cluster: &LocalCluster, width: u16, height: u16) -> T
     )
 }
 
+/// Waits until the console has every member's SQL facts (each row shows its LSN), so that what
+/// an action key is refused or allowed for is what is true, not what is not known yet.
+pub(crate) fn wait_for_sql_facts(console: &Tmux) -> String {
+    console.wait_for("every member's SQL facts", SETTLE, |s| {
+        let rows: Vec<&str> = s.lines().filter(|l| l.contains("│postgres-cluster-")).collect();
+        s.contains(" Members ") && rows.len() >= 3 && rows.iter().all(|l| l.contains(" 0/"))
+    })
+}
+
 pub(crate) fn port_of(doc: &Value, name: &str) -> u16 {
     u16::try_from(member(doc, name)["port"].as_u64().unwrap()).unwrap()
 }
@@ -266,9 +275,7 @@ fn console_in_tmux(cluster: &LocalCluster) {
 
     // A switchover: select a replica on Overview, S, type its name, Enter.
     console.keys(&["1", "g"]);
-    let screen = console.wait_for("the members on Overview", Duration::from_secs(10), |s| {
-        s.contains(" Members ") && s.lines().any(|l| l.contains("│postgres-cluster-") && l.contains(" replica "))
-    });
+    let screen = wait_for_sql_facts(&console);
     let rows: Vec<&str> = screen.lines().filter(|l| l.contains("│postgres-cluster-")).collect();
     let target_row = rows.iter().position(|l| l.contains(" replica ")).unwrap();
     let target = rows[target_row].split_whitespace().next().unwrap().trim_start_matches('│').to_owned();
@@ -680,8 +687,25 @@ fn killed_leader_fails_over(cluster: &LocalCluster) {
     let old = leader(&doc).unwrap();
     let patroni = cluster.pid_of(&old).unwrap();
     let postmaster = cluster.postmaster_pid(&old).unwrap();
+    let console = open_console(cluster, 160, 48);
+    console.wait_for("a quiet overview", SETTLE, |s| s.contains(" Members ") && !s.contains("CRIT"));
     kill(Pid::from_raw(patroni), Signal::SIGKILL).unwrap();
     kill(Pid::from_raw(postmaster), Signal::SIGKILL).unwrap();
+    let killed = Instant::now();
+    // While Patroni still holds the dead leader's key it lists it as the leader, `running`:
+    // SQL's refusal is what the console must show, and no row may claim the leader runs.
+    let crit = format!("CRIT leader {old} unreachable by SQL");
+    let row_of_old = format!("│{old} ");
+    let screen = console.wait_for("the dead leader shown as such", SETTLE, |s| {
+        s.contains(&crit) || s.lines().any(|l| l.contains(&row_of_old) && !l.contains(" primary "))
+    });
+    eprintln!("the dead leader's CRIT on the console {:.1}s after the kill", killed.elapsed().as_secs_f64());
+    let row = screen.lines().find(|l| l.contains(&row_of_old)).unwrap_or_default();
+    assert!(!row.contains("running"), "the dead leader's row claims it runs: {row}\n{screen}");
+    if row.contains(" primary ") {
+        assert!(screen.contains(&crit) && row.contains("unreachable"), "{screen}");
+    }
+    console.keys(&["C-c"]);
     let failed_over = cluster.wait_for_status("a new leader and the old one down", SETTLE, |doc| {
         leader(doc).is_some_and(|l| l != old) && member(doc, &old)["state"] == "down"
     });

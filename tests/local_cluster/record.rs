@@ -11,7 +11,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-use super::{healthy, SETTLE};
+use super::{healthy, wait_for_sql_facts, SETTLE};
 use crate::support::local_cluster::{describe, leader, members, LocalCluster};
 use crate::support::tmux::Tmux;
 
@@ -136,9 +136,9 @@ fn live_session(cluster: &LocalCluster, file: &Path) -> Live {
     console.keys(&["4"]);
     console.wait_for("the new backup listed", SETTLE, |s| s.contains(&backup_id));
 
-    // Refused (validation): a failover while the leader is healthy.
+    // Refused (validation): a failover while the leader is healthy, at the key, before any typing.
     console.keys(&["1", "g"]);
-    let screen = console.wait_for("the members", Duration::from_secs(10), |s| s.contains(" Members "));
+    let screen = wait_for_sql_facts(&console);
     let rows: Vec<&str> = screen.lines().filter(|l| l.contains("│postgres-cluster-")).collect();
     let target_row = rows.iter().position(|l| l.contains(" replica ")).unwrap();
     let target = rows[target_row].split_whitespace().next().unwrap().trim_start_matches('│').to_owned();
@@ -146,10 +146,8 @@ fn live_session(cluster: &LocalCluster, file: &Path) -> Live {
         console.keys(&["j"]);
     }
     console.keys(&["F"]);
-    console.wait_for("the failover dialog", Duration::from_secs(10), |s| s.contains(&format!("Type {target}")));
-    console.type_text(&target);
-    console.keys(&["Enter"]);
-    console.wait_for("the refusal", Duration::from_secs(10), |s| s.contains("use switchover"));
+    let refused = console.wait_for("the refusal", Duration::from_secs(10), |s| s.contains("use switchover"));
+    assert!(!refused.contains(&format!("Type {target}")), "no dialog opens for a refused failover:\n{refused}");
 
     // The switchover: S on the replica, its name typed.
     console.keys(&["S"]);

@@ -10,7 +10,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-use super::{healthy, open_console, SETTLE};
+use super::{healthy, open_console, wait_for_sql_facts, SETTLE};
 use crate::support::local_cluster::{leader, LocalCluster};
 use crate::support::tmux::Tmux;
 
@@ -174,9 +174,7 @@ pub fn switchover_pressed_twice_switches_once(cluster: &LocalCluster) {
     let mark = audit_mark(cluster);
     let console = open_console(cluster, 160, 48);
     console.keys(&["1", "g"]);
-    let screen = console.wait_for("the members on Overview", SETTLE, |s| {
-        s.contains(" Members ") && s.lines().any(|l| l.contains("│postgres-cluster-") && l.contains(" replica "))
-    });
+    let screen = wait_for_sql_facts(&console);
     let rows: Vec<&str> = screen.lines().filter(|l| l.contains("│postgres-cluster-")).collect();
     let row = rows.iter().position(|l| l.contains(" replica ")).unwrap();
     let target = rows[row].split_whitespace().next().unwrap().trim_start_matches('│').to_owned();

@@ -17,7 +17,7 @@ pub fn t(seconds: i64) -> DateTime<Utc> {
 }
 
 fn apply(state: &mut State, at: i64, source: &str, kind: ObservationKind) {
-    state.apply(&Observation::new(t(at), source, kind));
+    state.apply(&Observation::new(t(at), source.into(), kind));
 }
 
 fn report(name: &str, role: Role, port: u16) -> MemberReport {
@@ -375,6 +375,7 @@ pub fn degraded() -> State {
         ObservationKind::SourceFailed {
             member: Some(MEMBERS[0].into()),
             error: "127.0.0.1:5432 refused the connection".into(),
+            failure: pgdeck::observation::FailureKind::Refused,
         },
     );
     let lsn = 0x3_1000_0000;
@@ -396,6 +397,38 @@ pub fn degraded() -> State {
         ObservationKind::MemberSampled { member: MEMBERS[2].into(), sample: lagging },
     );
     apply(&mut s, 41, "clock", ObservationKind::Tick);
+    s
+}
+
+/// The leader's Patroni and postmaster were killed 3 s ago: Patroni still lists cluster-1 as
+/// the leader, `running`, while its SQL refuses and both replicas have received WAL past its
+/// last known position.
+pub fn leader_unreachable() -> State {
+    let mut s = healthy();
+    let leader_lsn = s.members[MEMBERS[0]].sample.as_ref().and_then(|x| x.value.current_lsn).map_or(0, |l| l.0);
+    for at in [30, 31, 32] {
+        apply(
+            &mut s,
+            at,
+            "sql:postgres-cluster-1",
+            ObservationKind::SourceFailed {
+                member: Some(MEMBERS[0].into()),
+                error: "cannot connect to 127.0.0.1:5432: Connection refused (os error 111)".into(),
+                failure: pgdeck::observation::FailureKind::Refused,
+            },
+        );
+    }
+    for (member, past) in [(MEMBERS[1], 24_576), (MEMBERS[2], 16_384)] {
+        let mut ahead = sample(false, leader_lsn + past, vec![]);
+        ahead.receiver_status = Some("waiting".into());
+        apply(
+            &mut s,
+            32,
+            &format!("sql:{member}"),
+            ObservationKind::MemberSampled { member: member.into(), sample: ahead },
+        );
+    }
+    apply(&mut s, 33, "clock", ObservationKind::Tick);
     s
 }
 

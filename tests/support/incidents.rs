@@ -5,7 +5,7 @@ use pgdeck::health::{
     Blocker, CheckpointCounters, ConnectionFacts, HealthSample, PreparedFact, SessionFact, SlotFact, XidAge,
 };
 use pgdeck::model::Lsn;
-use pgdeck::observation::{Observation, ObservationKind};
+use pgdeck::observation::{Observation, ObservationKind, SourceId};
 use pgdeck::state::State;
 
 use super::fixtures::{healthy, t, MEMBERS};
@@ -40,13 +40,13 @@ pub fn incident(code: &str) -> State {
         }
         report(&mut s, 20, member, h);
     }
-    s.apply(&Observation::new(t(21), "clock", ObservationKind::Tick));
+    s.apply(&Observation::new(t(21), "clock".into(), ObservationKind::Tick));
     s
 }
 
 fn report(s: &mut State, at: i64, member: &str, health: HealthSample) {
     let kind = ObservationKind::HealthSampled { member: member.into(), health: Box::new(health) };
-    s.apply(&Observation::new(t(at), format!("sql:{member}"), kind));
+    s.apply(&Observation::new(t(at), SourceId::sql(member), kind));
 }
 
 fn quiet() -> HealthSample {

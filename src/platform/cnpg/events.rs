@@ -14,6 +14,7 @@ use super::sources::Shared;
 use super::watch::{Kind, Watches};
 use crate::model::PlatformEvent;
 use crate::observation::ObservationKind;
+use crate::observation::SourceId;
 use crate::source::Source;
 
 /// The newest events sent each round: enough for an incident, bounded for a busy namespace.
@@ -87,8 +88,8 @@ pub struct ClusterEvents {
 
 #[async_trait]
 impl Source for ClusterEvents {
-    fn name(&self) -> String {
-        "kube-events".into()
+    fn id(&self) -> SourceId {
+        SourceId::KubeEvents
     }
 
     fn member(&self) -> Option<String> {
@@ -99,7 +100,7 @@ impl Source for ClusterEvents {
         let watches = &self.shared.watches;
         let kinds = [Kind::Events, Kind::Backups, Kind::ScheduledBackups, Kind::Poolers];
         if let Err(error) = watches.ready(&kinds).await {
-            return vec![ObservationKind::SourceFailed { member: None, error }];
+            return vec![ObservationKind::failed(None, error)];
         }
         let all = watches.events.state();
         let owned = owned_by(watches);
@@ -117,9 +118,7 @@ impl Source for ClusterEvents {
         events.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
         let newest = events.split_off(events.len().saturating_sub(EVENTS_PER_ROUND));
         let mut out = vec![ObservationKind::PlatformEventsObserved { events: newest }];
-        out.extend(
-            watches.errors(&kinds).into_iter().map(|error| ObservationKind::SourceFailed { member: None, error }),
-        );
+        out.extend(watches.errors(&kinds).into_iter().map(|error| ObservationKind::failed(None, error)));
         out
     }
 }

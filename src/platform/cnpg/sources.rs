@@ -15,6 +15,7 @@ use super::pgstatus;
 use super::watch::{Kind, Watches};
 use super::{backups, client, members, pooler, volumes};
 use crate::observation::ObservationKind;
+use crate::observation::SourceId;
 use crate::secrets::Login;
 use crate::source::Source;
 
@@ -57,7 +58,7 @@ impl Shared {
 }
 
 fn failed(error: impl Into<String>) -> Vec<ObservationKind> {
-    vec![ObservationKind::SourceFailed { member: None, error: error.into() }]
+    vec![ObservationKind::failed(None, error.into())]
 }
 
 /// The Cluster, its pods and each instance's `/pg/status` → the member list.
@@ -68,8 +69,8 @@ pub struct MemberList {
 
 #[async_trait]
 impl Source for MemberList {
-    fn name(&self) -> String {
-        "cnpg".into()
+    fn id(&self) -> SourceId {
+        SourceId::HaManager
     }
 
     fn member(&self) -> Option<String> {
@@ -88,7 +89,7 @@ impl Source for MemberList {
                 platform: "cnpg".into(),
                 configured_members: Vec::new(),
             };
-            return vec![named, ObservationKind::SourceFailed { member: None, error: shared.not_found() }];
+            return vec![named, ObservationKind::failed(None, shared.not_found())];
         };
         let pods = shared.pods();
         let pod_refs: Vec<&Pod> = pods.iter().map(AsRef::as_ref).collect();
@@ -129,16 +130,14 @@ impl Source for MemberList {
         out.push(ObservationKind::MaintenanceModeObserved { paused: members::reconciliation_paused(&cluster) });
         out.extend(members::cluster_phase(&cluster).map(|phase| ObservationKind::ClusterPhaseObserved { phase }));
         // Failures last: a success from this source clears its earlier failures.
-        out.extend(
-            member_errors.into_iter().map(|(m, error)| ObservationKind::SourceFailed { member: Some(m), error }),
-        );
-        out.extend(forbidden.map(|error| ObservationKind::SourceFailed { member: None, error }));
+        out.extend(member_errors.into_iter().map(|(m, error)| ObservationKind::failed(Some(m), error)));
+        out.extend(forbidden.map(|error| ObservationKind::failed(None, error)));
         out.extend(
             shared
                 .watches
                 .errors(&[Kind::Cluster, Kind::Pods])
                 .into_iter()
-                .map(|error| ObservationKind::SourceFailed { member: None, error }),
+                .map(|error| ObservationKind::failed(None, error)),
         );
         out
     }
@@ -151,8 +150,8 @@ pub struct Backups {
 
 #[async_trait]
 impl Source for Backups {
-    fn name(&self) -> String {
-        "backups".into()
+    fn id(&self) -> SourceId {
+        SourceId::Backups
     }
 
     fn member(&self) -> Option<String> {
@@ -175,9 +174,7 @@ impl Source for Backups {
             &scheduled.iter().map(AsRef::as_ref).collect::<Vec<_>>(),
         );
         let mut out = vec![ObservationKind::BackupsListed { catalog }];
-        out.extend(
-            watches.errors(&kinds).into_iter().map(|error| ObservationKind::SourceFailed { member: None, error }),
-        );
+        out.extend(watches.errors(&kinds).into_iter().map(|error| ObservationKind::failed(None, error)));
         out
     }
 }
@@ -189,8 +186,8 @@ pub struct PoolerSource {
 
 #[async_trait]
 impl Source for PoolerSource {
-    fn name(&self) -> String {
-        "pooler".into()
+    fn id(&self) -> SourceId {
+        SourceId::Pooler
     }
 
     fn member(&self) -> Option<String> {
@@ -215,7 +212,7 @@ impl Source for PoolerSource {
                     (pooler.client_connections, pooler.server_connections) = (clients, servers);
                 }
                 let mut out = vec![ObservationKind::PoolerObserved { pooler }];
-                out.extend(counted.err().map(|error| ObservationKind::SourceFailed { member: None, error }));
+                out.extend(counted.err().map(|error| ObservationKind::failed(None, error)));
                 out
             }
             Err(e) => failed(e),
@@ -267,8 +264,8 @@ pub struct Volumes {
 
 #[async_trait]
 impl Source for Volumes {
-    fn name(&self) -> String {
-        "kubelet".into()
+    fn id(&self) -> SourceId {
+        SourceId::Volumes { member: None }
     }
 
     fn member(&self) -> Option<String> {
@@ -320,13 +317,11 @@ impl Source for Volumes {
             })
             .collect();
         errors.dedup();
-        out.extend(errors.into_iter().map(|error| ObservationKind::SourceFailed { member: None, error }));
+        out.extend(errors.into_iter().map(|error| ObservationKind::failed(None, error)));
         let pvcs = self.shared.watches.pvcs.state();
         let pvcs: Vec<_> = pvcs.iter().map(AsRef::as_ref).collect();
         out.extend(
-            volumes::unbound(&pvcs)
-                .into_iter()
-                .map(|(member, error)| ObservationKind::SourceFailed { member: Some(member), error }),
+            volumes::unbound(&pvcs).into_iter().map(|(member, error)| ObservationKind::failed(Some(member), error)),
         );
         out
     }

@@ -18,6 +18,7 @@ use super::sources::Shared;
 use super::tls;
 use super::watch::Kind;
 use crate::observation::ObservationKind;
+use crate::observation::SourceId;
 use crate::secrets::Login;
 use crate::source::Source;
 use crate::sql::collect::MemberCollector;
@@ -116,8 +117,8 @@ impl InstanceSql {
 
 #[async_trait]
 impl Source for InstanceSql {
-    fn name(&self) -> String {
-        "sql".into()
+    fn id(&self) -> SourceId {
+        SourceId::Sql { member: None }
     }
 
     fn member(&self) -> Option<String> {
@@ -125,7 +126,7 @@ impl Source for InstanceSql {
     }
 
     async fn poll(&mut self) -> Vec<ObservationKind> {
-        let fail = |error: String| vec![ObservationKind::SourceFailed { member: None, error }];
+        let fail = |error: String| vec![ObservationKind::failed(None, error)];
         if let Err(e) = self.shared.watches.ready(&[Kind::Cluster, Kind::Pods]).await {
             return fail(e);
         }
@@ -193,7 +194,7 @@ impl Source for InstanceSql {
                     ca_refused = true;
                     error = self.explain_certificate(&error);
                 }
-                failures.push(ObservationKind::SourceFailed { member: Some(member.clone()), error });
+                failures.push(ObservationKind::failed(Some(member.clone()), error));
             }
         }
         if ca_refused {

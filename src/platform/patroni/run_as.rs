@@ -4,7 +4,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use nix::unistd::{Gid, Uid, User};
 use serde::{Deserialize, Serialize};
 
@@ -19,12 +19,16 @@ pub struct RunAs {
 
 impl RunAs {
     pub fn for_this_process() -> Result<Self> {
-        let name = if Uid::effective().is_root() { "postgres".to_owned() } else { current_user_name()? };
-        let user = User::from_name(&name)
-            .with_context(|| format!("cannot look up the OS user `{name}`"))?
-            .with_context(|| {
-                format!("the OS user `{name}` does not exist; install PostgreSQL (`apt-get install -y postgresql`), which creates it")
-            })?;
+        let uid = Uid::effective();
+        let user = if uid.is_root() {
+            User::from_name("postgres").context("cannot look up the OS user `postgres`")?.context(
+                "the OS user `postgres` does not exist; install PostgreSQL (`apt-get install -y postgresql`), which creates it",
+            )?
+        } else {
+            User::from_uid(uid)
+                .with_context(|| format!("cannot look up the current OS user (uid {uid})"))?
+                .with_context(|| format!("the current OS user (uid {uid}) has no entry in the passwd database"))?
+        };
         Ok(Self { user: user.name, uid: user.uid.as_raw(), gid: user.gid.as_raw(), home: user.dir })
     }
 
@@ -52,13 +56,5 @@ impl RunAs {
                 .with_context(|| format!("cannot hand {} to {}", path.display(), self.user))?;
         }
         Ok(())
-    }
-}
-
-fn current_user_name() -> Result<String> {
-    let uid = Uid::effective();
-    match User::from_uid(uid) {
-        Ok(Some(user)) => Ok(user.name),
-        _ => bail!("cannot find the name of the current OS user (uid {uid})"),
     }
 }

@@ -4,10 +4,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::clock;
 use crate::model::VolumeUsage;
 use crate::observation::ObservationKind;
+use crate::observation::SourceId;
 use crate::platform::patroni::pgbackrest::PgBackRest;
 use crate::platform::patroni::rest::PatroniRest;
 use crate::platform::patroni::{MemberEndpoint, PatroniTarget};
@@ -32,6 +34,11 @@ pub fn all(target: &PatroniTarget, rest: &PatroniRest) -> Vec<Box<dyn Source>> {
             tls: target.tls.clone(),
             transport: crate::sql::Transport::Tcp,
         };
+        sources.push(Box::new(NewConnection {
+            member: member.name.clone(),
+            endpoint: endpoint.clone(),
+            timeout: target.source_timeout,
+        }));
         sources.push(Box::new(MemberSql {
             member: member.name.clone(),
             collector: MemberCollector::new(endpoint, target.source_timeout),
@@ -73,8 +80,8 @@ struct MemberList {
 
 #[async_trait]
 impl Source for MemberList {
-    fn name(&self) -> String {
-        "patroni".into()
+    fn id(&self) -> SourceId {
+        SourceId::HaManager
     }
 
     fn member(&self) -> Option<String> {
@@ -91,21 +98,27 @@ impl Source for MemberList {
                 configured_members: self.members.iter().map(|m| m.name.clone()).collect(),
             });
         }
+        // Every member is asked at once and the first answer is taken: one member whose Patroni
+        // hangs (stopped, or stuck on a DCS call) must not hide what the others say.
+        let rest = &self.rest;
+        let mut asks: FuturesUnordered<_> = self
+            .members
+            .iter()
+            .map(|member| async move { (member.name.as_str(), rest.cluster(&member.api_url).await) })
+            .collect();
         let mut errors = Vec::new();
-        for member in &self.members {
-            match self.rest.cluster(&member.api_url).await {
+        while let Some((name, answer)) = asks.next().await {
+            match answer {
                 Ok(view) => {
                     out.push(ObservationKind::MembersListed { members: view.members });
                     out.push(ObservationKind::MaintenanceModeObserved { paused: view.paused });
                     return out;
                 }
-                Err(e) => errors.push(format!("{}: {e}", member.name)),
+                Err(e) => errors.push(format!("{name}: {e}")),
             }
         }
-        out.push(ObservationKind::SourceFailed {
-            member: None,
-            error: format!("no Patroni REST API answered ({})", errors.join("; ")),
-        });
+        errors.sort();
+        out.push(ObservationKind::failed(None, format!("no Patroni REST API answered ({})", errors.join("; "))));
         out
     }
 }
@@ -121,8 +134,8 @@ const CATALOG_INTERVAL: Duration = Duration::from_secs(10);
 
 #[async_trait]
 impl Source for MemberSql {
-    fn name(&self) -> String {
-        format!("sql:{}", self.member)
+    fn id(&self) -> SourceId {
+        SourceId::sql(&self.member)
     }
 
     fn member(&self) -> Option<String> {
@@ -133,7 +146,10 @@ impl Source for MemberSql {
         let member = self.member.clone();
         let round = match self.collector.sample().await {
             Ok(round) => round,
-            Err(e) => return vec![ObservationKind::SourceFailed { member: Some(member), error: format!("{e:#}") }],
+            Err(e) => {
+                let failure = crate::source::failure_kind(&e);
+                return vec![ObservationKind::SourceFailed { member: Some(member), error: format!("{e:#}"), failure }];
+            }
         };
         let mut out = vec![
             ObservationKind::MemberSampled { member: member.clone(), sample: round.sample },
@@ -154,10 +170,49 @@ impl Source for MemberSql {
                     self.catalog_listed_at = Some(Instant::now());
                     out.push(ObservationKind::CatalogListed { member, databases, roles });
                 }
-                Err(e) => out.push(ObservationKind::SourceFailed { member: Some(member), error: format!("{e:#}") }),
+                Err(e) => out.push(ObservationKind::failed(Some(member), format!("{e:#}"))),
             }
         }
         out
+    }
+}
+
+/// A new session to a member, opened and closed now and then. The sample's session stays open,
+/// and its backend goes on answering while the postmaster is stopped or hung: only a new
+/// connection finds a member that accepts none.
+struct NewConnection {
+    member: String,
+    endpoint: Endpoint,
+    timeout: Duration,
+}
+
+/// How often a member is asked for a new connection: a handshake with TLS and SCRAM costs the
+/// member a backend start, too much for every refresh.
+const NEW_CONNECTION_INTERVAL: Duration = Duration::from_secs(5);
+
+#[async_trait]
+impl Source for NewConnection {
+    fn id(&self) -> SourceId {
+        SourceId::Connect { member: self.member.clone() }
+    }
+
+    fn member(&self) -> Option<String> {
+        Some(self.member.clone())
+    }
+
+    fn min_interval(&self) -> Duration {
+        NEW_CONNECTION_INTERVAL
+    }
+
+    async fn poll(&mut self) -> Vec<ObservationKind> {
+        match crate::sql::connect(&self.endpoint, self.timeout, true).await {
+            Ok(_session) => vec![ObservationKind::NewConnectionAccepted { member: self.member.clone() }],
+            Err(e) => vec![ObservationKind::SourceFailed {
+                member: Some(self.member.clone()),
+                error: format!("accepts no new connection: {e:#}"),
+                failure: crate::source::failure_kind(&e),
+            }],
+        }
     }
 }
 
@@ -169,8 +224,8 @@ struct Volume {
 
 #[async_trait]
 impl Source for Volume {
-    fn name(&self) -> String {
-        format!("volume:{}", self.member)
+    fn id(&self) -> SourceId {
+        SourceId::Volumes { member: Some(self.member.clone()) }
     }
 
     fn min_interval(&self) -> Duration {
@@ -186,8 +241,8 @@ impl Source for Volume {
         let measured = tokio::task::spawn_blocking(move || measure(&dir)).await;
         match measured {
             Ok(Ok(usage)) => vec![ObservationKind::VolumeSampled { member: self.member.clone(), usage }],
-            Ok(Err(e)) => vec![ObservationKind::SourceFailed { member: Some(self.member.clone()), error: e }],
-            Err(e) => vec![ObservationKind::SourceFailed { member: Some(self.member.clone()), error: e.to_string() }],
+            Ok(Err(e)) => vec![ObservationKind::failed(Some(self.member.clone()), e)],
+            Err(e) => vec![ObservationKind::failed(Some(self.member.clone()), e.to_string())],
         }
     }
 }
@@ -222,8 +277,8 @@ struct Pooler {
 
 #[async_trait]
 impl Source for Pooler {
-    fn name(&self) -> String {
-        "pooler".into()
+    fn id(&self) -> SourceId {
+        SourceId::Pooler
     }
 
     fn member(&self) -> Option<String> {
@@ -233,7 +288,7 @@ impl Source for Pooler {
     async fn poll(&mut self) -> Vec<ObservationKind> {
         match self.collector.observe().await {
             Ok(pooler) => vec![ObservationKind::PoolerObserved { pooler }],
-            Err(e) => vec![ObservationKind::SourceFailed { member: None, error: format!("{e:#}") }],
+            Err(e) => vec![ObservationKind::failed(None, format!("{e:#}"))],
         }
     }
 }
@@ -246,8 +301,8 @@ struct Backups {
 
 #[async_trait]
 impl Source for Backups {
-    fn name(&self) -> String {
-        "pgbackrest".into()
+    fn id(&self) -> SourceId {
+        SourceId::Backups
     }
 
     /// `pgbackrest info` is a process that reads the repository: backups change rarely, and the
@@ -266,7 +321,7 @@ impl Source for Backups {
                 let catalog = info.into_catalog(&self.schedule, &self.retention, clock::now());
                 vec![ObservationKind::BackupsListed { catalog }]
             }
-            Err(e) => vec![ObservationKind::SourceFailed { member: None, error: format!("{e:#}") }],
+            Err(e) => vec![ObservationKind::failed(None, format!("{e:#}"))],
         }
     }
 }

@@ -9,6 +9,7 @@ use ratatui::Frame;
 
 use crate::command::ViewId;
 use crate::model::BackupStatus;
+use crate::observation::SourceId;
 use crate::status::human_bytes;
 use crate::tui::theme::Role;
 use crate::tui::views::Context;
@@ -29,7 +30,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     let [summary_area, list_area] = Layout::vertical([Constraint::Length(4), Constraint::Min(3)]).areas(area);
     let border = cx.style(Role::Border);
     let Some(catalog) = &cx.state.backups else {
-        let text = cx.state.source_errors.get("pgbackrest").map_or_else(
+        let text = cx.state.source_errors.get(&SourceId::Backups).map_or_else(
             || Line::from(Span::styled("not listed yet", cx.style(Role::Muted))),
             |e| Line::from(Span::styled(format!("cannot list backups: {}", e.value), cx.style(Role::Danger))),
         );

@@ -3,12 +3,14 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 
 use super::columns::{self, col, fit, Column};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Table, TableState};
 use ratatui::Frame;
 
 use crate::command::ViewId;
 use crate::model::{BackupStatus, Role as MemberRole};
+use crate::observation::SourceId;
 use crate::state::{MemberView, Severity};
 use crate::status::human_bytes;
 use crate::tui::theme::Role;
@@ -16,13 +18,14 @@ use crate::tui::views::{gauge, sparkline, Context};
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     let findings = cx.state.findings();
-    // A tall terminal gives the findings more rows; each finding's evidence gets a line of its
-    // own under it when all of them fit, else it follows the message as far as the width allows.
-    let cap = if area.height >= 40 { 8 } else { 4 };
+    // Four findings at least, more where the screen has room: in an incident they are the point.
+    // Each finding's evidence gets a line of its own under it when all of them fit, else it
+    // follows the message as far as the width allows.
+    let most = usize::from((area.height / 4).max(4));
     let with_evidence = findings.iter().filter(|f| !f.evidence.is_empty()).count();
-    let evidence_below = findings.len() + with_evidence <= cap;
+    let evidence_below = findings.len() + with_evidence <= most;
     let rows = if evidence_below { findings.len() + with_evidence } else { findings.len() };
-    let findings_height = u16::try_from(rows.clamp(1, cap)).unwrap_or(4) + 2;
+    let findings_height = u16::try_from(rows.clamp(1, most)).unwrap_or(4) + 2;
     let [findings_area, members_area, summary_area] =
         Layout::vertical([Constraint::Length(findings_height), Constraint::Min(5), Constraint::Length(4)]).areas(area);
     render_findings(frame, findings_area, cx, &findings, evidence_below);
@@ -101,17 +104,31 @@ fn render_members(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
             MemberRole::Unknown => "?".to_owned(),
             role => role.to_string(),
         };
-        let state = match (m.role, m.stale_seconds, m.replay_paused) {
-            (MemberRole::Primary | MemberRole::Replica, Some(age), _) => format!("{} ({age}s old)", m.state),
-            (MemberRole::Primary | MemberRole::Replica, None, true) => format!("{} (paused)", m.state),
+        let state = match (&m.sql_unreachable, m.role, m.stale_seconds, m.replay_paused) {
+            (Some(unreachable), MemberRole::Primary | MemberRole::Replica, ..) => {
+                format!("unreachable {}s", unreachable.seconds)
+            }
+            (_, MemberRole::Primary | MemberRole::Replica, Some(age), _) => format!("{} ({age}s old)", m.state),
+            (_, MemberRole::Primary | MemberRole::Replica, None, true) => format!("{} (paused)", m.state),
             _ => m.state.clone(),
+        };
+        // SQL's word against the HA manager's: in the danger colour, never as `running`.
+        let state_style = if m.sql_unreachable.is_some() && m.role != MemberRole::Unknown {
+            cx.style(Role::Danger)
+        } else {
+            Style::default()
+        };
+        let lag = match m.ahead_of_leader_bytes {
+            // Past the leader's last known position: the finding says so in words.
+            Some(ahead) => (format!("+{}", human_bytes(ahead)), cx.style(Role::Danger)),
+            None => (m.lag_bytes.map_or_else(|| "-".into(), human_bytes), cx.style(lag_role)),
         };
         let history = cx.state.lag_history.get(&m.name).map(|h| sparkline(h.iter().copied(), 24)).unwrap_or_default();
         let cells = vec![
             Cell::from(m.name.clone()),
             Cell::from(role_text).style(cx.style(member_role(m))),
-            Cell::from(state),
-            Cell::from(m.lag_bytes.map_or_else(|| "-".into(), human_bytes)).style(cx.style(lag_role)),
+            Cell::from(state).style(state_style),
+            Cell::from(lag.0).style(lag.1),
             Cell::from(m.lag_seconds.map_or_else(|| "-".into(), |s| format!("{s:.1}s"))).style(cx.style(lag_role)),
             Cell::from(m.volume.map_or_else(|| "-".into(), |v| gauge(v.percent_used(), 12))),
             Cell::from(m.current_lsn.or(m.replay_lsn).map_or_else(|| "-".into(), |l| l.to_string())),
@@ -130,7 +147,7 @@ fn render_members(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
 
 fn render_summary(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     let state = cx.state;
-    let pooler = match (&state.pooler, state.source_errors.get("pooler")) {
+    let pooler = match (&state.pooler, state.source_errors.get(&SourceId::Pooler)) {
         (_, Some(error)) => {
             Line::from(vec![Span::styled("Pooler DOWN ", cx.style(Role::Danger)), Span::raw(error.value.clone())])
         }

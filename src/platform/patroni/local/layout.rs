@@ -19,6 +19,10 @@ impl Layout {
     pub fn new(root: PathBuf) -> Self {
         Self { root }
     }
+    /// The command that removes the cluster `name` kept here, as a hint in messages.
+    pub fn purge_command(&self, name: &str) -> String {
+        format!("`pgdeck --dir {} local down --purge --confirm {name}`", self.root.display())
+    }
     pub fn cluster_file(&self) -> PathBuf {
         self.root.join("cluster.json")
     }
@@ -137,7 +141,13 @@ impl ClusterFile {
         }
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let file = serde_json::from_str(&text).with_context(|| {
-            format!("{} is damaged; remove the cluster with `pgdeck local down --purge`", path.display())
+            format!(
+                "{} is damaged, so pgdeck cannot tell which processes are this cluster's; stop them (their pids \
+                 are in {}) and remove {} by hand",
+                path.display(),
+                layout.run_dir().display(),
+                layout.root.display()
+            )
         })?;
         Ok(Some(file))
     }

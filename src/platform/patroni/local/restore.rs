@@ -171,9 +171,9 @@ impl Plan {
         if root.symlink_metadata().is_ok() {
             bail!(
                 "{} already exists; a restore never writes over anything: choose another cluster name, or remove \
-                 that cluster first with `pgdeck --dir {} local down --purge`",
+                 that cluster first with {}",
                 root.display(),
-                root.display()
+                self.layout.purge_command(&self.new_cluster)
             );
         }
         let parent = root.parent().unwrap_or(root);
@@ -289,9 +289,9 @@ pub async fn restore(
         let _ = super::down(&plan.layout, false, &mut log).await;
         bail!(
             "{e:#}{cause}. The new cluster's processes were stopped; its directory {} is kept for its logs; \
-             remove it with `pgdeck --dir {} local down --purge`",
+             remove it with {}",
             root.display(),
-            root.display()
+            plan.layout.purge_command(&plan.new_cluster)
         );
     }
     // From now on the new cluster needs nothing of the source: its configs stop naming the

@@ -43,10 +43,10 @@ pub async fn up(
     let cluster = if let Some(file) = ClusterFile::load(layout)? {
         if let Some(restoring) = &file.unfinished_restore {
             bail!(
-                "the cluster in {} is a restore of {restoring} that did not finish; remove it with \
-                 `pgdeck --dir {} local down --purge` and restore again",
+                "the cluster in {} is a restore of {restoring} that did not finish; remove it with {} and \
+                 restore again",
                 layout.root.display(),
-                layout.root.display()
+                layout.purge_command(&file.spec.name)
             );
         }
         super::reach::check(&layout.root, &file.run_as)?;
@@ -59,7 +59,8 @@ pub async fn up(
         if &cluster.file.spec != spec {
             writeln!(
                 out,
-                "note: the cluster keeps the spec it was created with; to apply another, `pgdeck local down --purge` first"
+                "note: the cluster keeps the spec it was created with; to apply another, remove it first with {}",
+                layout.purge_command(&cluster.file.spec.name)
             )?;
         }
         if &cluster.file.credentials != credentials {
@@ -314,7 +315,8 @@ fn check_ports_free(cluster: &LocalCluster) -> Result<()> {
         if !owner_running && !own_postmaster && super::layout::port_in_use(port) {
             bail!(
                 "port {port} ({what}) of the local cluster is taken by another process; stop that process, \
-                 or remove this cluster with `pgdeck local down --purge` and create a new one"
+                 or remove this cluster with {} and create a new one",
+                cluster.layout.purge_command(&cluster.file.spec.name)
             );
         }
     }
