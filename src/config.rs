@@ -63,6 +63,9 @@ pub struct Config {
     pub targets: BTreeMap<String, TargetConfig>,
     /// Record every console session into the state dir's `recordings/`, as `--record` does.
     pub record: bool,
+    /// `[thresholds]`: this machine's thresholds over the cluster spec's (lower ones for a
+    /// rehearsal, say); any key of the spec's `[thresholds]`.
+    pub thresholds: crate::spec::ThresholdsPatch,
 }
 
 /// One configured target. Only CNPG clusters are configured here; `local` is built in.
@@ -204,7 +207,36 @@ impl Config {
                 }
             }
         }
+        // Each value alone, against the defaults; pairs (warn under crit) are checked again
+        // over the target's spec when it is opened.
+        if let Err(bad) = config.thresholds.apply_to(&crate::spec::ThresholdsSpec::default()).check() {
+            if let Some(span) = config.thresholds.span_of(bad.key) {
+                bail!(
+                    "{}:{}: [thresholds] {} = {}: {}",
+                    path.display(),
+                    line_of(span.start),
+                    bad.key,
+                    bad.value,
+                    bad.allowed
+                );
+            }
+        }
         Ok(config)
+    }
+
+    /// The target spec's thresholds with config.toml's `[thresholds]` over them.
+    pub fn thresholds_over(&self, spec: &crate::spec::ThresholdsSpec) -> Result<crate::spec::ThresholdsSpec> {
+        let thresholds = self.thresholds.apply_to(spec);
+        if let Err(bad) = thresholds.check() {
+            bail!(
+                "config.toml's [thresholds] over the cluster spec's: {} = {}: {}; change it in config.toml or the \
+                 spec",
+                bad.key,
+                bad.value,
+                bad.allowed
+            );
+        }
+        Ok(thresholds)
     }
 
     /// The target a command works on: `--target NAME` (default `local`), with `--context`,
@@ -282,9 +314,10 @@ fn config_error(path: &Path, text: &str, e: &toml::de::Error) -> anyhow::Error {
         ""
     } else {
         "; the settings it takes are: read_only = true|false, record = true|false, [aws] with region, endpoint, \
-         profile, and [targets.<name>] with platform = \"cnpg\", context, namespace, cluster, sql = \
+         profile, [targets.<name>] with platform = \"cnpg\", context, namespace, cluster, sql = \
          \"auto\"|\"direct\"|\"port-forward\" (auto: direct inside the cluster, port-forward from outside), \
-         credentials = \"kube\"|\"aws\", tls_server_name"
+         credentials = \"kube\"|\"aws\", tls_server_name, and [thresholds] with any of the spec's \
+         thresholds (docs/status-json.md lists them)"
     };
     let quote = mistake.place.as_ref().map(|p| format!("\n{}", p.quote(true))).unwrap_or_default();
     anyhow::anyhow!("{}{at}{key}: {}{settings}{quote}", path.display(), mistake.message)
@@ -460,6 +493,30 @@ mod tests {
         let targets = Config::load(dir.path()).unwrap().targets;
         let routes: Vec<SqlRoute> = targets.values().map(|t| t.sql).collect();
         assert_eq!(routes, [SqlRoute::Auto, SqlRoute::Direct, SqlRoute::Auto]);
+    }
+
+    #[test]
+    fn thresholds_patch_the_specs_and_mistakes_name_file_line_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            std::fs::write(dir.path().join("config.toml"), text).unwrap();
+            Config::load(dir.path())
+        };
+        let config = load("record = true\n[thresholds]\nslot_retained_warn_bytes = 1048576\n").unwrap();
+        let spec = crate::spec::ThresholdsSpec { lag_warn_bytes: 7, ..crate::spec::ThresholdsSpec::default() };
+        let t = config.thresholds_over(&spec).unwrap();
+        assert_eq!((t.slot_retained_warn_bytes, t.lag_warn_bytes), (1_048_576, 7), "the spec's others stay");
+        let e = load("[thresholds]\n\nconnections_warn_percent = 120\n").unwrap_err().to_string();
+        assert!(e.contains("config.toml:3: [thresholds] connections_warn_percent = 120: a percentage"), "{e}");
+        let e = load("[thresholds]\nblocking_warn_secs = 3\n").unwrap_err().to_string();
+        assert!(e.contains("config.toml:2") && e.contains("blocking_warn_secs") && e.contains("[thresholds]"), "{e}");
+        let e = load("[thresholds]\nxid_age_warn = \"lots\"\n").unwrap_err().to_string();
+        assert!(e.contains("config.toml:2:16: `thresholds.xid_age_warn` = \"lots\""), "{e}");
+        // A pair is judged over the spec it patches.
+        let config = load("[thresholds]\nblocking_crit_seconds = 20\n").unwrap();
+        let spec = crate::spec::ThresholdsSpec { blocking_warn_seconds: 30, ..crate::spec::ThresholdsSpec::default() };
+        let e = config.thresholds_over(&spec).unwrap_err().to_string();
+        assert!(e.contains("blocking_crit_seconds = 20: at least blocking_warn_seconds (30)"), "{e}");
     }
 
     #[test]

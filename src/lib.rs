@@ -9,6 +9,7 @@ pub mod command;
 pub mod config;
 pub mod dirs;
 pub mod dispatch;
+pub mod health;
 pub mod model;
 pub mod names;
 pub mod observation;

@@ -84,6 +84,10 @@ pub struct MemberReport {
     pub manager_lag_bytes: Option<u64>,
     /// Whether the manager counts it as a synchronous standby.
     pub sync_standby: bool,
+    /// The manager says a setting waits for a restart (Patroni's `pending_restart`, CNPG's
+    /// `pendingRestart`); `pg_settings` names them (the member's health facts).
+    #[serde(default)]
+    pub pending_restart: bool,
 }
 
 /// One `pg_stat_replication` row on the primary.

@@ -136,6 +136,12 @@ pub enum ObservationKind {
         member: String,
         sample: MemberSample,
     },
+    /// A member's health facts: archiving, slots, locks, transactions, connections, xid age,
+    /// pending restarts, checkpoints (read every few seconds, not every refresh).
+    HealthSampled {
+        member: String,
+        health: Box<crate::health::HealthSample>,
+    },
     /// A member accepted a new session (and it was closed again).
     NewConnectionAccepted {
         member: String,

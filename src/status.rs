@@ -10,8 +10,9 @@ use crate::model::{BackupStatus, Role};
 use crate::observation::SourceId;
 use crate::state::{Finding, MemberView, State};
 
-/// Version of the JSON document; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the JSON document; bumped on any incompatible change. 2: findings carry `member`
+/// and `evidence`, subjects name slots and sessions, members carry `pending_restart`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Serialize)]
 pub struct StatusDoc {
@@ -54,6 +55,9 @@ pub struct MemberDoc {
     pub volume_size_bytes: Option<u64>,
     pub version: Option<String>,
     pub connections: Option<u32>,
+    /// Settings waiting for a restart (`pg_settings.pending_restart`), by name; empty when none,
+    /// null before the member's health facts were read.
+    pub pending_restart: Option<Vec<String>>,
     pub error: Option<String>,
     /// The HA manager's own word for the member, whatever `state` says.
     pub manager_state: Option<String>,
@@ -115,13 +119,14 @@ pub fn document(state: &State) -> StatusDoc {
         operator: state.cluster_phase.as_ref().map(|p| p.value.clone()),
         pooler: pooler_doc(state, &views),
         backups: backups_doc(state),
-        members: views.into_iter().map(member_doc).collect(),
+        members: views.into_iter().map(|m| member_doc(state, m)).collect(),
         findings: state.findings(),
     }
 }
 
-fn member_doc(m: MemberView) -> MemberDoc {
+fn member_doc(state: &State, m: MemberView) -> MemberDoc {
     MemberDoc {
+        pending_restart: state.health.get(&m.name).map(|h| h.latest.value.pending_restart.clone()),
         role: (m.role != Role::Unknown).then_some(m.role),
         state: m.state,
         host: m.host,
@@ -256,6 +261,9 @@ pub fn table(doc: &StatusDoc) -> String {
         let _ = writeln!(out, "Findings:");
         for f in &doc.findings {
             let _ = writeln!(out, "  {:?} {}: {}", f.severity, f.code, f.message);
+            if !f.evidence.is_empty() {
+                let _ = writeln!(out, "      {}", f.evidence);
+            }
         }
     }
     out

@@ -19,6 +19,7 @@ pub fn report(name: &str, role: Role, port: u16) -> MemberReport {
         timeline: Some(1),
         manager_lag_bytes: None,
         sync_standby: false,
+        pending_restart: false,
     }
 }
 

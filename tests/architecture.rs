@@ -13,6 +13,7 @@ const PURE: &[&str] = &[
     "state",
     "status.rs",
     "model.rs",
+    "health.rs",
     "observation.rs",
     "tui/views",
     "tui/ui.rs",

@@ -138,6 +138,7 @@ fn member(name: &str, role: Role) -> MemberReport {
         timeline: Some(1),
         manager_lag_bytes: Some(0),
         sync_standby: false,
+        pending_restart: false,
     }
 }
 

@@ -85,6 +85,16 @@ fn top_queries_sorted_by_calls_and_activity_by_running_time() {
 }
 
 #[test]
+fn overview_with_each_health_finding() {
+    for code in support::incidents::CODES {
+        let state = support::incidents::incident(code);
+        let codes: Vec<&str> = state.findings().iter().map(|f| f.code).collect();
+        assert_eq!(codes, [code], "the fixture raises {code} alone");
+        snapshot("overview", code, &state, &ui_on(ViewId::Overview));
+    }
+}
+
+#[test]
 fn first_frame_before_any_source_answered() {
     snapshot("overview", "waiting", &fixtures::empty(), &ui_on(ViewId::Overview));
 }

@@ -76,6 +76,7 @@ pub fn report(index: usize, role: Role) -> MemberReport {
         timeline: Some(7),
         manager_lag_bytes: None,
         sync_standby: index == 1 && role == Role::Replica,
+        pending_restart: false,
     }
 }
 

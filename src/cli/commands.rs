@@ -265,7 +265,8 @@ fn look_and_keys(cli: &Cli, paths: &Paths) -> Result<(Theme, Keymap)> {
 }
 
 /// The target's platform and the thresholds its spec sets: the local cluster's from one read of
-/// `cluster.json`, a CNPG cluster's from the spec file (or the reference's defaults).
+/// `cluster.json`, a CNPG cluster's from the spec file (or the reference's defaults); config.toml's
+/// `[thresholds]` over them.
 async fn platform_for(cli: &Cli, paths: &Paths) -> Result<(Arc<dyn Platform>, ThresholdsSpec)> {
     platform_with(cli, paths, &cli_overrides(cli)).await
 }
@@ -289,7 +290,8 @@ async fn open_choice(
     match choice {
         TargetChoice::Local => {
             let cluster = LocalCluster::open(Layout::new(paths.local_cluster_dir(dir)))?;
-            Ok((Arc::new(PatroniPlatform::new(cluster.target()?)?), cluster.file.spec.thresholds))
+            let thresholds = config.thresholds_over(&cluster.file.spec.thresholds)?;
+            Ok((Arc::new(PatroniPlatform::new(cluster.target()?)?), thresholds))
         }
         TargetChoice::Cnpg(target) => {
             let spec = ClusterSpec::load(crate::spec::default_spec_file(&paths.config_dir).as_deref())?;
@@ -300,7 +302,8 @@ async fn open_choice(
                 aws: config.aws.clone(),
                 secrets: spec.secrets.clone(),
             };
-            Ok((Arc::new(CnpgPlatform::connect(target).await?), spec.thresholds))
+            let thresholds = config.thresholds_over(&spec.thresholds)?;
+            Ok((Arc::new(CnpgPlatform::connect(target).await?), thresholds))
         }
     }
 }

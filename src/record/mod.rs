@@ -51,6 +51,7 @@ impl RepeatKey {
             K::MaintenanceModeObserved { .. } => ("maintenance_mode_observed", None),
             K::MemberSampled { member, .. } => ("member_sampled", Some(member)),
             K::WorkloadSampled { member, .. } => ("workload_sampled", Some(member)),
+            K::HealthSampled { member, .. } => ("health_sampled", Some(member)),
             K::CatalogListed { member, .. } => ("catalog_listed", Some(member)),
             K::VolumeSampled { member, .. } => ("volume_sampled", Some(member)),
             K::PoolerObserved { .. } => ("pooler_observed", None),

@@ -45,7 +45,12 @@ impl SeekKind {
                     | EventKind::RoleObserved { before: Some(_), .. }
             ),
             SeekKind::Finding => {
-                matches!(event.kind, EventKind::FindingRaised { .. } | EventKind::FindingCleared { .. })
+                matches!(
+                    event.kind,
+                    EventKind::FindingRaised { .. }
+                        | EventKind::FindingCleared { .. }
+                        | EventKind::FindingSeverityChanged { .. }
+                )
             }
             SeekKind::Action => {
                 matches!(event.kind, EventKind::ActionRequested { .. } | EventKind::ActionFinished { .. })

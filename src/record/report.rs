@@ -175,6 +175,15 @@ pub fn build(recording: &Recording, file: &str) -> Report {
     report
 }
 
+/// The span of `finding` raised and not yet cleared.
+fn open_span<'a>(report: &'a mut Report, finding: &crate::state::Finding) -> Option<&'a mut FindingSpan> {
+    report
+        .findings
+        .iter_mut()
+        .rev()
+        .find(|f| f.code == finding.code && f.subject == finding.subject && f.cleared_at.is_none())
+}
+
 fn on_event(report: &mut Report, leaders: &mut LeaderTracker, state: &State, event: Event) {
     let at = event.at;
     match event.kind {
@@ -214,14 +223,15 @@ fn on_event(report: &mut Report, leaders: &mut LeaderTracker, state: &State, eve
             duration_seconds: None,
         }),
         EventKind::FindingCleared { finding } => {
-            let open = report
-                .findings
-                .iter_mut()
-                .rev()
-                .find(|f| f.code == finding.code && f.subject == finding.subject && f.cleared_at.is_none());
-            if let Some(span) = open {
+            if let Some(span) = open_span(report, &finding) {
                 span.cleared_at = Some(at);
                 span.duration_seconds = Some(seconds(span.raised_at, at));
+            }
+        }
+        // The span keeps the worst severity it reached (Critical sorts first).
+        EventKind::FindingSeverityChanged { finding, .. } => {
+            if let Some(span) = open_span(report, &finding) {
+                span.severity = span.severity.min(finding.severity);
             }
         }
         EventKind::BackupAppeared { id, status } => {

@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 
 pub use backup::{backup_schedule, BackupSpec, ObjectStore};
 pub use error::SpecError;
+pub use thresholds::{BadThreshold, ThresholdsPatch, ThresholdsSpec};
 
 mod backup;
 mod error;
+mod thresholds;
 
 /// The whole desired cluster, platform-neutral. CNPG renders it as manifests;
 /// the local Patroni cluster renders it as Patroni, PgBouncer and pgBackRest configs.
@@ -118,16 +120,6 @@ impl SecretsSpec {
     }
 }
 
-/// When an observed value becomes a finding, and how far a switchover candidate may lag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ThresholdsSpec {
-    pub lag_warn_bytes: u64,
-    pub lag_warn_seconds: u64,
-    pub volume_warn_percent: u8,
-    pub switchover_max_lag_bytes: u64,
-}
-
 impl Default for ClusterSpec {
     fn default() -> Self {
         Self {
@@ -212,17 +204,6 @@ impl Default for SecretsSpec {
             app_user: "app".into(),
             app_database: "app".into(),
             user_pattern: "postgres/{user}-credentials".into(),
-        }
-    }
-}
-
-impl Default for ThresholdsSpec {
-    fn default() -> Self {
-        Self {
-            lag_warn_bytes: 16 * 1024 * 1024,
-            lag_warn_seconds: 30,
-            volume_warn_percent: 80,
-            switchover_max_lag_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -384,11 +365,7 @@ impl ClusterSpec {
                 return Err(bad(field, value, allowed));
             }
         }
-        let percent = self.thresholds.volume_warn_percent;
-        if percent == 0 || percent > 100 {
-            return Err(bad("thresholds.volume_warn_percent", &percent.to_string(), "a percentage from 1 to 100"));
-        }
-        Ok(())
+        self.thresholds.check().map_err(|e| bad(&format!("thresholds.{}", e.key), &e.value, &e.allowed))
     }
 
     /// Retention as whole days, for pgBackRest's time-based retention.

@@ -1,7 +1,9 @@
 //! One round trip per member per refresh: everything the member says about itself in one query,
 //! prepared once per session (a `&str` query would be parsed and described on every call: two
 //! round trips and a fresh parse and plan of a 2.5 KB statement each second). The catalog of
-//! databases and roles, and the database and WAL sizes, change slowly and are asked for less often.
+//! databases and roles, and the database and WAL sizes, change slowly and are asked for less often;
+//! so do the health facts (`health.rs`), read every [`HEALTH_INTERVAL`] by a second statement
+//! pipelined with the sample (still one round trip).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -10,7 +12,9 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use tokio_postgres::{Client, Statement};
 
+use crate::health::HealthSample;
 use crate::model::{Backend, DatabaseRow, Lsn, MemberSample, ReplicationRow, RoleRow, StatementRow};
+use crate::sql::health::{self, HEALTH_INTERVAL};
 use crate::sql::workload::{
     self, ACTIVITY_COLUMN, CATALOG_SQL, HAS_STATEMENTS_SQL, STATEMENTS_COLUMN, STATEMENT_TEXTS_SQL,
 };
@@ -76,6 +80,8 @@ pub struct MemberRound {
     pub backends: Vec<Backend>,
     /// `None` when `pg_stat_statements` is not installed in the database pgdeck connects to.
     pub statements: Option<Vec<StatementRow>>,
+    /// `None` between two health readings (every [`HEALTH_INTERVAL`]).
+    pub health: Option<HealthSample>,
 }
 
 /// Keeps one session to a member and samples it; reconnects after any failure.
@@ -88,6 +94,8 @@ pub struct MemberCollector {
     /// Statement texts by queryid, kept across rounds (and sessions) so that only a new
     /// statement's text is read; those no longer among the busiest are let go.
     texts: HashMap<i64, String>,
+    /// When the health facts were last read.
+    health_read_at: Option<Instant>,
 }
 
 /// A session with the statements it runs, prepared when it opened.
@@ -99,6 +107,8 @@ struct Session {
     catalog: Statement,
     /// Where `pg_stat_statements` can be read: the texts of given statements.
     texts: Option<Statement>,
+    /// The health statement, written for the server's version.
+    health: Statement,
 }
 
 #[derive(Clone, Copy)]
@@ -110,7 +120,7 @@ struct Sizes {
 
 impl MemberCollector {
     pub fn new(endpoint: Endpoint, timeout: Duration) -> Self {
-        Self { endpoint, timeout, session: None, sizes: None, texts: HashMap::new() }
+        Self { endpoint, timeout, session: None, sizes: None, texts: HashMap::new(), health_read_at: None }
     }
 
     /// The open session, or a new one with its statements prepared.
@@ -121,26 +131,42 @@ impl MemberCollector {
             }
         }
         let client = connect(&self.endpoint, self.timeout, true).await?;
-        let has_statements: bool = client.query_one(HAS_STATEMENTS_SQL, &[]).await?.try_get(0)?;
+        let facts = format!("{HAS_STATEMENTS_SQL}, {}", health::VERSION_COLUMN);
+        let row = client.query_one(&facts, &[]).await?;
+        let (has_statements, version): (bool, i32) = (row.try_get(0)?, row.try_get(1)?);
         let statements = if has_statements { format!(",{STATEMENTS_COLUMN}") } else { String::new() };
         let sample = |sizes: &str| format!("{MEMBER_SAMPLE_COLUMNS},{sizes},{ACTIVITY_COLUMN}{statements}");
+        let (with_sizes, without_sizes) = (sample(SIZES_COLUMNS), sample(NO_SIZES_COLUMNS));
+        let health = health::statement(version);
+        // Prepared together: the client pipelines them, one round trip for all.
         let prepare_failed = "preparing the member sample query failed";
-        let with_sizes = client.prepare(&sample(SIZES_COLUMNS)).await.context(prepare_failed)?;
-        let without_sizes = client.prepare(&sample(NO_SIZES_COLUMNS)).await.context(prepare_failed)?;
-        let catalog = client.prepare(CATALOG_SQL).await.context("preparing the catalog query failed")?;
-        let texts = if has_statements {
-            Some(client.prepare(STATEMENT_TEXTS_SQL).await.context("preparing the statement texts query failed")?)
-        } else {
-            None
-        };
-        Ok(Session { client, with_sizes, without_sizes, catalog, texts })
+        let (with_sizes, without_sizes, catalog, texts, health) = futures::try_join!(
+            async { client.prepare(&with_sizes).await.context(prepare_failed) },
+            async { client.prepare(&without_sizes).await.context(prepare_failed) },
+            async { client.prepare(CATALOG_SQL).await.context("preparing the catalog query failed") },
+            async {
+                let texts = if has_statements { client.prepare(STATEMENT_TEXTS_SQL).await.map(Some) } else { Ok(None) };
+                texts.context("preparing the statement texts query failed")
+            },
+            async { client.prepare(&health).await.context("preparing the member health query failed") },
+        )?;
+        Ok(Session { client, with_sizes, without_sizes, catalog, texts, health })
     }
 
     pub async fn sample(&mut self) -> Result<MemberRound> {
         let session = self.session().await?;
         let due = self.sizes.is_none_or(|s| s.read_at.elapsed() >= SIZES_INTERVAL);
         let statement = if due { &session.with_sizes } else { &session.without_sizes };
-        let row = session.client.query_one(statement, &[]).await.context("the member sample query failed")?;
+        // The health facts, when due, in the same round trip: the client pipelines the two.
+        let health_due = self.health_read_at.is_none_or(|at| at.elapsed() >= HEALTH_INTERVAL);
+        let (row, health_row) = futures::try_join!(
+            async { session.client.query_one(statement, &[]).await.context("the member sample query failed") },
+            async {
+                let row =
+                    if health_due { session.client.query_one(&session.health, &[]).await.map(Some) } else { Ok(None) };
+                row.context("the member health query failed")
+            },
+        )?;
         let mut sample = to_sample(&row)?;
         if let (Some(database_bytes), Some(wal_bytes)) =
             (row.try_get::<_, Option<i64>>("database_bytes")?, row.try_get::<_, Option<i64>>("wal_bytes")?)
@@ -155,8 +181,16 @@ impl MemberCollector {
             sample.database_bytes = sizes.database_bytes;
             sample.wal_bytes = sizes.wal_bytes;
         }
+        let health = match health_row {
+            Some(row) => {
+                self.health_read_at = Some(Instant::now());
+                Some(health::parse(&row)?)
+            }
+            None => None,
+        };
         let round = MemberRound {
             sample,
+            health,
             backends: workload::backends(&row)?,
             statements: match &session.texts {
                 Some(texts) => {

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod collect;
+pub mod health;
 pub mod pooler;
 mod tls;
 mod transport;

@@ -49,6 +49,7 @@ impl State {
                 workload.previous_statements = workload.statements.take();
                 workload.statements = Some(Timed { at, value: statements.clone() });
             }
+            ObservationKind::HealthSampled { member, health } => self.apply_health(at, member, health),
             ObservationKind::CatalogListed { member, databases, roles } => {
                 let catalog = Catalog { databases: databases.clone(), roles: roles.clone() };
                 self.catalog.insert(member.clone(), Timed { at, value: catalog });
@@ -122,8 +123,18 @@ impl State {
             self.active_findings.iter().filter(|(k, _)| !now.contains_key(*k)).map(|(_, f)| f.clone()).collect();
         let raised: Vec<Finding> =
             now.iter().filter(|(k, _)| !self.active_findings.contains_key(*k)).map(|(_, f)| f.clone()).collect();
+        let changed: Vec<(Finding, crate::state::Severity)> = now
+            .iter()
+            .filter_map(|(k, f)| {
+                let before = self.active_findings.get(k)?.severity;
+                (before != f.severity).then(|| (f.clone(), before))
+            })
+            .collect();
         for finding in cleared {
             self.push_event(at, EventKind::FindingCleared { finding });
+        }
+        for (finding, before) in changed {
+            self.push_event(at, EventKind::FindingSeverityChanged { finding, before });
         }
         for finding in raised {
             self.push_event(at, EventKind::FindingRaised { finding });

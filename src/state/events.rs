@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::action::{ActionOutcome, ActionRequest};
 use crate::model::{BackupStatus, PlatformEvent, Role};
-use crate::state::Finding;
+use crate::state::{Finding, Severity};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
@@ -36,6 +36,11 @@ pub enum EventKind {
     },
     FindingCleared {
         finding: Finding,
+    },
+    /// A finding still in force became more or less severe (a blocker past 60 s, say).
+    FindingSeverityChanged {
+        finding: Finding,
+        before: Severity,
     },
     BackupAppeared {
         id: String,

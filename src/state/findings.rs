@@ -21,9 +21,33 @@ pub struct Finding {
     pub severity: Severity,
     /// A stable identifier for scripts: `no_leader`, `member_down`, `replication_lag`, …
     pub code: &'static str,
-    /// The member, pooler or source it is about.
+    /// What it is about: a member, `pooler`, `backups`, a source, `slot <name>`, `<member> pid <pid>`.
     pub subject: String,
+    /// The member it concerns, where it concerns one.
+    pub member: Option<String>,
     pub message: String,
+    /// The numbers it was judged on and the view, column or API field they came from; empty
+    /// where the message says it all.
+    pub evidence: String,
+}
+
+impl Finding {
+    pub fn new(severity: Severity, code: &'static str, subject: &str, message: String) -> Self {
+        Self { severity, code, subject: subject.to_owned(), member: None, message, evidence: String::new() }
+    }
+
+    /// About `member`.
+    #[must_use]
+    pub fn on(mut self, member: &str) -> Self {
+        self.member = Some(member.to_owned());
+        self
+    }
+
+    #[must_use]
+    pub fn with_evidence(mut self, evidence: String) -> Self {
+        self.evidence = evidence;
+        self
+    }
 }
 
 /// A backup older than its schedule plus this much is overdue.
@@ -65,6 +89,8 @@ impl State {
                 format!("{source}: {}", error.value),
             ));
         }
+        self.health_findings(&mut out);
+        self.name_members(&mut out);
         out.sort_by(|a, b| a.severity.cmp(&b.severity).then_with(|| a.subject.cmp(&b.subject)));
         out
     }
@@ -169,40 +195,73 @@ impl State {
         let bytes_over = m.lag_bytes.is_some_and(|b| b > t.lag_warn_bytes);
         let seconds_over = m.lag_seconds.is_some_and(|s| s > t.lag_warn_seconds as f64);
         if bytes_over || seconds_over {
-            out.push(finding(
-                Severity::Warning,
-                "replication_lag",
-                &m.name,
-                format!(
-                    "{} lags {} bytes / {:.1}s (limits {} bytes / {}s)",
-                    m.name,
-                    m.lag_bytes.unwrap_or(0),
-                    m.lag_seconds.unwrap_or(0.0),
-                    t.lag_warn_bytes,
-                    t.lag_warn_seconds
-                ),
-            ));
+            let evidence = self.lag_evidence(m);
+            out.push(
+                finding(
+                    Severity::Warning,
+                    "replication_lag",
+                    &m.name,
+                    format!(
+                        "{} lags {} bytes / {:.1}s (limits {} bytes / {}s)",
+                        m.name,
+                        m.lag_bytes.unwrap_or(0),
+                        m.lag_seconds.unwrap_or(0.0),
+                        t.lag_warn_bytes,
+                        t.lag_warn_seconds
+                    ),
+                )
+                .with_evidence(evidence),
+            );
         }
+        let used = |v: crate::model::VolumeUsage| {
+            format!("data directory {} bytes of a {}-byte volume", v.used_bytes, v.size_bytes)
+        };
         if let Some(hours) = self.volume_growth(&m.name).and_then(|g| g.hours_until_full) {
             if hours < crate::state::VOLUME_FULL_SOON_HOURS {
-                out.push(finding(
-                    Severity::Warning,
-                    "volume_filling",
-                    &m.name,
-                    format!("{} volume will be full in {hours:.1}h at the last hour's pace", m.name),
-                ));
+                out.push(
+                    finding(
+                        Severity::Warning,
+                        "volume_filling",
+                        &m.name,
+                        format!("{} volume will be full in {hours:.1}h at the last hour's pace", m.name),
+                    )
+                    .with_evidence(m.volume.map(used).unwrap_or_default()),
+                );
             }
         }
         if let Some(volume) = m.volume {
             if volume.percent_used() > f64::from(t.volume_warn_percent) {
-                out.push(finding(
-                    Severity::Warning,
-                    "volume_full",
-                    &m.name,
-                    format!("{} volume {:.0}% used (limit {}%)", m.name, volume.percent_used(), t.volume_warn_percent),
-                ));
+                out.push(
+                    finding(
+                        Severity::Warning,
+                        "volume_full",
+                        &m.name,
+                        format!(
+                            "{} volume {:.0}% used (limit {}%)",
+                            m.name,
+                            volume.percent_used(),
+                            t.volume_warn_percent
+                        ),
+                    )
+                    .with_evidence(used(volume)),
+                );
             }
         }
+    }
+
+    /// The LSNs and the replay delay a lag was judged on.
+    fn lag_evidence(&self, m: &MemberView) -> String {
+        let lsn = |l: Option<crate::model::Lsn>| l.map_or_else(|| "-".to_owned(), |l| l.to_string());
+        let leader_lsn = self.leader_name().and_then(|l| self.members.get(l)?.sample.as_ref()?.value.current_lsn);
+        format!(
+            "leader pg_current_wal_lsn() {} - {} pg_last_wal_replay_lsn() {} = {} bytes; seconds since \
+             pg_last_xact_replay_timestamp() {:.1}",
+            lsn(leader_lsn),
+            m.name,
+            lsn(m.replay_lsn),
+            m.lag_bytes.unwrap_or(0),
+            m.lag_seconds.unwrap_or(0.0)
+        )
     }
 
     fn pooler_findings(&self, leader: Option<&MemberView>, out: &mut Vec<Finding>) {
@@ -276,5 +335,5 @@ pub fn next_after(schedule: &str, after: DateTime<Utc>) -> Option<DateTime<Utc>>
 }
 
 fn finding(severity: Severity, code: &'static str, subject: &str, message: String) -> Finding {
-    Finding { severity, code, subject: subject.to_owned(), message }
+    Finding::new(severity, code, subject, message)
 }

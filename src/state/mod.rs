@@ -3,6 +3,10 @@
 mod apply;
 mod events;
 mod findings;
+mod health;
+mod health_findings;
+#[cfg(test)]
+mod health_tests;
 mod members;
 #[cfg(test)]
 mod tests;
@@ -23,6 +27,7 @@ use crate::spec::ThresholdsSpec;
 
 pub use events::{Event, EventKind};
 pub use findings::{next_after, Finding, Severity};
+pub use health::{MemberHealth, HEALTH_STALE_AFTER_SECONDS};
 pub use members::{MemberView, Unreachable};
 pub use volumes::{Growth, VOLUME_FULL_SOON_HOURS};
 pub use workload::{blocking_tree, Catalog, Rates, StatementRate, Workload};
@@ -53,6 +58,8 @@ pub struct State {
     pub workload: BTreeMap<String, Workload>,
     /// Per member: its databases and roles.
     pub catalog: BTreeMap<String, Timed<Catalog>>,
+    /// Per member: its latest health facts and the history their rates need.
+    pub health: BTreeMap<String, MemberHealth>,
     pub pooler: Option<Timed<PoolerReport>>,
     pub backups: Option<Timed<BackupCatalog>>,
     /// Failures of sources that are not about one member (the HA manager, the pooler, backups).
@@ -123,6 +130,7 @@ impl State {
             platform_events_seen: BTreeMap::new(),
             workload: BTreeMap::new(),
             catalog: BTreeMap::new(),
+            health: BTreeMap::new(),
             pooler: None,
             backups: None,
             source_errors: BTreeMap::new(),

@@ -10,6 +10,7 @@ mod support;
 
 mod aws;
 mod faults;
+mod health;
 mod record;
 mod restore;
 mod safety;
@@ -40,6 +41,19 @@ fn main() {
         ("local_up_on_a_running_cluster_changes_nothing", up_again_changes_nothing),
         ("row_written_through_pgbouncer_is_read_on_both_replicas", row_through_pgbouncer_on_replicas),
         ("lag_grows_while_replay_is_paused_and_returns_to_zero", lag_grows_while_paused),
+        ("health_archiving_failing_is_a_finding_and_clears", health::archiving_failing_is_a_finding_and_clears),
+        (
+            "health_unused_slot_retaining_wal_is_a_finding_and_clears",
+            health::unused_slot_retaining_wal_is_a_finding_and_clears,
+        ),
+        (
+            "health_idle_in_transaction_session_blocking_another_is_a_finding_and_clears",
+            health::idle_in_transaction_session_blocking_another_is_a_finding_and_clears,
+        ),
+        (
+            "health_setting_waiting_for_a_restart_is_a_finding_and_clears",
+            health::setting_waiting_for_a_restart_is_a_finding_and_clears,
+        ),
         ("switchover_needs_confirmation_and_moves_leader_and_pooler", switchover_moves_leader_and_pooler),
         ("console_in_tmux_shows_members_backs_up_and_switches_over", console_in_tmux),
         ("console_creates_a_database_and_a_user_who_logs_in", console_creates_database_and_user),

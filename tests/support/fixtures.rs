@@ -31,6 +31,7 @@ fn report(name: &str, role: Role, port: u16) -> MemberReport {
         timeline: Some(3),
         manager_lag_bytes: None,
         sync_standby: false,
+        pending_restart: false,
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod fake_kube;
 pub mod fixtures;
+pub mod incidents;
 pub mod local_cluster;
 pub mod moto;
 pub mod sql;

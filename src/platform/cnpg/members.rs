@@ -122,6 +122,7 @@ pub fn reports(
                 port: POSTGRES_PORT,
                 manager_lag_bytes,
                 sync_standby,
+                pending_restart: pg.is_some_and(|s| s.pending_restart),
             }
         })
         .collect()

@@ -160,6 +160,9 @@ impl Source for InstanceSql {
                         backends: round.backends,
                         statements: round.statements.unwrap_or_default(),
                     });
+                    if let Some(health) = round.health {
+                        out.push(ObservationKind::HealthSampled { member: name.clone(), health: Box::new(health) });
+                    }
                     if instance.catalog_listed_at.is_none_or(|at| at.elapsed() >= CATALOG_INTERVAL) {
                         match instance.collector.catalog().await {
                             Ok((databases, roles)) => {

@@ -38,6 +38,9 @@ struct ClusterMember {
     timeline: Option<u32>,
     /// Bytes behind the leader, or the string "unknown".
     lag: Option<serde_json::Value>,
+    /// Present and true while a changed setting waits for a restart.
+    #[serde(default)]
+    pending_restart: bool,
 }
 
 impl PatroniRest {
@@ -105,6 +108,7 @@ fn to_report(m: ClusterMember) -> MemberReport {
         api_url: m.api_url.map(|u| u.trim_end_matches("/patroni").to_owned()),
         timeline: m.timeline,
         manager_lag_bytes: m.lag.and_then(|l| l.as_u64()),
+        pending_restart: m.pending_restart,
     }
 }
 
@@ -127,7 +131,7 @@ mod tests {
         let doc: ClusterDoc = serde_json::from_str(
             r#"{"members":[
               {"name":"m1","role":"leader","state":"running","api_url":"http://127.0.0.1:8008/patroni","host":"127.0.0.1","port":5432,"timeline":3},
-              {"name":"m2","role":"replica","state":"streaming","api_url":"http://127.0.0.1:8009/patroni","host":"127.0.0.1","port":5433,"timeline":3,"lag":1024},
+              {"name":"m2","role":"replica","state":"streaming","api_url":"http://127.0.0.1:8009/patroni","host":"127.0.0.1","port":5433,"timeline":3,"lag":1024,"pending_restart":true},
               {"name":"m3","role":"sync_standby","state":"running","host":"127.0.0.1","port":5434,"lag":"unknown"}
             ],"scope":"c","pause":true}"#,
         )
@@ -139,5 +143,6 @@ mod tests {
         assert_eq!((r[1].role, r[1].manager_lag_bytes), (Role::Replica, Some(1024)));
         assert!(r[2].sync_standby);
         assert_eq!(r[2].manager_lag_bytes, None);
+        assert_eq!(r.iter().map(|m| m.pending_restart).collect::<Vec<_>>(), [false, true, false]);
     }
 }

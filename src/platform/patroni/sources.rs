@@ -159,6 +159,11 @@ impl Source for MemberSql {
                 statements: round.statements.unwrap_or_default(),
             },
         ];
+        out.extend(
+            round
+                .health
+                .map(|health| ObservationKind::HealthSampled { member: member.clone(), health: Box::new(health) }),
+        );
         if self.catalog_listed_at.is_none_or(|at| at.elapsed() >= CATALOG_INTERVAL) {
             match self.collector.catalog().await {
                 Ok((databases, roles)) => {

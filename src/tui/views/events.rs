@@ -32,6 +32,13 @@ pub fn describe(event: &Event) -> (String, Role) {
             if finding.severity == crate::state::Severity::Critical { Role::Danger } else { Role::Warning },
         ),
         EventKind::FindingCleared { finding } => (format!("cleared: {}", finding.message), Role::Ok),
+        EventKind::FindingSeverityChanged { finding, .. } => {
+            if finding.severity == crate::state::Severity::Critical {
+                (format!("now critical: {}", finding.message), Role::Danger)
+            } else {
+                (format!("now a warning: {}", finding.message), Role::Warning)
+            }
+        }
         EventKind::BackupAppeared { id, status } => (format!("backup {id} appeared ({status:?})"), Role::Ok),
         EventKind::ActionRequested { request } => {
             (format!("{} requested by {} (#{})", request.action, request.requested_by, request.id), Role::Key)

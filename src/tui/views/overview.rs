@@ -19,29 +19,48 @@ use crate::tui::views::{gauge, sparkline, Context};
 pub fn render(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>) {
     let findings = cx.state.findings();
     // Four findings at least, more where the screen has room: in an incident they are the point.
+    // Each finding's evidence gets a line of its own under it when all of them fit, else it
+    // follows the message as far as the width allows.
     let most = usize::from((area.height / 4).max(4));
-    let findings_height = u16::try_from(findings.len().clamp(1, most)).unwrap_or(4) + 2;
+    let with_evidence = findings.iter().filter(|f| !f.evidence.is_empty()).count();
+    let evidence_below = findings.len() + with_evidence <= most;
+    let rows = if evidence_below { findings.len() + with_evidence } else { findings.len() };
+    let findings_height = u16::try_from(rows.clamp(1, most)).unwrap_or(4) + 2;
     let [findings_area, members_area, summary_area] =
         Layout::vertical([Constraint::Length(findings_height), Constraint::Min(5), Constraint::Length(4)]).areas(area);
-    render_findings(frame, findings_area, cx, &findings);
+    render_findings(frame, findings_area, cx, &findings, evidence_below);
     render_members(frame, members_area, cx);
     render_summary(frame, summary_area, cx);
 }
 
-fn render_findings(frame: &mut Frame<'_>, area: Rect, cx: &Context<'_>, findings: &[crate::state::Finding]) {
+fn render_findings(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    cx: &Context<'_>,
+    findings: &[crate::state::Finding],
+    evidence_below: bool,
+) {
     let lines: Vec<Line<'_>> = if findings.is_empty() {
         let text =
             if cx.state.now.is_some() { "healthy: no findings" } else { "waiting for the first observations…" };
         vec![Line::from(Span::styled(text, cx.style(Role::Ok)))]
     } else {
-        findings
-            .iter()
-            .map(|f| {
-                let role = if f.severity == Severity::Critical { Role::Danger } else { Role::Warning };
-                let tag = if f.severity == Severity::Critical { "CRIT" } else { "WARN" };
-                Line::from(vec![Span::styled(format!("{tag} "), cx.style(role)), Span::raw(f.message.clone())])
-            })
-            .collect()
+        let mut lines = Vec::new();
+        for f in findings {
+            let role = if f.severity == Severity::Critical { Role::Danger } else { Role::Warning };
+            let tag = if f.severity == Severity::Critical { "CRIT" } else { "WARN" };
+            let mut spans = vec![Span::styled(format!("{tag} "), cx.style(role)), Span::raw(f.message.clone())];
+            if f.evidence.is_empty() {
+                lines.push(Line::from(spans));
+            } else if evidence_below {
+                lines.push(Line::from(spans));
+                lines.push(Line::from(Span::styled(format!("     {}", f.evidence), cx.style(Role::Muted))));
+            } else {
+                spans.push(Span::styled(format!("  [{}]", f.evidence), cx.style(Role::Muted)));
+                lines.push(Line::from(spans));
+            }
+        }
+        lines
     };
     let title = format!(" Findings ({}) ", findings.len());
     frame.render_widget(Paragraph::new(lines).block(block(cx, &title)), area);

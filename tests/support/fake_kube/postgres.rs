@@ -163,6 +163,20 @@ impl Instances {
             .unwrap()
     }
 
+    /// `psql` on instance `i` as application `app`, reading its statements from the returned
+    /// child's stdin: a session held open (idle, or idle in transaction) until the caller writes
+    /// more, closes stdin or kills it.
+    pub fn open_psql(&self, i: usize, app: &str) -> std::process::Child {
+        let conninfo = format!("host={} user=postgres application_name={app}", self.sockets(i).display());
+        as_postgres("psql")
+            .args([conninfo.as_str(), "-q"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     /// What `psql -At -c sql` prints on instance `i`, through its socket; empty when it fails.
     pub fn psql(&self, i: usize, sql: &str) -> String {
         let out = as_postgres("psql")
