@@ -28,3 +28,4 @@ mod testing;
 pub mod time_input;
 pub mod toml_located;
 pub mod tui;
+pub mod units;

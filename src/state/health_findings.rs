@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::health::{HealthSample, SessionFact, SlotFact};
 use crate::state::health::{baseline, MemberHealth, SLOT_PACE_MIN_SPAN_SECONDS};
 use crate::state::{Finding, Severity, State};
+use crate::units::{human_bytes, human_bytes_f};
 
 impl State {
     /// Appends the health findings of every member.
@@ -117,7 +118,7 @@ impl State {
             return;
         }
         let inactive = if slot.active { "" } else { "inactive " };
-        let mut message = format!("{inactive}slot {} on {member} retains {} of WAL", slot.name, bytes(retained));
+        let mut message = format!("{inactive}slot {} on {member} retains {} of WAL", slot.name, human_bytes(retained));
         match status {
             "lost" => message += ": WAL it needed is gone",
             "unreserved" => message += ": past max_slot_wal_keep_size, its WAL may be removed",
@@ -133,14 +134,15 @@ impl State {
             slot.name,
             slot.active,
             slot.wal_status.as_deref().unwrap_or("-"),
-            slot.safe_wal_size.map_or_else(|| "unlimited".to_owned(), |b| bytes(u64::try_from(b).unwrap_or(0))),
+            slot.safe_wal_size.map_or_else(|| "unlimited".to_owned(), |b| human_bytes(u64::try_from(b).unwrap_or(0))),
             slot.restart_lsn.map_or_else(|| "-".to_owned(), |l| l.to_string()),
-            bytes(retained)
+            human_bytes(retained)
         );
         if let Some(pace) = pace {
-            let _ = write!(evidence, ", growing {}/min", bytes_f(pace * 60.0));
+            let _ = write!(evidence, ", growing {}/min", human_bytes_f(pace * 60.0));
             if let (Some(seconds), Some(remaining)) = (full_in, remaining) {
-                let _ = write!(evidence, ", {} left on the volume: full in {}", bytes(remaining), duration(seconds));
+                let _ =
+                    write!(evidence, ", {} left on the volume: full in {}", human_bytes(remaining), duration(seconds));
             }
         }
         let severity = if critical { Severity::Critical } else { Severity::Warning };
@@ -422,25 +424,6 @@ pub fn duration(seconds: f64) -> String {
 }
 
 /// Bytes as `512 B`, `48.0 MiB`, `1.2 GiB`.
-pub fn bytes(n: u64) -> String {
-    bytes_f(n as f64)
-}
-
-fn bytes_f(n: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{value:.0} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 /// A transaction count as `612.3M`, `1.5B`, `12.0k`.
 fn count(n: u64) -> String {
     let v = n as f64;
