@@ -207,6 +207,7 @@ impl Dispatcher {
         };
         if let Err(refusal) = self.check(&request, state) {
             self.audit.refused(&entry, &refusal.to_string());
+            self.tell_refused(request, &refusal);
             return Err(refusal);
         }
         let Some(platform) = self.platform.clone() else { return Err(Refusal::NoPlatform) };
@@ -292,13 +293,50 @@ impl Dispatcher {
     pub fn precheck(&mut self, action: &Action, state: &State) -> Result<(), Refusal> {
         self.running.retain(|r| !r.ended());
         let Err(refusal) = self.check_unconfirmed(action, state) else { return Ok(()) };
-        let request_id = self.next_id;
+        let request = ActionRequest {
+            id: self.next_id,
+            action: action.clone(),
+            requested_at: clock::now(),
+            requested_by: self.user.clone(),
+            confirmation: None,
+        };
         self.next_id += 1;
         let identity = self.identity();
-        let entry =
-            Entry { at: clock::now(), user: &self.user, target: &identity, request_id: Some(request_id), action };
+        let entry = Entry {
+            at: request.requested_at,
+            user: &self.user,
+            target: &identity,
+            request_id: Some(request.id),
+            action,
+        };
         self.audit.refused(&entry, &refusal.to_string());
+        self.tell_refused(request, &refusal);
         Err(refusal)
+    }
+
+    /// A refusal joins the observations too, so the timeline, recordings and `report` show what
+    /// was asked for and why it was not done. Sent by a task, awaited, as `ActionRequested` is:
+    /// a full queue delays it rather than dropping it.
+    fn tell_refused(&self, request: ActionRequest, refusal: &Refusal) {
+        let at = request.requested_at;
+        let refused = Observation::new(
+            at,
+            SourceId::Dispatcher,
+            ObservationKind::ActionRefused { request, reason: refusal.to_string() },
+        );
+        let tx = self.outcomes.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    let _ = tx.send(refused).await;
+                });
+            }
+            // Outside a runtime nothing awaits the queue; a full one loses only the timeline's line,
+            // the audit trail has it.
+            Err(_) => {
+                let _ = tx.try_send(refused);
+            }
+        }
     }
 }
 

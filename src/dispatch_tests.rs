@@ -201,7 +201,7 @@ async fn disruptive_actions_need_the_typed_name() {
 #[tokio::test]
 async fn what_cannot_succeed_is_refused_and_audited_before_a_confirmation_opens() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut d, platform, _rx) = dispatcher(false, AuditLog::daily(dir.path(), "local").unwrap());
+    let (mut d, platform, mut rx) = dispatcher(false, AuditLog::daily(dir.path(), "local").unwrap());
     let s = state();
     // A healthy leader: no failover, said at the key.
     let failover = Action::Failover { candidate: "m2".into() };
@@ -211,6 +211,13 @@ async fn what_cannot_succeed_is_refused_and_audited_before_a_confirmation_opens(
     // What can succeed opens its confirmation: nothing is audited yet, and no name was needed.
     assert_eq!(d.precheck(&switch_to("m2"), &s), Ok(()));
     assert_eq!(events(dir.path()), [("refused".to_owned(), Some(1)), ("refused".to_owned(), Some(2))]);
+    // The refusals join the timeline too, with the request as asked and the reason as shown.
+    for id in [1, 2] {
+        let next = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+        let ObservationKind::ActionRefused { request, reason } = next.kind else { panic!("{next:?}") };
+        assert_eq!((request.id, request.requested_by.as_str(), request.confirmation), (id, "tester", None));
+        assert!(reason.starts_with("refused: m"), "{reason}");
+    }
     // A leader SQL cannot reach still holds its lock: the refusal says so, not "healthy".
     let mut dead = state();
     let at = clock::now();

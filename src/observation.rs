@@ -191,6 +191,12 @@ pub enum ObservationKind {
         request: ActionRequest,
         outcome: ActionOutcome,
     },
+    /// The Dispatcher refused a request (read-only, unconfirmed, already running, a precondition):
+    /// nothing was started, but an incident's timeline must show that it was asked for.
+    ActionRefused {
+        request: ActionRequest,
+        reason: String,
+    },
     /// The clock moved; nothing else happened.
     Tick,
 }

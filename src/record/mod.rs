@@ -60,9 +60,11 @@ impl RepeatKey {
             K::PlatformEventsObserved { .. } => ("platform_events_observed", None),
             K::SourceFailed { member, .. } => ("source_failed", member.as_ref()),
             K::NewConnectionAccepted { member } => ("new_connection_accepted", Some(member)),
-            K::ClusterIdentified { .. } | K::ActionRequested { .. } | K::ActionFinished { .. } | K::Tick => {
-                return None
-            }
+            K::ClusterIdentified { .. }
+            | K::ActionRequested { .. }
+            | K::ActionFinished { .. }
+            | K::ActionRefused { .. }
+            | K::Tick => return None,
         };
         Some(Self { kind: kind.to_owned(), member: member.cloned() })
     }

@@ -53,7 +53,12 @@ impl SeekKind {
                 )
             }
             SeekKind::Action => {
-                matches!(event.kind, EventKind::ActionRequested { .. } | EventKind::ActionFinished { .. })
+                matches!(
+                    event.kind,
+                    EventKind::ActionRequested { .. }
+                        | EventKind::ActionFinished { .. }
+                        | EventKind::ActionRefused { .. }
+                )
             }
         }
     }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::action::{Action, ActionOutcome};
+use crate::action::{Action, ActionOutcome, ActionRequest};
 use crate::model::{BackupStatus, Role};
 use crate::observation::ObservationKind;
 use crate::record::Recording;
@@ -92,7 +92,7 @@ pub struct ActionEntry {
     pub requested_by: String,
     pub requested_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    /// `succeeded: …`, `failed: …`, or `no outcome recorded`.
+    /// `succeeded: …`, `failed: …`, `refused: …` (nothing was started), or `no outcome recorded`.
     pub outcome: String,
     pub duration_seconds: Option<f64>,
 }
@@ -184,6 +184,22 @@ fn open_span<'a>(report: &'a mut Report, finding: &crate::state::Finding) -> Opt
         .find(|f| f.code == finding.code && f.subject == finding.subject && f.cleared_at.is_none())
 }
 
+impl ActionEntry {
+    /// A request as asked for, with no end yet.
+    fn asked(request: ActionRequest, outcome: String) -> Self {
+        Self {
+            id: request.id,
+            description: request.action.to_string(),
+            action: request.action,
+            requested_by: request.requested_by,
+            requested_at: request.requested_at,
+            finished_at: None,
+            outcome,
+            duration_seconds: None,
+        }
+    }
+}
+
 fn on_event(report: &mut Report, leaders: &mut LeaderTracker, state: &State, event: Event) {
     let at = event.at;
     match event.kind {
@@ -252,16 +268,7 @@ fn on_event(report: &mut Report, leaders: &mut LeaderTracker, state: &State, eve
                 Action::Failover { .. } => leaders.pending.push((request.id, "failover", request.requested_at)),
                 _ => {}
             }
-            report.actions.push(ActionEntry {
-                id: request.id,
-                description: request.action.to_string(),
-                action: request.action,
-                requested_by: request.requested_by,
-                requested_at: request.requested_at,
-                finished_at: None,
-                outcome: "no outcome recorded".into(),
-                duration_seconds: None,
-            });
+            report.actions.push(ActionEntry::asked(request, "no outcome recorded".into()));
         }
         EventKind::ActionFinished { request, outcome } => {
             if let ActionOutcome::Failed { .. } = outcome {
@@ -278,6 +285,7 @@ fn on_event(report: &mut Report, leaders: &mut LeaderTracker, state: &State, eve
                 };
             }
         }
+        EventKind::ActionRefused { request, reason } => report.actions.push(ActionEntry::asked(request, reason)),
         // An unhealthy phase is in the report as its `cluster_phase` finding, with its span.
         EventKind::RoleObserved { before: None, .. }
         | EventKind::MemberLeft { .. }
@@ -371,7 +379,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::action::{ActionRequest, BackupKind};
+    use crate::action::BackupKind;
     use crate::observation::Observation;
     use crate::record::Header;
     use crate::spec::ThresholdsSpec;
@@ -430,6 +438,37 @@ mod tests {
         assert!(text.contains("| switchover (#1) | m1 | m2 |") && text.contains("| 5.0 s |"), "{text}");
         assert!(
             text.contains("| 2 | 2025-11-25 18:00:02 UTC | alice | full backup | succeeded: ok | 7.0 s |"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_refused_request_is_listed_with_its_reason_and_no_duration() {
+        let request = ActionRequest {
+            id: 4,
+            action: Action::Failover { candidate: "m2".into() },
+            requested_at: at(3),
+            requested_by: "bob".into(),
+            confirmation: None,
+        };
+        let reason = "refused: m1 still holds the leader lock".to_owned();
+        let observations = vec![
+            listed(0, "m1", "m2"),
+            Observation::new(at(3), "dispatcher".into(), ObservationKind::ActionRefused { request, reason }),
+            listed(4, "m1", "m2"),
+        ];
+        let header = Header::new("local", "patroni x", at(0), 1000, ThresholdsSpec::default());
+        let recording = Recording { header, observations, skipped: Vec::new() };
+        let report = build(&recording, "r.jsonl");
+        assert_eq!(report.actions.len(), 1);
+        let refused = &report.actions[0];
+        assert_eq!((refused.id, refused.requested_by.as_str()), (4, "bob"));
+        assert_eq!((refused.finished_at, refused.duration_seconds), (None, None));
+        let text = markdown(&report);
+        assert!(
+            text.contains(
+                "| 4 | 2025-11-25 18:00:03 UTC | bob | failover to m2 | refused: m1 still holds the leader lock |"
+            ),
             "{text}"
         );
     }

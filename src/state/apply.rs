@@ -18,7 +18,10 @@ impl State {
         self.now = Some(self.now.map_or(at, |now| now.max(at)));
         let succeeded = !matches!(
             obs.kind,
-            ObservationKind::SourceFailed { .. } | ObservationKind::Tick | ObservationKind::ActionRequested { .. }
+            ObservationKind::SourceFailed { .. }
+                | ObservationKind::Tick
+                | ObservationKind::ActionRequested { .. }
+                | ObservationKind::ActionRefused { .. }
         );
         if succeeded {
             self.clear_errors_of(&obs.source);
@@ -103,6 +106,9 @@ impl State {
             ObservationKind::ActionFinished { request, outcome } => {
                 self.actions_in_flight.remove(&request.id);
                 self.push_event(at, EventKind::ActionFinished { request: request.clone(), outcome: outcome.clone() });
+            }
+            ObservationKind::ActionRefused { request, reason } => {
+                self.push_event(at, EventKind::ActionRefused { request: request.clone(), reason: reason.clone() });
             }
             // Judged once a second, on the clock: between two observations of one poll the state is
             // half new, half old, and findings drawn from that would be noise in the timeline.

@@ -53,6 +53,10 @@ pub enum EventKind {
         request: ActionRequest,
         outcome: ActionOutcome,
     },
+    ActionRefused {
+        request: ActionRequest,
+        reason: String,
+    },
     /// The operator moved the cluster to another phase (CNPG's `status.phase`).
     ClusterPhaseChanged {
         from: String,

@@ -49,6 +49,10 @@ pub fn describe(event: &Event) -> (String, Role) {
         EventKind::ActionFinished { request, outcome: ActionOutcome::Failed { error } } => {
             (format!("{} (#{}) FAILED: {error}", request.action, request.id), Role::Danger)
         }
+        EventKind::ActionRefused { request, reason } => (
+            format!("{} asked for by {} (#{}) {reason}", request.action, request.requested_by, request.id),
+            Role::Warning,
+        ),
         EventKind::ClusterPhaseChanged { from, to, reason } => {
             let why = reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
             let healthy = to == crate::model::ClusterPhase::HEALTHY;
